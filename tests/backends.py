@@ -33,7 +33,7 @@ def fdb_skip_reason() -> str | None:
 
         if not fdb.is_api_version_selected():
             fdb.api_version(710)
-    except Exception as exc:  # noqa: BLE001 - any failure to load libfdb_c means skip
+    except Exception as exc:  # any failure to load libfdb_c means skip
         return f"libfdb_c could not be loaded ({exc}); install the FoundationDB client package"
     return None
 
