@@ -1,0 +1,237 @@
+"""Cross-process wake-up channel for the file store's watches.
+
+Processes that share one database file find out about each other's commits through a directory
+next to the file (``<file>.wake/``). A process that has watches binds a Unix datagram socket there
+(:class:`WakeupListener`); every committer sends a one-byte datagram to every socket in it after its
+commit (:class:`WakeupNotifier`). The listening process then re-checks its watched keys. Sockets
+of processes that died are found when a send is refused and removed by the sender.
+
+A datagram is only a hint ("something committed"): the listener always re-reads the database, so
+a lost or coalesced datagram costs latency, never correctness, and a slow fallback re-check (every
+second by default) covers anything missed. While idle the listener thread sleeps in ``recv`` and
+uses no CPU.
+
+Unix socket paths are limited to about 107 bytes. When ``<file>.wake/<name>`` is longer, both
+sides address the socket through ``/proc/self/fd/<directory fd>/<name>`` (Linux), which is short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import socket
+import stat
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["WakeupListener", "WakeupNotifier", "wake_directory"]
+
+_SUFFIX = ".sock"
+_MAX_SOCKET_PATH = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
+# A directory listing is trusted from cache only when it was taken this long after the directory's
+# last change: file-system timestamps are coarse (a clock tick), so two changes within one tick
+# can leave the modification time unchanged (the "racy timestamp" problem).
+_RACY_NS = 50_000_000
+
+
+def wake_directory(database_path: str) -> str:
+    """The wake-up directory that belongs to a database file: ``<file>.wake``."""
+    return os.path.abspath(database_path) + ".wake"
+
+
+def _ensure_directory(directory: str) -> None:
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise NotADirectoryError(
+                f"{directory!r} exists but is not a directory; the file store keeps its wake-up "
+                "sockets there, so remove or rename it"
+            ) from None
+
+
+class _Directory:
+    """An open handle on the wake-up directory, to build short socket addresses."""
+
+    def __init__(self, directory: str) -> None:
+        _ensure_directory(directory)
+        self.path = directory
+        self._fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def address(self, name: str) -> str:
+        """A path that reaches ``name`` inside the directory and fits in a socket address."""
+        full = os.path.join(self.path, name)
+        if len(os.fsencode(full)) <= _MAX_SOCKET_PATH:
+            return full
+        return f"/proc/self/fd/{self._fd}/{name}"
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class WakeupNotifier:
+    """Sends "something committed" to every listener of a database file.
+
+    Cheap enough to call after every commit: the directory listing is cached while the
+    directory's modification time says it did not change, and sends never block (a listener
+    whose queue is full already has a wake-up pending).
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._dir = _Directory(directory)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.setblocking(False)
+        self._lock = threading.Lock()
+        self._names: list[str] = []
+        self._listed_mtime = -1
+        self._listed_at = 0
+
+    def _listeners(self) -> list[str]:
+        try:
+            mtime = os.stat(self._dir.path).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        if mtime == self._listed_mtime and self._listed_at - mtime > _RACY_NS:
+            return self._names
+        now = time.time_ns()
+        with os.scandir(self._dir.path) as entries:
+            self._names = [e.name for e in entries if e.name.endswith(_SUFFIX)]
+        self._listed_mtime = mtime
+        self._listed_at = now
+        return self._names
+
+    def notify(self, exclude: str | None = None) -> int:
+        """Wake every listener except ``exclude`` (a socket name); return how many were sent to.
+
+        A socket whose process is gone refuses the datagram and is removed.
+        """
+        sent = 0
+        with self._lock:
+            for name in list(self._listeners()):
+                if name == exclude:
+                    continue
+                try:
+                    self._sock.sendto(b"!", self._dir.address(name))
+                    sent += 1
+                except BlockingIOError:
+                    sent += 1  # its queue is full: it has wake-ups pending already
+                except (ConnectionRefusedError, FileNotFoundError):
+                    self._remove_stale(name)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTSOCK, errno.EPROTOTYPE):
+                        raise
+                    self._remove_stale(name)
+        return sent
+
+    def _remove_stale(self, name: str) -> None:
+        path = os.path.join(self._dir.path, name)
+        try:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        self._listed_mtime = -1
+
+    def close(self) -> None:
+        """Release the socket and the directory handle."""
+        with self._lock:
+            self._sock.close()
+            self._dir.close()
+
+
+class WakeupListener:
+    """Calls ``on_wake`` in a background thread when another process commits.
+
+    Example::
+
+        listener = WakeupListener(wake_directory(path), recheck_watches)
+        ...
+        listener.close()
+
+    ``on_wake`` runs after each burst of datagrams (all pending ones are drained first) and at
+    least every ``fallback_interval`` seconds, so a missed datagram delays a watch by at most that
+    long. It must not raise; exceptions are swallowed so the thread keeps serving.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        on_wake: Callable[[], None],
+        *,
+        fallback_interval: float = 1.0,
+    ) -> None:
+        if fallback_interval <= 0:
+            raise ValueError(
+                f"fallback_interval must be a positive number of seconds, got {fallback_interval!r}"
+            )
+        self._dir = _Directory(directory)
+        self.name = f"{os.getpid()}-{secrets.token_hex(6)}{_SUFFIX}"
+        self._path = os.path.join(directory, self.name)
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind(self._dir.address(self.name))
+        except BaseException:
+            self._sock.close()
+            self._dir.close()
+            raise
+        self._fallback = fallback_interval
+        self._sock.settimeout(fallback_interval)
+        self._on_wake = on_wake
+        self._closing = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"fdb-election-wakeup-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closing:
+            try:
+                self._sock.recv(64)
+            except TimeoutError:
+                pass
+            except OSError:
+                if self._closing:
+                    return
+                self._stopped.wait(self._fallback)  # unexpected: degrade to the slow re-check
+            if self._closing:
+                return
+            self._drain()
+            try:
+                self._on_wake()
+            except Exception:  # a failed re-check must not kill the listener
+                pass
+
+    def _drain(self) -> None:
+        self._sock.setblocking(False)
+        try:
+            while True:
+                self._sock.recv(64)
+        except (BlockingIOError, OSError):
+            pass
+        finally:
+            if not self._closing:
+                self._sock.settimeout(self._fallback)
+
+    def close(self) -> None:
+        """Stop the thread, remove this process's socket and release the handles."""
+        if self._closing:
+            return
+        self._closing = True
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            poke = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            with poke:
+                poke.setblocking(False)
+                poke.sendto(b"x", self._dir.address(self.name))
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path)
+        self._sock.close()
+        self._dir.close()
