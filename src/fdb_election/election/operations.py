@@ -1,0 +1,588 @@
+"""``LeaderElection``: the seed's operations, each inside the caller's transaction.
+
+Example::
+
+    election = LeaderElection(("my-election",))
+
+    @fdb.transactional
+    def cycle(tr):
+        return election.run_election_cycle(tr, "worker-1", 0, now())
+
+    election.initialize(tr)                                   # once, any process
+    election.register_candidate(tr, "worker-1", 0, now())     # once, in its own transaction
+    result = cycle(db)                                        # every heartbeat_interval
+
+Semantics follow the Rust recipe (``foundationdb`` 0.11) exactly, with three documented
+improvements: ballots never go backwards (a high-water mark under ``("ballot",)``), a fencing
+check for protected writes (:meth:`LeaderElection.fence`), and a clear error when a candidate is
+read in the transaction that registered it. Database errors propagate unwrapped so retry loops
+keep working; only the election's own conditions raise :class:`LeaderElectionError`.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+from fdb_election.election import layout
+from fdb_election.election.errors import (
+    ElectionDisabled,
+    InvalidState,
+    NotInitialized,
+    NotLeader,
+    ProcessNotFound,
+    RegistrationNotCommitted,
+    UnregisteredCandidate,
+)
+from fdb_election.election.layout import Tenure
+from fdb_election.election.times import U64_MAX, TimeLike, to_nanos
+from fdb_election.election.types import (
+    CandidateInfo,
+    ElectionConfig,
+    ElectionResult,
+    Follower,
+    Leader,
+    LeaderState,
+)
+from fdb_election.election.validation import check_priority, check_process_id, check_u64
+
+__all__ = ["LeaderElection"]
+
+#: FoundationDB's ``accessed_unreadable``: a read of a key written by a versionstamped operation
+#: in the same transaction.
+_ACCESSED_UNREADABLE = 1036
+
+# Candidate keys each transaction registered, to name the process in RegistrationNotCommitted.
+# Keyed weakly by the transaction object, so nothing outlives the transaction.
+_registered: weakref.WeakKeyDictionary[Any, set[tuple[bytes, str]]] = weakref.WeakKeyDictionary()
+_registered_lock = threading.Lock()
+
+
+def _remember_registration(tr: Any, key: bytes, process_id: str) -> None:
+    try:
+        with _registered_lock:
+            _registered.setdefault(tr, set()).add((key, process_id))
+    except TypeError:  # a transaction type without weak references: the message is just vaguer
+        pass
+
+
+def _registered_here(tr: Any, key: bytes | None) -> str | None:
+    """The process id registered at ``key`` in ``tr`` (any key when ``None``), if known."""
+    try:
+        with _registered_lock:
+            entries = set(_registered.get(tr, ()))
+    except TypeError:
+        return None
+    for entry_key, process_id in sorted(entries):
+        if key is None or entry_key == key:
+            return process_id
+    return None
+
+
+def _is_unreadable(exc: BaseException) -> bool:
+    return getattr(exc, "code", None) == _ACCESSED_UNREADABLE
+
+
+def _value(future: Any) -> bytes | None:
+    """The bytes of a binding ``Value`` future, or ``None`` when the key is absent."""
+    if not future.present():
+        return None
+    return bytes(future)
+
+
+class LeaderElection:
+    """One election, stored under one subspace; every method takes the transaction first.
+
+    Example::
+
+        election = LeaderElection(fdb.Subspace(("elections", "billing")))
+        match election.run_election_cycle(tr, "worker-1", 0, fdb_election.now()):
+            case Leader(state):
+                print("leading with fencing token", state.ballot)
+            case Follower(state):
+                print("following", state.leader_id if state else "nobody")
+
+    Nothing is committed here: the caller owns the transaction (use ``fdb.transactional`` or
+    ``fdb_election.transactional`` for retries). Times are a ``timedelta`` or seconds since the
+    Unix epoch (``time.time()``); durations likewise. The instance holds only its subspace and is
+    safe to share between threads.
+
+    What can surprise you:
+
+    * Register a candidate in its own committed transaction before heartbeating or claiming: the
+      registration's versionstamp only exists after commit (``RegistrationNotCommitted``).
+    * ``ballot`` grows on every claim *and* every refresh (as in the seed); :meth:`fence`
+      accepts any ballot of the current tenure.
+    """
+
+    __slots__ = (
+        "_ballot_key",
+        "_candidates_range",
+        "_config_key",
+        "_leader_key",
+        "_subspace",
+        "_tenure_key",
+    )
+
+    def __init__(self, subspace: Any) -> None:
+        """``subspace``: an ``fdb.Subspace`` (or anything with pack/unpack/range), or a tuple
+        prefix such as ``("my-election",)``."""
+        self._subspace = layout.as_subspace(subspace)
+        self._config_key = layout.config_key(self._subspace)
+        self._leader_key = layout.leader_key(self._subspace)
+        self._ballot_key = layout.ballot_key(self._subspace)
+        self._tenure_key = layout.tenure_key(self._subspace)
+        self._candidates_range = layout.candidates_range(self._subspace)
+
+    @property
+    def subspace(self) -> Any:
+        """The subspace this election's keys live under."""
+        return self._subspace
+
+    def __repr__(self) -> str:
+        return f"LeaderElection(prefix={self._config_key[: -len(b'config') - 2]!r})"
+
+    # -----------------------------------------------------------------------------------------
+    # Configuration
+
+    def initialize(self, tr: Any) -> None:
+        """Store the default configuration unless one exists (idempotent).
+
+        Defaults: 10 s lease, 3 s heartbeat, 15 s candidate timeout, elections enabled,
+        preemption allowed.
+        """
+        self.initialize_with_config(tr, ElectionConfig())
+
+    def initialize_with_config(self, tr: Any, config: ElectionConfig) -> None:
+        """Store ``config`` unless a configuration exists already (idempotent: the first wins)."""
+        _check_config(config)
+        if not tr.get(self._config_key).present():
+            tr.set(self._config_key, layout.encode_config(config))
+
+    def read_config(self, tr: Any) -> ElectionConfig:
+        """The stored configuration; :class:`NotInitialized` when there is none."""
+        return self._config(tr.get(self._config_key))
+
+    def write_config(self, tr: Any, config: ElectionConfig) -> None:
+        """Replace the configuration, initialized or not.
+
+        Changing it during an active election may briefly unsettle leadership (new lease
+        lengths apply from the next claim or refresh).
+        """
+        _check_config(config)
+        tr.set(self._config_key, layout.encode_config(config))
+
+    # -----------------------------------------------------------------------------------------
+    # Candidates
+
+    def register_candidate(
+        self, tr: Any, process_id: str, priority: int, current_time: TimeLike
+    ) -> None:
+        """Join the election as a candidate (once per process, in its own transaction).
+
+        The candidate is written with ``set_versionstamped_value``, so it gets the commit's
+        versionstamp, which orders candidates and is kept by heartbeats; read it back with
+        :meth:`get_candidate` after the commit. Registering again replaces the stamp.
+        Raises :class:`NotInitialized`, :class:`ElectionDisabled`.
+        """
+        key = self._candidate_key(process_id)
+        check_priority(priority)
+        now_ns = to_nanos(current_time, "current_time")
+        self._enabled_config(tr.get(self._config_key))
+        tr.set_versionstamped_value(key, layout.registration_param(priority, now_ns))
+        _remember_registration(tr, key, process_id)
+
+    def heartbeat_candidate(
+        self, tr: Any, process_id: str, priority: int, current_time: TimeLike
+    ) -> None:
+        """Record that the candidate is alive at ``current_time`` (and update its priority).
+
+        A plain ``set`` that keeps the registration versionstamp. Raises
+        :class:`ProcessNotFound` when not registered, :class:`NotInitialized`,
+        :class:`ElectionDisabled`, :class:`RegistrationNotCommitted`.
+        """
+        key = self._candidate_key(process_id)
+        check_priority(priority)
+        now_ns = to_nanos(current_time, "current_time")
+        config_future = tr.get(self._config_key)
+        candidate_future = tr.get(key)
+        self._enabled_config(config_future)
+        candidate = self._candidate(tr, key, process_id, candidate_future)
+        if candidate is None:
+            raise ProcessNotFound(process_id)
+        tr.set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
+
+    def unregister_candidate(self, tr: Any, process_id: str) -> None:
+        """Leave the election (a no-op when not registered). A leader should resign first."""
+        tr.clear(self._candidate_key(process_id))
+
+    def get_candidate(self, tr: Any, process_id: str) -> CandidateInfo | None:
+        """The candidate's registration, alive or not, or ``None`` when not registered."""
+        key = self._candidate_key(process_id)
+        return self._candidate(tr, key, process_id, tr.get(key))
+
+    def list_candidates(self, tr: Any, current_time: TimeLike) -> list[CandidateInfo]:
+        """Alive candidates (heartbeat within ``candidate_timeout``), oldest registration first.
+
+        Reads every candidate: meant for monitoring, not for every cycle.
+        """
+        now_ns = to_nanos(current_time, "current_time")
+        config = self._config(tr.get(self._config_key))
+        alive = [
+            candidate
+            for _key, candidate in self._scan_candidates(tr)
+            if _alive(candidate, now_ns, config)
+        ]
+        alive.sort(key=lambda candidate: candidate.versionstamp)
+        return alive
+
+    def evict_dead_candidates(self, tr: Any, current_time: TimeLike) -> int:
+        """Remove candidates whose last heartbeat is ``candidate_timeout`` old or older.
+
+        Returns how many were removed. Reads every candidate; the seed suggests the leader
+        calls it now and then.
+        """
+        now_ns = to_nanos(current_time, "current_time")
+        config = self._config(tr.get(self._config_key))
+        evicted = 0
+        for key, candidate in self._scan_candidates(tr):
+            if not _alive(candidate, now_ns, config):
+                tr.clear(key)
+                evicted += 1
+        return evicted
+
+    # -----------------------------------------------------------------------------------------
+    # Leadership
+
+    def try_claim_leadership(
+        self, tr: Any, process_id: str, priority: int, current_time: TimeLike
+    ) -> LeaderState | None:
+        """Become (or stay) leader when allowed; ``None`` when another valid leader holds on.
+
+        A registered candidate may claim when there is no leader, when it already leads (this
+        refreshes the lease), when the leader's lease has expired at ``current_time``, or when
+        preemption is allowed and ``priority`` is strictly higher than the leader's. The claim
+        writes a lease of ``lease_duration`` from ``current_time``, the candidate's versionstamp
+        and the next ballot: ``max(leader ballot, high-water mark) + 1``, so ballots never go
+        backwards, even after a resignation cleared the leader key (the seed restarts at 1).
+        Raises :class:`UnregisteredCandidate`, :class:`NotInitialized`,
+        :class:`ElectionDisabled`, :class:`RegistrationNotCommitted`.
+        """
+        key = self._candidate_key(process_id)
+        check_priority(priority)
+        now_ns = to_nanos(current_time, "current_time")
+        config_future = tr.get(self._config_key)
+        candidate_future = tr.get(key)
+        leader_future = tr.get(self._leader_key)
+        mark_future = tr.get(self._ballot_key)
+        tenure_future = tr.get(self._tenure_key)
+
+        config = self._enabled_config(config_future)
+        candidate = self._candidate(tr, key, process_id, candidate_future)
+        if candidate is None:
+            raise UnregisteredCandidate(process_id)
+        leader_value = _value(leader_future)
+        leader = None if leader_value is None else layout.decode_leader(leader_value)
+        can_claim = (
+            leader is None
+            or leader.leader_id == process_id
+            or not _lease_valid(leader, now_ns)
+            or (config.allow_preemption and priority > leader.priority)
+        )
+        if not can_claim:
+            return None
+        state = LeaderState(
+            ballot=_next_ballot(leader, _value(mark_future)),
+            leader_id=process_id,
+            priority=priority,
+            lease_expiry_nanos=_lease_expiry(now_ns, config),
+            versionstamp=candidate.versionstamp,
+        )
+        self._write_leader(tr, state, leader, leader_value, _value(tenure_future))
+        return state
+
+    def refresh_lease(self, tr: Any, process_id: str, current_time: TimeLike) -> LeaderState | None:
+        """Extend the lease of the current leader ``process_id``; ``None`` if it does not lead.
+
+        As in the seed, this succeeds whenever the leader key still names the process, even if
+        its lease ran out meanwhile (nobody took over), and it works while elections are
+        disabled (the leader keeps its role). The new ballot is ``max(leader ballot, mark) + 1``.
+        Raises :class:`NotInitialized`.
+        """
+        check_process_id(process_id)
+        now_ns = to_nanos(current_time, "current_time")
+        config_future = tr.get(self._config_key)
+        leader_future = tr.get(self._leader_key)
+        mark_future = tr.get(self._ballot_key)
+        tenure_future = tr.get(self._tenure_key)
+
+        config = self._config(config_future)
+        leader_value = _value(leader_future)
+        leader = None if leader_value is None else layout.decode_leader(leader_value)
+        if leader is None or leader.leader_id != process_id:
+            return None
+        state = LeaderState(
+            ballot=_next_ballot(leader, _value(mark_future)),
+            leader_id=leader.leader_id,
+            priority=leader.priority,
+            lease_expiry_nanos=_lease_expiry(now_ns, config),
+            versionstamp=leader.versionstamp,
+        )
+        self._write_leader(tr, state, leader, leader_value, _value(tenure_future))
+        return state
+
+    def resign_leadership(self, tr: Any, process_id: str) -> bool:
+        """Step down at once if ``process_id`` leads; ``True`` if it did, ``False`` otherwise.
+
+        Clears the leader key (as the seed does, so Rust processes see no leader) and the tenure
+        record, and raises the ballot high-water mark to the resigned ballot first, so the next
+        claim continues above it.
+        """
+        check_process_id(process_id)
+        leader_future = tr.get(self._leader_key)
+        mark_future = tr.get(self._ballot_key)
+        leader_value = _value(leader_future)
+        leader = None if leader_value is None else layout.decode_leader(leader_value)
+        if leader is None or leader.leader_id != process_id:
+            return False
+        mark_value = _value(mark_future)
+        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
+        if leader.ballot > mark:
+            tr.set(self._ballot_key, layout.encode_ballot_mark(leader.ballot))
+        tr.clear(self._leader_key)
+        tr.clear(self._tenure_key)
+        return True
+
+    def is_leader(self, tr: Any, process_id: str, current_time: TimeLike) -> bool:
+        """Whether ``process_id`` leads with a lease valid at ``current_time``.
+
+        Raises :class:`NotInitialized`, :class:`ElectionDisabled` (as the seed does).
+        """
+        check_process_id(process_id)
+        now_ns = to_nanos(current_time, "current_time")
+        config_future = tr.get(self._config_key)
+        leader_future = tr.get(self._leader_key)
+        self._enabled_config(config_future)
+        leader = self._leader_if_valid(leader_future, now_ns)
+        return leader is not None and leader.leader_id == process_id
+
+    def get_leader(self, tr: Any, current_time: TimeLike) -> LeaderState | None:
+        """The leader, or ``None`` when there is none or its lease expired at ``current_time``."""
+        now_ns = to_nanos(current_time, "current_time")
+        return self._leader_if_valid(tr.get(self._leader_key), now_ns)
+
+    def get_leader_raw(self, tr: Any) -> LeaderState | None:
+        """The stored leader whatever its lease (for monitoring, debugging, invariant checks)."""
+        value = _value(tr.get(self._leader_key))
+        return None if value is None else layout.decode_leader(value)
+
+    def run_election_cycle(
+        self, tr: Any, process_id: str, priority: int, current_time: TimeLike
+    ) -> ElectionResult:
+        """Heartbeat, then claim or keep leadership: the call for a candidate's main loop.
+
+        Returns :class:`Leader` with the state just written (a leader refreshes its lease
+        through the claim, with a new ballot) or :class:`Follower` with the current valid
+        leader, or ``None`` when nobody holds a valid lease. Raises what
+        :meth:`heartbeat_candidate` and :meth:`try_claim_leadership` raise.
+        """
+        self.heartbeat_candidate(tr, process_id, priority, current_time)
+        state = self.try_claim_leadership(tr, process_id, priority, current_time)
+        if state is not None:
+            return Leader(state)
+        return Follower(self.get_leader(tr, current_time))
+
+    # -----------------------------------------------------------------------------------------
+    # Fencing (ours)
+
+    def fence(
+        self,
+        tr: Any,
+        process_id: str,
+        ballot: int,
+        current_time: TimeLike | None = None,
+    ) -> LeaderState:
+        """Check, inside the caller's transaction, that ``process_id`` still holds the tenure
+        in which it received ``ballot``; raise :class:`NotLeader` otherwise.
+
+        Example::
+
+            @fdb.transactional
+            def protected_write(tr):
+                election.fence(tr, "worker-1", token)
+                tr[b"resource"] = b"..."  # commits only while worker-1 still leads
+
+        A *tenure* is one uninterrupted leadership of one process: it begins with a claim and
+        continues through that process's refreshes, each of which increments the ballot (the
+        seed's rule). Any ballot issued to the process in the current tenure is accepted,
+        i.e. ``first ballot of the tenure <= ballot <= current ballot``, so callers may keep
+        the ballot of their latest cycle as the token. A ballot of an earlier tenure, even the
+        same process's, is refused, as is any ballot when the leader key was last written by
+        a process that keeps no tenure record (the Rust recipe): that is never unsafe, only
+        conservative. With ``current_time`` the lease must also be valid at that time.
+
+        The leader and tenure keys are read without snapshot, so if leadership changes before
+        this transaction commits, the commit fails with a conflict (1020) instead of writing
+        on behalf of a former leader. Returns the current leader state.
+        """
+        check_process_id(process_id)
+        check_u64(ballot, "ballot")
+        now_ns = None if current_time is None else to_nanos(current_time, "current_time")
+        leader_future = tr.get(self._leader_key)
+        tenure_future = tr.get(self._tenure_key)
+        leader_value = _value(leader_future)
+        if leader_value is None:
+            raise NotLeader(process_id, ballot, "nobody leads now")
+        leader = layout.decode_leader(leader_value)
+        if leader.leader_id != process_id:
+            raise NotLeader(
+                process_id, ballot, f"{leader.leader_id!r} leads now (ballot {leader.ballot})"
+            )
+        tenure_value = _value(tenure_future)
+        tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
+        if tenure is None or tenure.leader_value != leader_value:
+            raise NotLeader(
+                process_id,
+                ballot,
+                "the leader key was last written without a tenure record (by a process that "
+                "does not keep one, such as the Rust recipe), so the tenure cannot be confirmed",
+            )
+        if ballot < tenure.first_ballot:
+            raise NotLeader(
+                process_id,
+                ballot,
+                f"the ballot is from an earlier tenure (this one began at ballot "
+                f"{tenure.first_ballot})",
+            )
+        if ballot > leader.ballot:
+            raise NotLeader(
+                process_id, ballot, f"the ballot was never issued (the current is {leader.ballot})"
+            )
+        if now_ns is not None and not _lease_valid(leader, now_ns):
+            raise NotLeader(
+                process_id,
+                ballot,
+                f"the lease expired at {leader.lease_expiry_nanos} ns since the epoch",
+            )
+        return leader
+
+    # -----------------------------------------------------------------------------------------
+    # Helpers
+
+    def _candidate_key(self, process_id: str) -> bytes:
+        check_process_id(process_id)
+        key = layout.candidate_key(self._subspace, process_id)
+        check_process_id(process_id, len(key))
+        return key
+
+    def _config(self, future: Any) -> ElectionConfig:
+        value = _value(future)
+        if value is None:
+            raise NotInitialized()
+        return layout.decode_config(value)
+
+    def _enabled_config(self, future: Any) -> ElectionConfig:
+        config = self._config(future)
+        if not config.election_enabled:
+            raise ElectionDisabled()
+        return config
+
+    def _candidate(self, tr: Any, key: bytes, process_id: str, future: Any) -> CandidateInfo | None:
+        try:
+            value = _value(future)
+        except Exception as exc:
+            if _is_unreadable(exc):
+                raise RegistrationNotCommitted(process_id) from exc
+            raise
+        if value is None:
+            return None
+        try:
+            return layout.decode_candidate(process_id, value)
+        except InvalidState:
+            # A store that lets a transaction read its own versionstamped write back would
+            # show the placeholder here; name the real cause when we know we registered it.
+            if _registered_here(tr, key) is not None:
+                raise RegistrationNotCommitted(process_id) from None
+            raise
+
+    def _scan_candidates(self, tr: Any) -> list[tuple[bytes, CandidateInfo]]:
+        begin, end = self._candidates_range
+        found: list[tuple[bytes, CandidateInfo]] = []
+        try:
+            for item in tr.get_range(begin, end):
+                key = bytes(item.key)
+                process_id = layout.candidate_process_id(self._subspace, key)
+                found.append((key, self._candidate_value(tr, key, process_id, item.value)))
+        except Exception as exc:
+            if _is_unreadable(exc):
+                raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
+            raise
+        return found
+
+    def _candidate_value(self, tr: Any, key: bytes, process_id: str, value: bytes) -> CandidateInfo:
+        try:
+            return layout.decode_candidate(process_id, bytes(value))
+        except InvalidState:
+            if _registered_here(tr, key) is not None:
+                raise RegistrationNotCommitted(process_id) from None
+            raise
+
+    def _leader_if_valid(self, future: Any, now_ns: int) -> LeaderState | None:
+        value = _value(future)
+        if value is None:
+            return None
+        leader = layout.decode_leader(value)
+        return leader if _lease_valid(leader, now_ns) else None
+
+    def _write_leader(
+        self,
+        tr: Any,
+        state: LeaderState,
+        previous: LeaderState | None,
+        previous_value: bytes | None,
+        tenure_value: bytes | None,
+    ) -> None:
+        """Write the leader, raise the ballot mark and carry or start the tenure record."""
+        first_ballot = state.ballot
+        if previous is not None and previous.leader_id == state.leader_id:
+            tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
+            if tenure is not None and tenure.leader_value == previous_value:
+                first_ballot = tenure.first_ballot
+        value = layout.encode_leader(state)
+        tr.set(self._leader_key, value)
+        tr.set(self._ballot_key, layout.encode_ballot_mark(state.ballot))
+        tr.set(self._tenure_key, layout.encode_tenure(Tenure(first_ballot, value)))
+
+
+def _lease_valid(leader: LeaderState, now_ns: int) -> bool:
+    """``LeaderState.is_lease_valid`` on nanoseconds already converted."""
+    return now_ns < leader.lease_expiry_nanos
+
+
+def _alive(candidate: CandidateInfo, now_ns: int, config: ElectionConfig) -> bool:
+    """``CandidateInfo.is_alive`` on nanoseconds already converted."""
+    return max(now_ns - candidate.last_heartbeat_nanos, 0) < config.candidate_timeout_ns
+
+
+def _check_config(config: object) -> None:
+    if not isinstance(config, ElectionConfig):
+        raise TypeError(f"config must be an ElectionConfig, got {type(config).__name__}")
+
+
+def _next_ballot(leader: LeaderState | None, mark_value: bytes | None) -> int:
+    mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
+    highest = max(mark, 0 if leader is None else leader.ballot)
+    if highest >= U64_MAX:
+        raise InvalidState(f"the ballot cannot grow past 2**64-1 (current highest {highest})")
+    return highest + 1
+
+
+def _lease_expiry(now_ns: int, config: ElectionConfig) -> int:
+    expiry = now_ns + config.lease_duration_ns
+    if expiry > U64_MAX:
+        raise ValueError(
+            "current_time plus lease_duration must be at most 2**64-1 nanoseconds since the "
+            f"epoch, got {now_ns} + {config.lease_duration_ns}"
+        )
+    return expiry
