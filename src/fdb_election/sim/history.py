@@ -1,0 +1,239 @@
+"""What happened in one simulated run, in the order it happened.
+
+The simulator appends events; the checker (``checker.py``) reads them. Two independent sources
+are recorded so that they can be checked against each other:
+
+* the **database timeline**: after every commit, the election's stored state as read back from the
+  store (:class:`Commit`), together with the election operations that transaction ran
+  (:class:`OpCall`) and what its caller was told (``reported``: ``None`` or an error code such as
+  1021 for a commit that succeeded but was reported unknown);
+* the **processes' view**: every change of an elector's ``is_leader`` sampled after every event
+  (:class:`LeadershipChange`), the protected resource's writes (:class:`ResourceWrite`) and the
+  faults injected (:class:`Fault`).
+
+Times are virtual seconds (the simulation's true time, no process's clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+__all__ = [
+    "CandidateRecord",
+    "Commit",
+    "ConfigRecord",
+    "Fault",
+    "History",
+    "LeaderRecord",
+    "LeadershipChange",
+    "Note",
+    "OpCall",
+    "ResourceRecord",
+    "ResourceWrite",
+    "Snapshot",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRecord:
+    """The stored leader value (without its versionstamp, which the checker does not need)."""
+
+    ballot: int
+    leader_id: str
+    priority: int
+    lease_expiry_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRecord:
+    """A stored candidate; ``stamp_version`` is the commit version inside its versionstamp."""
+
+    process_id: str
+    priority: int
+    last_heartbeat_ns: int
+    stamp_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRecord:
+    """The stored election configuration, in nanoseconds."""
+
+    lease_ns: int
+    heartbeat_ns: int
+    candidate_timeout_ns: int
+    election_enabled: bool
+    allow_preemption: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRecord:
+    """The protected resource: the last accepted fencing token, its writer, and a write count."""
+
+    token: int
+    writer: str
+    writes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the election (and the protected resource) keeps in the store, at one version."""
+
+    config: ConfigRecord | None
+    leader: LeaderRecord | None
+    mark: int | None
+    candidates: tuple[CandidateRecord, ...]
+    resource: ResourceRecord | None = None
+
+    def candidate(self, process_id: str) -> CandidateRecord | None:
+        """The stored candidate ``process_id``, if registered."""
+        for c in self.candidates:
+            if c.process_id == process_id:
+                return c
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OpCall:
+    """One election operation run inside a transaction, with its arguments and result.
+
+    ``now_ns`` is the ``current_time`` argument (wall clock of the caller) when the operation
+    takes one; ``result`` is a short text of what it returned or raised.
+    """
+
+    name: str
+    process_id: str | None = None
+    priority: int | None = None
+    now_ns: int | None = None
+    config: ConfigRecord | None = None
+    result: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A transaction that committed, and the stored state right after it."""
+
+    time: float
+    version: int
+    process: str | None
+    ops: tuple[OpCall, ...]
+    after: Snapshot
+    reported: int | None = None
+    wall_at_start: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeadershipChange:
+    """Process ``process`` started (``is_leader``) or stopped reporting ``is_leader``."""
+
+    time: float
+    process: str
+    is_leader: bool
+    ballot: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceWrite:
+    """A fenced write to the protected resource; ``accepted`` when its transaction committed."""
+
+    time: float
+    process: str
+    token: int
+    accepted: bool
+    version: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """A fault injected at ``time`` and lasting until ``until`` (== ``time`` when instantaneous)."""
+
+    time: float
+    kind: str
+    process: str | None
+    until: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Free text for the trace (a step's outcome, an error a process saw)."""
+
+    time: float
+    process: str | None
+    text: str
+
+
+Event = Commit | LeadershipChange | ResourceWrite | Fault | Note
+
+
+@dataclass(slots=True)
+class History:
+    """The events of one run plus what the checker needs to know about the run's parameters.
+
+    ``liveness_bound`` is how long after the last fault a leader must exist (lease + heartbeat +
+    jitter of the largest configuration used); ``final`` is the stored state read after the run.
+    """
+
+    seed: int
+    processes: tuple[str, ...]
+    end_time: float = 0.0
+    liveness_bound: float = 0.0
+    events: list[Event] = field(default_factory=list)
+    final: Snapshot | None = None
+
+    def record(self, event: Event) -> None:
+        """Append one event (events must be appended in time order)."""
+        self.events.append(event)
+
+    def of_type(self, kind: type[Event]) -> Iterator[Event]:
+        """The events of one class, in order."""
+        return (e for e in self.events if isinstance(e, kind))
+
+    def commits(self) -> list[Commit]:
+        """The database timeline."""
+        return [e for e in self.events if isinstance(e, Commit)]
+
+    def faults(self) -> list[Fault]:
+        """The faults injected, in order."""
+        return [e for e in self.events if isinstance(e, Fault)]
+
+    def last_fault_end(self) -> float:
+        """When the last fault was over (0.0 for a run without faults)."""
+        return max((f.until for f in self.faults()), default=0.0)
+
+    def trace(self, last: int = 40, before: float | None = None) -> list[str]:
+        """Readable lines for the last ``last`` events (up to time ``before`` when given)."""
+        events = [e for e in self.events if before is None or e.time <= before]
+        return [describe(e) for e in events[-last:]]
+
+
+def _leader_text(leader: LeaderRecord | None) -> str:
+    if leader is None:
+        return "no leader"
+    return f"leader={leader.leader_id} ballot={leader.ballot} expiry_ns={leader.lease_expiry_ns}"
+
+
+def describe(event: Event) -> str:
+    """One line of trace for ``event``."""
+    t = f"{event.time:12.6f}s"
+    if isinstance(event, Commit):
+        ops = ", ".join(
+            f"{o.name}({o.process_id or ''}){'=' + o.result if o.result else ''}" for o in event.ops
+        )
+        reported = f" reported {event.reported}" if event.reported is not None else ""
+        return (
+            f"{t} commit v{event.version} by {event.process or '-'}{reported}: [{ops}] -> "
+            f"{_leader_text(event.after.leader)} mark={event.after.mark}"
+        )
+    if isinstance(event, LeadershipChange):
+        state = "LEADS" if event.is_leader else "stops leading"
+        return f"{t} {event.process} {state} (ballot {event.ballot})"
+    if isinstance(event, ResourceWrite):
+        verdict = "accepted" if event.accepted else f"rejected {event.error}"
+        return f"{t} {event.process} fenced write token={event.token} {verdict}"
+    if isinstance(event, Fault):
+        span = f" until {event.until:.6f}s" if event.until > event.time else ""
+        who = f" {event.process}" if event.process else ""
+        return f"{t} FAULT {event.kind}{who}{span} {event.detail}".rstrip()
+    return f"{t} {event.process or '-'}: {event.text}"

@@ -1,0 +1,276 @@
+"""A reference model of the election's stored state, and the replay check built on it.
+
+:class:`ElectionModel` is the seed's semantics (plus this project's ballot high-water mark)
+written as plainly as possible, over Python values instead of a database: what each operation
+returns and how it changes the stored state. It is the oracle of two checks:
+
+* :func:`replay` re-runs, in commit order, the operations recorded in a simulated history and
+  reports every result or stored state that differs from the model;
+* ``tests/election/test_stateful_model.py`` drives the real ``LeaderElection`` and the model with
+  the same random operations and compares them after each one.
+
+Times are integer nanoseconds (wall clock of the caller); versionstamps are represented by the
+commit version of the registration that assigned them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from fdb_election.sim.history import (
+    CandidateRecord,
+    ConfigRecord,
+    History,
+    LeaderRecord,
+    OpCall,
+    ResourceRecord,
+    Snapshot,
+)
+
+__all__ = ["ElectionModel", "ModelError", "replay", "result_text", "CHECKED_RESULTS"]
+
+#: Operations whose recorded result the replay compares with the model's (reads made on a
+#: snapshot view are excluded: they may legitimately be older than the commit they are part of).
+CHECKED_RESULTS = frozenset(
+    {
+        "register_candidate",
+        "heartbeat_candidate",
+        "unregister_candidate",
+        "try_claim_leadership",
+        "refresh_lease",
+        "resign_leadership",
+        "evict_dead_candidates",
+        "get_leader_raw",
+        "run_election_cycle",
+        "write_config",
+        "initialize_with_config",
+        "fenced_write",
+    }
+)
+
+
+class ModelError(Exception):
+    """The model's answer is an error of this (election error class) name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def result_text(value: object) -> str:
+    """How a result is written in a history: the same text for the real call and the model."""
+    if isinstance(value, BaseException):
+        name = value.name if isinstance(value, ModelError) else type(value).__name__
+        return f"!{name}"
+    if value is None:
+        return "None"
+    if isinstance(value, bool | int):
+        return str(value)
+    ballot = getattr(value, "ballot", None)
+    if isinstance(ballot, int):
+        return f"ballot={ballot}"
+    is_leader = getattr(value, "is_leader", None)
+    if callable(is_leader):
+        state = value.leader_state()  # type: ignore[attr-defined]
+        kind = "leader" if is_leader() else "follower"
+        return kind if state is None else f"{kind} ballot={state.ballot}"
+    return type(value).__name__
+
+
+@dataclass(slots=True)
+class ElectionModel:
+    """The stored state of one election, and the operations on it."""
+
+    config: ConfigRecord | None = None
+    leader: LeaderRecord | None = None
+    mark: int | None = None
+    candidates: dict[str, CandidateRecord] = field(default_factory=dict)
+    resource: ResourceRecord | None = None
+
+    def snapshot(self) -> Snapshot:
+        """The state, in the form the simulator reads back from the store."""
+        return Snapshot(
+            self.config,
+            self.leader,
+            self.mark,
+            tuple(self.candidates[p] for p in sorted(self.candidates)),
+            self.resource,
+        )
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot) -> ElectionModel:
+        """A model in the given state."""
+        return cls(
+            snap.config,
+            snap.leader,
+            snap.mark,
+            {c.process_id: c for c in snap.candidates},
+            snap.resource,
+        )
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _config(self) -> ConfigRecord:
+        if self.config is None:
+            raise ModelError("NotInitialized")
+        return self.config
+
+    def _enabled(self) -> ConfigRecord:
+        config = self._config()
+        if not config.election_enabled:
+            raise ModelError("ElectionDisabled")
+        return config
+
+    def _next_ballot(self) -> int:
+        current = self.leader.ballot if self.leader is not None else 0
+        return max(current, self.mark or 0) + 1
+
+    def _lead(self, process_id: str, priority: int, now_ns: int) -> LeaderRecord:
+        ballot = self._next_ballot()
+        self.leader = LeaderRecord(ballot, process_id, priority, now_ns + self._config().lease_ns)
+        self.mark = ballot
+        return self.leader
+
+    # -- the seed's operations --------------------------------------------------
+
+    def initialize_with_config(self, config: ConfigRecord) -> None:
+        """Store ``config`` unless the election already has one."""
+        if self.config is None:
+            self.config = config
+
+    def write_config(self, config: ConfigRecord) -> None:
+        """Replace the configuration."""
+        self.config = config
+
+    def register_candidate(self, process_id: str, priority: int, now_ns: int, version: int) -> None:
+        """(Re)register: a new versionstamp (``version``), this priority and heartbeat time."""
+        self._enabled()
+        self.candidates[process_id] = CandidateRecord(process_id, priority, now_ns, version)
+
+    def heartbeat_candidate(self, process_id: str, priority: int, now_ns: int) -> None:
+        """Update priority and heartbeat time, keeping the versionstamp."""
+        self._enabled()
+        current = self.candidates.get(process_id)
+        if current is None:
+            raise ModelError("ProcessNotFound")
+        self.candidates[process_id] = replace(current, priority=priority, last_heartbeat_ns=now_ns)
+
+    def unregister_candidate(self, process_id: str) -> None:
+        """Forget the candidate (leadership is not touched)."""
+        self.candidates.pop(process_id, None)
+
+    def evict_dead_candidates(self, now_ns: int) -> int:
+        """Remove candidates whose last heartbeat is older than the candidate timeout."""
+        timeout = self._config().candidate_timeout_ns
+        dead = [p for p, c in self.candidates.items() if now_ns - c.last_heartbeat_ns > timeout]
+        for p in dead:
+            del self.candidates[p]
+        return len(dead)
+
+    def try_claim_leadership(
+        self, process_id: str, priority: int, now_ns: int
+    ) -> LeaderRecord | None:
+        """Claim when nobody leads, we lead, the lease expired, or by preemption."""
+        config = self._enabled()
+        if process_id not in self.candidates:
+            raise ModelError("UnregisteredCandidate")
+        leader = self.leader
+        if (
+            leader is None
+            or leader.leader_id == process_id
+            or now_ns >= leader.lease_expiry_ns
+            or (config.allow_preemption and priority > leader.priority)
+        ):
+            return self._lead(process_id, priority, now_ns)
+        return None
+
+    def refresh_lease(self, process_id: str, now_ns: int) -> LeaderRecord | None:
+        """A new ballot and lease for the current leader; None for anybody else."""
+        self._enabled()
+        leader = self.leader
+        if leader is None or leader.leader_id != process_id:
+            return None
+        return self._lead(process_id, leader.priority, now_ns)
+
+    def resign_leadership(self, process_id: str) -> bool:
+        """Clear the leader record if ``process_id`` holds it (the mark stays)."""
+        if self.leader is None or self.leader.leader_id != process_id:
+            return False
+        self.leader = None
+        return True
+
+    def get_leader_raw(self) -> LeaderRecord | None:
+        """The stored leader record, expired or not."""
+        return self.leader
+
+    def fenced_write(self, process_id: str, token: int) -> None:
+        """The protected resource accepts a write (the fence check is the checker's business)."""
+        writes = self.resource.writes if self.resource is not None else 0
+        self.resource = ResourceRecord(token, process_id, writes + 1)
+
+    # -- replay -------------------------------------------------------------------
+
+    def apply(self, op: OpCall, version: int) -> str:
+        """Run one recorded operation; the model's result as :func:`result_text` writes it."""
+        pid = op.process_id or ""
+        now = op.now_ns or 0
+        prio = op.priority or 0
+        try:
+            if op.name == "register_candidate":
+                self.register_candidate(pid, prio, now, version)
+                value: object = None
+            elif op.name == "heartbeat_candidate":
+                self.heartbeat_candidate(pid, prio, now)
+                value = None
+            elif op.name == "unregister_candidate":
+                self.unregister_candidate(pid)
+                value = None
+            elif op.name == "evict_dead_candidates":
+                value = self.evict_dead_candidates(now)
+            elif op.name == "try_claim_leadership":
+                value = self.try_claim_leadership(pid, prio, now)
+            elif op.name == "refresh_lease":
+                value = self.refresh_lease(pid, now)
+            elif op.name == "resign_leadership":
+                value = self.resign_leadership(pid)
+            elif op.name == "get_leader_raw":
+                value = self.get_leader_raw()
+            elif op.name in ("write_config", "initialize_with_config") and op.config is not None:
+                getter = getattr(self, op.name)
+                value = getter(op.config)
+            elif op.name == "fenced_write":
+                self.fenced_write(pid, prio)
+                value = None
+            else:
+                return op.result  # a read the model does not need to predict
+        except ModelError as exc:
+            return result_text(exc)
+        return result_text(value)
+
+
+def replay(history: History) -> list[tuple[float, str]]:
+    """Replay every committed operation; (time, difference) for each disagreement found."""
+    from fdb_election.sim.checker import snapshot_difference
+
+    model = ElectionModel()
+    problems: list[tuple[float, str]] = []
+    for commit in history.commits():
+        for op in commit.ops:
+            expected = model.apply(op, commit.version)
+            if op.name in CHECKED_RESULTS and expected != op.result:
+                problems.append(
+                    (
+                        commit.time,
+                        f"commit v{commit.version}: {op.name}({op.process_id}) returned "
+                        f"{op.result}, the model says {expected}",
+                    )
+                )
+        diff = snapshot_difference(model.snapshot(), commit.after)
+        if diff is not None:
+            problems.append((commit.time, f"after commit v{commit.version}: {diff}"))
+            model = ElectionModel.from_snapshot(commit.after)  # resynchronise, report once
+    if history.final is not None:
+        diff = snapshot_difference(model.snapshot(), history.final)
+        if diff is not None:
+            problems.append((history.end_time, f"at the end of the run: {diff}"))
+    return problems
