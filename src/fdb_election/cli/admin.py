@@ -1,0 +1,122 @@
+"""``evict`` and ``resign``: operator actions on a running election.
+
+Examples::
+
+    fdb-election evict                   # remove candidates past the candidate timeout
+    fdb-election resign --id web-1       # ask the leader web-1 to step down, wait for it
+
+``resign`` does not clear the leader key itself: that would let another candidate claim while
+web-1 still believes it leads (its local deadline has not passed). It files a step-down request
+that the leader's own elector honours by stopping its work first and then resigning, which is
+what makes the handover safe; the command waits (``--timeout``) until the leadership has moved.
+A leader that does not run an elector of this project (e.g. a Rust process) does not see the
+request; its lease then has to run out.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
+from fdb_election.cli.exit_codes import CliFailure, NotFound
+from fdb_election.cli.naming import leader_key
+from fdb_election.cli.output import Output
+from fdb_election.cli.watching import arm_watch, wait_for_future
+
+__all__ = ["evict", "resign"]
+
+
+@click.command()
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_cli
+def evict(cli: CliContext, as_json: bool) -> None:
+    """Remove candidates whose last heartbeat is older than the candidate timeout."""
+    from fdb_election.election import now
+
+    election = cli.election()
+    with database_errors(cli):
+        evicted = transact(cli.database(), lambda tr: election.evict_dead_candidates(tr, now()))
+    out = Output.current(json_mode=as_json)
+    if as_json:
+        out.json({"election": cli.election_name, "evicted": evicted})
+    else:
+        noun = "candidate" if evicted == 1 else "candidates"
+        out.line(f"Evicted {evicted} dead {noun} from election {cli.election_name!r}.")
+
+
+def _current_leader(cli: CliContext, election: Any) -> tuple[str | None, Any]:
+    """(leader id or None, a watch on the leader key), read in one transaction."""
+    key = leader_key(cli.election_name)
+
+    def body(tr: Any) -> tuple[str | None, Any]:
+        election.read_config(tr)  # NotInitialized → exit 3
+        state = election.get_leader_raw(tr)
+        leader = state.leader_id if state is not None else None
+        return leader, arm_watch(tr, key)
+
+    with database_errors(cli):
+        return transact(cli.database(), body)
+
+
+@click.command()
+@common_options
+@click.option("--id", "process_id", required=True, metavar="ID", help="The leader to step down.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="Seconds to wait for the step-down (default: two leases). 0: do not wait.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_cli
+def resign(cli: CliContext, process_id: str, timeout: float | None, as_json: bool) -> None:
+    """Make leader ID step down safely (exit 3 if ID is not the leader)."""
+    from fdb_election.runtime import request_step_down
+
+    election = cli.election()
+    leader, watch = _current_leader(cli, election)
+    watch.cancel()
+    if leader != process_id:
+        current = f"the leader is {leader!r}" if leader else "there is no leader"
+        raise NotFound(
+            f"{process_id!r} is not the leader of election {cli.election_name!r} ({current})"
+        )
+    with database_errors(cli):
+        lease_s = transact(
+            cli.database(), lambda tr: election.read_config(tr).lease_duration.total_seconds()
+        )
+        request_step_down(cli.database(), election, process_id)
+    wait_s = 2 * lease_s if timeout is None else timeout
+    deadline = time.monotonic() + wait_s
+    stepped_down = wait_s == 0
+    while not stepped_down and time.monotonic() < deadline:
+        leader, watch = _current_leader(cli, election)
+        if leader != process_id:
+            stepped_down = True
+            watch.cancel()
+            break
+        wait_for_future(watch, deadline - time.monotonic())
+    out = Output.current(json_mode=as_json)
+    if as_json:
+        out.json(
+            {
+                "election": cli.election_name,
+                "process_id": process_id,
+                "requested": True,
+                "stepped_down": stepped_down if wait_s else None,
+                "leader": leader if leader != process_id else None,
+            }
+        )
+    elif wait_s == 0:
+        out.line(f"Asked {process_id!r} to step down (not waiting).")
+    elif stepped_down:
+        out.line(f"{process_id!r} stepped down; leader is now {leader or 'none'}.")
+    if wait_s and not stepped_down:
+        raise CliFailure(
+            f"{process_id!r} was asked to step down but still leads after {wait_s:g} s "
+            "(is its elector running and of this project?)"
+        )

@@ -1,0 +1,175 @@
+"""What every command shares: which database, which election, and how errors become exit codes.
+
+``--db URL`` and ``--election NAME`` are accepted before the command (``fdb-election --db X
+status``) and after it (``fdb-election status --db X``); the later one wins. Commands call
+:meth:`CliContext.database` and :meth:`CliContext.election` and wrap their work in
+:func:`database_errors`, so every failure leaves with a message and a documented exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import click
+
+from fdb_election.cli.exit_codes import CliFailure, NotFound
+
+__all__ = [
+    "DEFAULT_ELECTION",
+    "DB_ENV_VAR",
+    "CliContext",
+    "common_options",
+    "database_errors",
+    "pass_cli",
+    "transact",
+]
+
+DEFAULT_ELECTION = "default"
+DB_ENV_VAR = "FDB_ELECTION_DB"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class CliContext:
+    """The options given on the command line and the database opened from them (lazily)."""
+
+    db_url: str | None = None
+    election_name: str = DEFAULT_ELECTION
+    _database: Any = field(default=None, repr=False)
+
+    def resolved_url(self) -> str:
+        """``--db``, else ``$FDB_ELECTION_DB``, else the file store in the user's state dir."""
+        if self.db_url:
+            return self.db_url
+        from fdb_election.connect import default_url
+
+        return str(default_url())
+
+    def database(self) -> Any:
+        """The database named by the URL (opened once); bad URLs are usage errors (exit 2)."""
+        if self._database is None:
+            url = self.resolved_url()
+            from fdb_election.connect import connect
+
+            try:
+                self._database = connect(url)
+            except (ValueError, TypeError) as exc:
+                raise click.BadParameter(str(exc), param_hint="'--db'") from exc
+            except OSError as exc:
+                raise NotFound(f"cannot open database {url}: {exc}") from exc
+            except Exception as exc:
+                if _is_database_error(exc):
+                    raise
+                # Connecting problems (libfdb_c missing, unreadable file, ...) are operational.
+                raise CliFailure(f"cannot open database {url}: {exc}") from exc
+        return self._database
+
+    def election(self) -> Any:
+        """The ``LeaderElection`` for ``--election`` (subspace ``("fdb-election", NAME)``)."""
+        from fdb_election.cli.naming import election_for
+
+        return election_for(self.election_name)
+
+    def close(self) -> None:
+        """Close the database if this context opened one."""
+        db, self._database = self._database, None
+        close = getattr(db, "close", None)
+        if callable(close):
+            close()
+
+
+pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def _validate_election_name(name: str) -> str:
+    if not name or not name.strip():
+        raise click.BadParameter("the election name must not be empty", param_hint="'--election'")
+    if len(name.encode()) > 1000:
+        raise click.BadParameter(
+            "the election name must be at most 1000 bytes of UTF-8", param_hint="'--election'"
+        )
+    return name
+
+
+def _store_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliContext).db_url = value
+
+
+def _store_election(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(CliContext).election_name = _validate_election_name(value)
+
+
+def common_options(func: F) -> F:
+    """Add ``--db`` and ``--election`` to a command (or the group); values land in CliContext."""
+    func = click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        default=None,
+        expose_value=False,
+        callback=_store_db,
+        is_eager=True,
+        help=(
+            f"Database: memory:, sqlite:PATH or fdb:[CLUSTER_FILE]. Default: ${DB_ENV_VAR}, "
+            "else a file in your state directory."
+        ),
+    )(func)
+    func = click.option(
+        "--election",
+        "election_name",
+        metavar="NAME",
+        default=None,
+        expose_value=False,
+        callback=_store_election,
+        is_eager=True,
+        help=f"Election name (default: {DEFAULT_ELECTION}).",
+    )(func)
+    return func
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """An FDBError from the embedded store or the official binding (compared by its int code)."""
+    return type(exc).__name__ == "FDBError" and isinstance(getattr(exc, "code", None), int)
+
+
+@contextlib.contextmanager
+def database_errors(cli: CliContext) -> Iterator[None]:
+    """Turn election and database errors into CliFailure with the documented exit codes."""
+    from fdb_election import election as election_pkg
+
+    not_initialized = getattr(election_pkg, "NotInitialized", None)
+    election_error = getattr(election_pkg, "LeaderElectionError", None)
+    try:
+        yield
+    except CliFailure:
+        raise
+    except Exception as exc:
+        if not_initialized is not None and isinstance(exc, not_initialized):
+            raise NotFound(
+                f"election {cli.election_name!r} is not initialized in {cli.resolved_url()}; "
+                f"create it with `fdb-election --election {cli.election_name} init`"
+            ) from exc
+        if election_error is not None and isinstance(exc, election_error):
+            raise CliFailure(f"election {cli.election_name!r}: {exc}") from exc
+        if _is_database_error(exc):
+            raise CliFailure(f"database error on {cli.resolved_url()}: {exc}") from exc
+        raise
+
+
+T = TypeVar("T")
+
+
+def transact(db: Any, body: Callable[[Any], T]) -> T:
+    """Run ``body(tr)`` in a retried transaction (``fdb_election.transactional``) and commit."""
+    from fdb_election.transactional import transactional
+
+    def attempt(tr: Any) -> T:
+        return body(tr)
+
+    return transactional(attempt)(db)  # type: ignore[no-any-return]
