@@ -1,0 +1,107 @@
+"""Time and waiting for the electors, as parameters.
+
+Every decision of the elector that involves time goes through a :class:`Clock`, and every wait
+through a :class:`Sleeper`, so that tests and the deterministic simulator can run the same code in
+virtual time. Two clocks are used on purpose:
+
+* ``monotonic()`` decides local leadership (deadlines, how long a leader record has been seen
+  unchanged). It never jumps, and it is the only clock the safety argument relies on.
+* ``wall()`` (seconds since the Unix epoch) is what the stored records carry (heartbeats, lease
+  expiry), because other processes compare them; it may be skewed by seconds between hosts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "ManualClock", "Sleeper", "SystemClock", "SystemSleeper"]
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The two clocks an elector reads."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes backwards (the origin is arbitrary)."""
+        ...
+
+    def wall(self) -> float:
+        """Seconds since the Unix epoch, as ``time.time()``; may be skewed between hosts."""
+        ...
+
+
+class SystemClock:
+    """The real clocks: ``time.monotonic`` and ``time.time``."""
+
+    __slots__ = ()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """A clock that moves only when told to: for tests and simulation.
+
+    ``wall_offset`` shifts the wall clock against a shared timeline, which is how tests give two
+    electors wall clocks that disagree by seconds while their monotonic clocks agree::
+
+        clock = ManualClock(start=100.0)
+        skewed = clock.skewed(wall_offset=-5.0)   # same time, wall clock 5 s behind
+        clock.advance(1.5)                        # both see 1.5 s pass
+    """
+
+    __slots__ = ("_base", "_lock", "_now", "wall_epoch", "wall_offset")
+
+    def __init__(
+        self, start: float = 0.0, *, wall_epoch: float = 1_700_000_000.0, wall_offset: float = 0.0
+    ) -> None:
+        self._now = [float(start)]
+        self._base = self
+        self._lock = threading.Lock()
+        self.wall_epoch = wall_epoch
+        self.wall_offset = wall_offset
+
+    def monotonic(self) -> float:
+        return self._base._now[0]
+
+    def wall(self) -> float:
+        return self.wall_epoch + self._base._now[0] + self.wall_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` (for every clock sharing this timeline)."""
+        if seconds < 0:
+            raise ValueError(f"a clock cannot go backwards: advance({seconds!r}) needs >= 0")
+        with self._base._lock:
+            self._base._now[0] += seconds
+
+    def skewed(self, wall_offset: float) -> ManualClock:
+        """A clock on the same timeline whose wall clock is ``wall_offset`` seconds off."""
+        other = ManualClock(wall_epoch=self.wall_epoch, wall_offset=self.wall_offset + wall_offset)
+        other._base = self._base
+        return other
+
+    def __call__(self) -> float:
+        """The monotonic time, so the clock can be passed where a callable is expected."""
+        return self.monotonic()
+
+
+class Sleeper(Protocol):
+    """How a driver waits: until an event is set or a timeout passes."""
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        """Block until ``event`` is set (True) or ``timeout`` seconds pass (False)."""
+        ...
+
+
+class SystemSleeper:
+    """Waits on the real clock (``threading.Event.wait``)."""
+
+    __slots__ = ()
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        return event.wait(timeout)

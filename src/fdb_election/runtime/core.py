@@ -1,0 +1,621 @@
+"""The elector's decisions, one database step at a time, with no threads and no sleeping.
+
+:class:`ElectorCore` is driven from outside: a driver (the thread :class:`~.elector.Elector`, the
+asyncio ``fdb_election.aio.Elector`` or the deterministic simulator) calls :meth:`ElectorCore.step`,
+which runs ONE transaction attempt and returns how many seconds the core wants to wait before the
+next step. The driver also wakes the core early when one of :meth:`ElectorCore.wake_futures`
+(database watches) becomes ready. Time comes only from the injected clock, randomness only from the
+injected ``random.Random``, so the simulator can run this same code in virtual time.
+
+Safety rules (the reasoning is in docs/elector.md):
+
+* Local leadership ends at a deadline on the MONOTONIC clock: the start of the last attempt whose
+  claim or refresh COMMITTED, plus the lease, minus a margin covering clock drift
+  (``lease * clock_drift + 5 ms``). A failed commit or one of unknown outcome (1021) is never
+  adopted.
+* A follower claims over another leader only after it has seen the SAME leader record (every
+  refresh increments the ballot, so an unchanged record means no refresh) for a full lease on its
+  own monotonic clock, counted from just after the read that first returned it. The stored expiry
+  must also have passed; when the local wall clock lags behind it, the claim is made at
+  ``current_time = stored expiry + 1 µs`` so a skewed wall clock can neither block nor hasten it.
+  The seed's ``run_election_cycle`` is not used: it would claim on the wall clock alone.
+* Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
+  it resigns) when a strictly higher-priority live candidate exists and the config allows
+  preemption; a preemptor never claims over a live lease. Followers that see an empty leader key
+  let a live higher-priority candidate claim first (they wait one heartbeat).
+* A resignation ends local leadership before it is committed, which is what makes claiming an
+  empty leader key at once safe. Operators ask a leader to step down through a request key
+  (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from fdb_election.election import ElectionConfig, LeaderElection, LeaderState, layout
+from fdb_election.election.errors import (
+    LeaderElectionError,
+    NotInitialized,
+    NotLeader,
+    ProcessNotFound,
+    UnregisteredCandidate,
+)
+from fdb_election.runtime.clock import Clock
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.metrics import ElectorMetrics
+from fdb_election.runtime.stepdown import StepDownRequest, read_step_down, step_down_key
+
+__all__ = [
+    "DEFAULT_CLOCK_DRIFT",
+    "FIXED_MARGIN",
+    "ElectorCore",
+    "Phase",
+    "safety_margin",
+]
+
+#: Default bound on how much two hosts' monotonic clocks may disagree in rate (1 %).
+DEFAULT_CLOCK_DRIFT = 0.01
+#: Seconds added to the drift margin: scheduling and measurement slack.
+FIXED_MARGIN = 0.005
+#: First retry delay after a failed step; doubles per consecutive failure.
+_FIRST_BACKOFF = 0.01
+
+_log = logging.getLogger("fdb_election")
+
+
+def safety_margin(lease: float, clock_drift: float) -> float:
+    """Seconds a leader gives up at the end of each lease: ``lease * clock_drift + 5 ms``."""
+    return lease * clock_drift + FIXED_MARGIN
+
+
+class Phase(enum.Enum):
+    """Where an elector is in its life."""
+
+    INIT = "init"  #: make sure the election has a configuration
+    REGISTER = "register"  #: register as a candidate (its own transaction)
+    RUN = "run"  #: heartbeat, follow, claim, refresh
+    STOPPING = "stopping"  #: resign and unregister
+    STOPPED = "stopped"  #: nothing more to do
+
+
+def _database_error_code(exc: BaseException) -> int | None:
+    """The FoundationDB error code of a database error (real or embedded), else None."""
+    if isinstance(exc, LeaderElectionError):
+        return None
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def _wall_td(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+class ElectorCore:
+    """One elector's state machine; every database step is one transaction attempt.
+
+    Usage (what a driver does)::
+
+        core = ElectorCore(db, LeaderElection(subspace), process_id="a", clock=SystemClock(),
+                           rng=random.Random())
+        while core.phase is not Phase.STOPPED:
+            delay = core.step()
+            for event in core.take_events():
+                ...  # Elected / Demoted / LeaderChanged
+            wait(delay, or until any of core.wake_futures() is ready)
+
+    ``request_stop()`` makes the following steps give up leadership, resign and unregister.
+    Not thread-safe: one driver calls ``step``; other threads may read the properties.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        election: LeaderElection,
+        *,
+        process_id: str,
+        clock: Clock,
+        rng: random.Random,
+        priority: int = 0,
+        config: ElectionConfig | None = None,
+        jitter: float = 0.1,
+        observer: bool = False,
+        clock_drift: float = DEFAULT_CLOCK_DRIFT,
+        name: str | None = None,
+        metrics: ElectorMetrics | None = None,
+    ) -> None:
+        if not isinstance(process_id, str) or not process_id:
+            raise ValueError(f"process_id must be a non-empty str, got {process_id!r}")
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise TypeError(f"priority must be an int, got {type(priority).__name__}")
+        if not -(2**31) <= priority < 2**31:
+            raise ValueError(
+                f"priority must be a signed 32-bit int (-2**31..2**31-1), got {priority}"
+            )
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
+            raise ValueError(f"jitter must be a fraction in [0, 1), got {jitter!r}")
+        if (
+            isinstance(clock_drift, bool)
+            or not isinstance(clock_drift, int | float)
+            or not 0 <= clock_drift < 0.5
+        ):
+            raise ValueError(f"clock_drift must be a fraction in [0, 0.5), got {clock_drift!r}")
+        if config is not None and not isinstance(config, ElectionConfig):
+            raise TypeError(
+                f"config must be an ElectionConfig or None, got {type(config).__name__}"
+            )
+        self.db = db
+        self.election = election
+        self.process_id = process_id
+        self.priority = priority
+        self.observer = observer
+        self.clock = clock
+        self.rng = rng
+        self.jitter = float(jitter)
+        self.clock_drift = float(clock_drift)
+        self.name = name or repr(election)
+        self._initial_config = config
+        self._metrics = metrics or ElectorMetrics(self.name, process_id, enabled=False)
+        self._log = _log
+
+        self.phase = Phase.INIT
+        self.config: ElectionConfig | None = None
+        self._stop_requested = False
+        self._registered = False
+
+        # Local leadership: only while monotonic() < _deadline.
+        self._deadline: float | None = None
+        self._tenure_ballot: int | None = None
+        self._own_state: LeaderState | None = None
+        self._last_ballot: int | None = None
+
+        # What this process has seen of the leader key.
+        self._observed: LeaderState | None = None
+        self._observed_since: float | None = None  # monotonic, just after the first read of it
+        self._observed_empty_since: float | None = None
+        self._reported_leader: LeaderState | None = None
+        self._hold_off_until = (
+            -math.inf
+        )  # no claim on an empty key before this (after stepping down)
+        self._resign_pending: str | None = None  # reason, while a resignation must be committed
+
+        self._events: list[ElectorEvent] = []
+        self._watches: dict[str, Any] = {}
+        self._failures = 0
+        self.last_success: float | None = None
+        self.last_error: BaseException | None = None
+
+    # ------------------------------------------------------------------ public state
+
+    @property
+    def is_leader(self) -> bool:
+        """True only before the local deadline of a committed claim or refresh."""
+        deadline = self._deadline
+        return deadline is not None and self.clock.monotonic() < deadline
+
+    @property
+    def deadline(self) -> float | None:
+        """Monotonic time at which local leadership ends, or None when not leading."""
+        return self._deadline
+
+    @property
+    def ballot(self) -> int | None:
+        """The fencing token: the ballot of the current tenure's claim, None when not leading."""
+        return self._tenure_ballot if self.is_leader else None
+
+    @property
+    def leader(self) -> LeaderState | None:
+        """The leader record as last seen, or None (nobody, or not refreshed for a full lease)."""
+        if self.is_leader:
+            return self._own_state
+        return self._view(self.clock.monotonic())
+
+    @property
+    def lease(self) -> float:
+        """The lease in seconds of the configuration in use (the default before it is read)."""
+        config = self.config or self._initial_config or ElectionConfig()
+        return config.lease_duration.total_seconds()
+
+    @property
+    def heartbeat(self) -> float:
+        """The heartbeat interval in seconds of the configuration in use."""
+        config = self.config or self._initial_config or ElectionConfig()
+        return config.heartbeat_interval.total_seconds()
+
+    def healthy(self) -> bool:
+        """False once no step has succeeded for a lease (the loop is wedged or the DB is down)."""
+        if self.phase is Phase.STOPPED:
+            return False
+        if self.last_success is None:
+            return self._failures < 3
+        return self.clock.monotonic() - self.last_success < self.lease
+
+    def take_events(self) -> list[ElectorEvent]:
+        """The events produced since the last call, oldest first."""
+        events, self._events = self._events, []
+        return events
+
+    def wake_futures(self) -> list[Any]:
+        """Watches whose readiness should trigger an early step (the driver waits on them)."""
+        return list(self._watches.values())
+
+    def request_stop(self) -> None:
+        """Make the next steps end leadership, resign and unregister."""
+        self._stop_requested = True
+        if self.phase is Phase.INIT:
+            self.phase = Phase.STOPPED
+            self._cancel_watches()
+        elif self.phase is not Phase.STOPPED:
+            self.phase = Phase.STOPPING
+
+    def check_deadline(self) -> None:
+        """Emit ``Demoted`` if the local deadline has passed (also done by every step)."""
+        if self._deadline is not None and self.clock.monotonic() >= self._deadline:
+            self._drop_leadership("lease deadline passed without a committed refresh")
+
+    def fence(self, tr: Any) -> None:
+        """Check in ``tr`` that this process still holds its tenure (see ``election.fence``)."""
+        ballot = self.ballot
+        if ballot is None:
+            raise NotLeader(self.process_id, self._last_ballot or 0, "this elector is not leading")
+        self.election.fence(tr, self.process_id, ballot)
+
+    # ------------------------------------------------------------------ the step
+
+    def step(self) -> float:
+        """Run one transaction attempt; return the seconds until the core wants the next step."""
+        self.check_deadline()
+        if self.phase is Phase.STOPPED:
+            return math.inf
+        started = self.clock.monotonic()
+        action: Callable[[], float]
+        if self.phase is Phase.INIT:
+            action = self._step_init
+        elif self.phase is Phase.REGISTER:
+            action = self._step_register
+        elif self.phase is Phase.STOPPING:
+            action = self._step_stop
+        elif self._resign_pending is not None:
+            action = self._step_resign
+        else:
+            action = self._step_cycle
+        try:
+            delay = action()
+        except Exception as exc:
+            delay = self._failed(exc)
+        else:
+            self._failures = 0
+            self.last_success = self.clock.monotonic()
+        self._metrics.step_duration(self.clock.monotonic() - started)
+        self._report_leader_view()
+        return self._bounded_by_deadline(delay)
+
+    # ------------------------------------------------------------------ steps
+
+    def _step_init(self) -> float:
+        tr = self._transaction()
+        try:
+            config = self.election.read_config(tr)
+        except NotInitialized:
+            if self._initial_config is None and self.observer:
+                raise
+            config = self._initial_config or ElectionConfig()
+            self.election.initialize_with_config(tr, config)
+            tr.commit().wait()
+        self.config = config
+        self.phase = Phase.RUN if self.observer else Phase.REGISTER
+        self._log.debug("%s: config %s", self._context(), config)
+        return 0.0
+
+    def _step_register(self) -> float:
+        tr = self._transaction()
+        self.election.register_candidate(tr, self.process_id, self.priority, self._wall())
+        tr.commit().wait()
+        self._registered = True
+        self.phase = Phase.RUN
+        self._log.info(
+            "%s: registered as a candidate (priority %d)", self._context(), self.priority
+        )
+        return 0.0
+
+    def _step_stop(self) -> float:
+        self._drop_leadership("stopping")
+        tr = self._transaction()
+        record = self.election.get_leader_raw(tr)
+        if record is not None and record.leader_id == self.process_id:
+            self.election.resign_leadership(tr, self.process_id)
+        if not self.observer:
+            self.election.unregister_candidate(tr, self.process_id)
+        self._clear_own_step_down_request(tr)
+        tr.commit().wait()
+        self._registered = False
+        self.phase = Phase.STOPPED
+        self._cancel_watches()
+        self._log.info("%s: stopped (resigned and unregistered)", self._context())
+        return math.inf
+
+    def _step_resign(self) -> float:
+        """Commit a resignation after local leadership was already given up."""
+        tr = self._transaction()
+        resigned = self.election.resign_leadership(tr, self.process_id)
+        self._clear_own_step_down_request(tr)
+        tr.commit().wait()
+        self._log.info(
+            "%s: resigned (%s)%s",
+            self._context(),
+            self._resign_pending,
+            "" if resigned else "; the leader key no longer named this process",
+        )
+        self._resign_pending = None
+        self._hold_off_until = self.clock.monotonic() + self.heartbeat
+        return 0.0
+
+    def _step_cycle(self) -> float:
+        attempt_start = self.clock.monotonic()
+        wall = self.clock.wall()
+        tr = self._transaction()
+        config = self.election.read_config(tr)
+        self.config = config
+        lease = config.lease_duration.total_seconds()
+        if not self.observer:
+            try:
+                self.election.heartbeat_candidate(
+                    tr, self.process_id, self.priority, _wall_td(wall)
+                )
+            except ProcessNotFound:
+                # Evicted (e.g. paused past candidate_timeout): register again, then continue.
+                self._registered = False
+                self.phase = Phase.REGISTER
+                self._log.warning("%s: no longer registered; registering again", self._context())
+                return 0.0
+        record = self.election.get_leader_raw(tr)
+        read_done = self.clock.monotonic()
+        self._observe(record, read_done)
+
+        claimed: LeaderState | None = None
+        step_down: StepDownRequest | None = None
+        delay = self._next_heartbeat()
+        if self.observer:
+            self._watch(tr, "leader", self.election_leader_key())
+        elif record is not None and record.leader_id == self.process_id:
+            # The stored leader is this process: refresh (also re-adopts a claim whose commit
+            # reported 1021 but happened; nobody else can have claimed since, see module doc).
+            step_down = read_step_down(tr, self.election.subspace)
+            if step_down is not None and step_down.applies_to(
+                self.process_id, self._tenure_ballot or 0
+            ):
+                self._drop_leadership(f"step-down requested by {step_down.requested_by}")
+                self.election.resign_leadership(tr, self.process_id)
+                tr.clear(step_down_key(self.election.subspace))
+                self._resign_pending = "step-down request"
+                tr.commit().wait()
+                self._resign_pending = None
+                self._hold_off_until = self.clock.monotonic() + self.heartbeat
+                self._log.info("%s: resigned on a step-down request", self._context())
+                return 0.0
+            claimed = self.election.refresh_lease(tr, self.process_id, _wall_td(wall))
+            if claimed is None:
+                claimed = self.election.try_claim_leadership(
+                    tr, self.process_id, self.priority, _wall_td(wall)
+                )
+            self._watch(tr, "step_down", step_down_key(self.election.subspace))
+            self._unwatch("leader")
+        else:
+            if self.is_leader:
+                who = "nobody" if record is None else repr(record.leader_id)
+                self._drop_leadership(f"the leader key names {who}")
+            claim_at = self._claim_time(tr, record, read_done, wall, lease)
+            if claim_at is not None:
+                claimed = self.election.try_claim_leadership(
+                    tr, self.process_id, self.priority, claim_at
+                )
+            else:
+                delay = min(delay, self._wait_hint(record, read_done, lease))
+            self._watch(tr, "leader", self.election_leader_key())
+            self._unwatch("step_down")
+        tr.commit().wait()
+        if claimed is not None:
+            self._adopt(claimed, attempt_start, lease)
+            if self.is_leader:
+                self._unwatch("leader")  # its own refreshes would fire it
+                self._maintain(wall)
+            if self._resign_pending is not None:
+                return 0.0
+        return delay
+
+    # ------------------------------------------------------------------ follower rules
+
+    def _claim_time(
+        self, tr: Any, record: LeaderState | None, now: float, wall: float, lease: float
+    ) -> timedelta | None:
+        """When the local rules allow a claim in this transaction: the ``current_time`` to pass."""
+        if record is None:
+            if now < self._hold_off_until:
+                return None
+            since = self._observed_empty_since if self._observed_empty_since is not None else now
+            if now < since + self.heartbeat and self._higher_priority_candidate(tr, wall):
+                return None  # let the live higher-priority candidate take it first
+            return _wall_td(wall)
+        if self._observed_since is None or now < self._observed_since + lease:
+            return None
+        # Unchanged for a full lease on our clock. The seed also wants the stored expiry passed
+        # on the wall clock it is given: never pass an earlier time than expiry + 1 µs.
+        expiry = timedelta(microseconds=-(-record.lease_expiry_nanos // 1000) + 1)
+        return max(_wall_td(wall), expiry)
+
+    def _wait_hint(self, record: LeaderState | None, now: float, lease: float) -> float:
+        """How long until the local rules could allow a claim."""
+        if record is None:
+            since = self._observed_empty_since if self._observed_empty_since is not None else now
+            return max(0.0, max(self._hold_off_until, since + self.heartbeat) - now)
+        if self._observed_since is None:
+            return self._next_heartbeat()
+        return max(0.0, self._observed_since + lease - now)
+
+    def _higher_priority_candidate(self, tr: Any, wall: float) -> bool:
+        candidates = self.election.list_candidates(tr.snapshot, _wall_td(wall))
+        return any(
+            c.priority > self.priority and c.process_id != self.process_id for c in candidates
+        )
+
+    def _observe(self, record: LeaderState | None, read_done: float) -> None:
+        if record != self._observed or (record is None and self._observed_empty_since is None):
+            self._observed = record
+            self._observed_since = read_done if record is not None else None
+            self._observed_empty_since = read_done if record is None else None
+
+    def _view(self, now: float) -> LeaderState | None:
+        record = self._observed
+        if record is None or self._observed_since is None:
+            return record
+        if record.leader_id != self.process_id and now >= self._observed_since + self.lease:
+            return None  # not refreshed for a full lease: presumed gone
+        return record
+
+    # ------------------------------------------------------------------ leader duties
+
+    def _adopt(self, state: LeaderState, attempt_start: float, lease: float) -> None:
+        """A claim or refresh committed: lead until attempt start + lease - margin."""
+        deadline = attempt_start + lease - safety_margin(lease, self.clock_drift)
+        if self.clock.monotonic() >= deadline:
+            return  # the commit took longer than the lease: nothing to adopt
+        newly = not self.is_leader
+        self._deadline = deadline
+        self._own_state = state
+        self._observed = state
+        self._observed_since = attempt_start
+        if newly:
+            self._tenure_ballot = state.ballot
+            self._last_ballot = state.ballot
+            self._report_leader_view()
+            self._events.append(Elected(state.ballot, state))
+            self._metrics.transition("elected")
+            self._metrics.leadership(True, state.ballot)
+            self._log.info(
+                "%s: elected (ballot %d, lease %.3fs)", self._context(), state.ballot, lease
+            )
+
+    def _maintain(self, wall: float) -> None:
+        """Leader housekeeping in its own transaction: evict the dead, honour preemption."""
+        config = self.config
+        if config is None:
+            return
+        try:
+            tr = self._transaction()
+            evicted = self.election.evict_dead_candidates(tr, _wall_td(wall))
+            candidates = self.election.list_candidates(tr.snapshot, _wall_td(wall))
+            tr.commit().wait()
+        except Exception as exc:  # housekeeping failures only delay eviction
+            self._note_error(exc, "maintenance")
+            return
+        if evicted:
+            self._log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
+        if not config.allow_preemption:
+            return
+        better = [
+            c for c in candidates if c.priority > self.priority and c.process_id != self.process_id
+        ]
+        if better:
+            best = max(better, key=lambda c: c.priority)
+            self._drop_leadership(
+                f"preempted by {best.process_id!r} (priority {best.priority} > {self.priority})"
+            )
+            self._resign_pending = f"handing over to {best.process_id!r}"
+
+    def _drop_leadership(self, reason: str) -> None:
+        if self._deadline is None:
+            return
+        ballot = self._tenure_ballot or 0
+        self._deadline = None
+        self._tenure_ballot = None
+        self._own_state = None
+        self._events.append(Demoted(ballot, reason))
+        self._metrics.transition("demoted")
+        self._metrics.leadership(False, None)
+        self._log.warning("%s: demoted (ballot %d): %s", self._context(), ballot, reason)
+
+    def _clear_own_step_down_request(self, tr: Any) -> None:
+        request = read_step_down(tr, self.election.subspace)
+        if request is not None and request.process_id == self.process_id:
+            tr.clear(step_down_key(self.election.subspace))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def election_leader_key(self) -> bytes:
+        """The key of the leader record (watched by followers and observers)."""
+        return layout.leader_key(self.election.subspace)
+
+    def _transaction(self) -> Any:
+        tr = self.db.create_transaction()
+        # Bound every attempt: a step blocked for a lease is useless anyway.
+        timeout_ms = max(1, int(self.lease * 1000))
+        tr.options.set_timeout(timeout_ms)
+        return tr
+
+    def _wall(self) -> timedelta:
+        return _wall_td(self.clock.wall())
+
+    def _next_heartbeat(self) -> float:
+        return self.heartbeat * (1.0 - self.jitter * self.rng.random())
+
+    def _bounded_by_deadline(self, delay: float) -> float:
+        if self._deadline is not None:
+            delay = min(delay, max(0.0, self._deadline - self.clock.monotonic()))
+        return max(0.0, delay)
+
+    def _watch(self, tr: Any, purpose: str, key: bytes) -> None:
+        current = self._watches.get(purpose)
+        if current is not None and not current.is_ready():
+            return
+        self._watches[purpose] = tr.watch(key)
+
+    def _unwatch(self, purpose: str) -> None:
+        watch = self._watches.pop(purpose, None)
+        if watch is not None and not watch.is_ready():
+            watch.cancel()
+
+    def _cancel_watches(self) -> None:
+        for purpose in list(self._watches):
+            self._unwatch(purpose)
+
+    def _failed(self, exc: Exception) -> float:
+        self._failures += 1
+        self._note_error(exc, self.phase.value)
+        if isinstance(exc, UnregisteredCandidate) and self.phase is Phase.RUN:
+            self._registered = False
+            self.phase = Phase.REGISTER
+            return 0.0
+        if _database_error_code(exc) is None and not isinstance(exc, LeaderElectionError):
+            # A bug or bad input, not a database condition: surface it, but keep the loop alive.
+            self._log.exception("%s: unexpected error in step", self._context())
+        backoff = min(self.heartbeat / 2, _FIRST_BACKOFF * 2 ** min(self._failures - 1, 16))
+        return float(backoff * (0.5 + 0.5 * self.rng.random()))
+
+    def _note_error(self, exc: BaseException, where: str) -> None:
+        self.last_error = exc
+        code = _database_error_code(exc)
+        kind = str(code) if code is not None else type(exc).__name__
+        self._metrics.error(kind)
+        self._log.debug("%s: %s step failed: %r", self._context(), where, exc)
+
+    def _report_leader_view(self) -> None:
+        view = self.leader
+        previous = self._reported_leader
+        previous_id = None if previous is None else previous.leader_id
+        view_id = None if view is None else view.leader_id
+        if view_id != previous_id:
+            self._events.append(LeaderChanged(previous_id, view))
+            self._log.info("%s: leader is now %s", self._context(), view_id or "nobody")
+        self._reported_leader = view
+
+    def _context(self) -> str:
+        ballot = self._tenure_ballot
+        return (
+            f"[election={self.name} process={self.process_id}"
+            f"{'' if ballot is None else f' ballot={ballot}'}]"
+        )

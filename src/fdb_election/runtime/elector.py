@@ -1,0 +1,276 @@
+"""Leader election for a service, in five lines, on a background thread.
+
+Usage::
+
+    from fdb_election import embedded
+    from fdb_election.runtime import Elector
+
+    with Elector(embedded.open(), "billing-cron", on_elected=print) as elector:
+        if elector.wait_for_leadership(timeout=30):
+            run_the_job(fence=elector.fence)
+
+What can surprise you: ``is_leader`` turns false on its own when a refresh has not committed
+in time (a local deadline, slightly shorter than the lease) even if no callback ran yet; callbacks
+run on a separate thread, one at a time, in order, so a slow callback never delays the refresh
+but may run after the state it reports has already changed. Protect writes with
+``fence(tr)`` rather than by checking ``is_leader`` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.runtime.clock import Clock, Sleeper, SystemSleeper
+from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.factory import build_core
+
+__all__ = ["Elector"]
+
+_log = logging.getLogger("fdb_election")
+
+#: The longest a driver waits without stepping when the core asks for "never" (stopped).
+_MAX_WAIT = 3600.0
+
+
+class Elector:
+    """Campaigns for (or, as an observer, follows) the leadership of one election.
+
+    ``name_or_election`` is an election name (subspace ``("fdb-election", name)``) or a
+    ``LeaderElection``. The election is initialized with ``config`` if it has no configuration
+    yet; otherwise the stored configuration is used. After ``start()`` the elector registers,
+    then runs a step every heartbeat interval (with ``jitter``), and at once when the leader key
+    changes. ``stop()`` gives up leadership, resigns and unregisters, within ``timeout``.
+
+    Callbacks receive the event (:class:`~.events.Elected`, :class:`~.events.Demoted`,
+    :class:`~.events.LeaderChanged`) on the elector's callback thread.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        name_or_election: str | LeaderElection,
+        *,
+        process_id: str | None = None,
+        priority: int = 0,
+        config: ElectionConfig | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        sleeper: Sleeper | None = None,
+        jitter: float = 0.1,
+        observer: bool = False,
+        clock_drift: float = DEFAULT_CLOCK_DRIFT,
+        on_elected: Callable[[Elected], object] | None = None,
+        on_demoted: Callable[[Demoted], object] | None = None,
+        on_leader_change: Callable[[LeaderChanged], object] | None = None,
+        metrics: bool = True,
+    ) -> None:
+        for label, callback in (
+            ("on_elected", on_elected),
+            ("on_demoted", on_demoted),
+            ("on_leader_change", on_leader_change),
+        ):
+            if callback is not None and not callable(callback):
+                raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
+        self._core: ElectorCore = build_core(
+            db,
+            name_or_election,
+            process_id=process_id,
+            priority=priority,
+            config=config,
+            clock=clock,
+            rng=rng,
+            jitter=jitter,
+            observer=observer,
+            clock_drift=clock_drift,
+            metrics=metrics,
+        )
+        self._sleeper: Sleeper = sleeper or SystemSleeper()
+        self._on_elected = on_elected
+        self._on_demoted = on_demoted
+        self._on_leader_change = on_leader_change
+        self._wake = threading.Event()
+        self._stop_requested = threading.Event()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._callbacks: queue.SimpleQueue[ElectorEvent | None] = queue.SimpleQueue()
+        self._callback_thread: threading.Thread | None = None
+        self._armed: dict[int, Any] = {}
+        self._stop_deadline = float("inf")
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> Self:
+        """Start campaigning in a background thread (returns self)."""
+        if self._thread is not None:
+            raise RuntimeError("this Elector was already started; create a new one to run again")
+        self._callback_thread = threading.Thread(
+            target=self._run_callbacks, name=f"elector-callbacks-{self.process_id}", daemon=True
+        )
+        self._thread = threading.Thread(
+            target=self._run, name=f"elector-{self.process_id}", daemon=True
+        )
+        self._callback_thread.start()
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Give up leadership, resign and unregister; True when that committed within ``timeout``.
+
+        Local leadership ends before the resignation is committed. If the database does not
+        answer in time, the thread is abandoned after ``timeout`` seconds and the candidate
+        record is left to be evicted (``candidate_timeout``).
+        """
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        if self._thread is None:
+            return True
+        self._stop_deadline = self._core.clock.monotonic() + timeout
+        self._stop_requested.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        stopped = self._core.phase is Phase.STOPPED
+        if not stopped:
+            _log.warning(
+                "elector %s did not stop within %.3gs (last error: %r)",
+                self.process_id,
+                timeout,
+                self._core.last_error,
+            )
+        if self._callback_thread is not None:
+            self._callbacks.put(None)
+            if self._callback_thread is not threading.current_thread():
+                self._callback_thread.join(timeout)
+        return stopped
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def process_id(self) -> str:
+        """This elector's process id (its candidate key)."""
+        return self._core.process_id
+
+    @property
+    def is_leader(self) -> bool:
+        """True only while this process leads (a local, monotonic deadline; see the module doc)."""
+        return self._core.is_leader
+
+    @property
+    def ballot(self) -> int | None:
+        """Fencing token of the current tenure (the claim's ballot), None when not leading."""
+        return self._core.ballot
+
+    @property
+    def leader(self) -> LeaderState | None:
+        """The current leader record as this process sees it, or None."""
+        return self._core.leader
+
+    @property
+    def core(self) -> ElectorCore:
+        """The decision core (for inspection and tests)."""
+        return self._core
+
+    def healthy(self) -> bool:
+        """False once the loop has not completed a step for about a lease, or has stopped."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return False
+        return self._core.healthy()
+
+    def wait_for_leadership(self, timeout: float | None = None) -> bool:
+        """Block until this process leads (True) or ``timeout`` seconds pass (False)."""
+        if self._core.observer:
+            raise RuntimeError("an observer elector never leads; do not wait for leadership")
+        clock = self._core.clock
+        end = None if timeout is None else clock.monotonic() + timeout
+        with self._changed:
+            while not self._core.is_leader:
+                if self._core.phase is Phase.STOPPED:
+                    return False
+                remaining = None if end is None else end - clock.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
+    def fence(self, tr: Any) -> None:
+        """Make ``tr`` commit only while this tenure holds (raises ``NotLeader`` otherwise)."""
+        self._core.fence(tr)
+
+    # ------------------------------------------------------------------ threads
+
+    def _run(self) -> None:
+        core = self._core
+        try:
+            while True:
+                self._wake.clear()
+                if self._stop_requested.is_set() and core.phase not in (
+                    Phase.STOPPING,
+                    Phase.STOPPED,
+                ):
+                    core.request_stop()
+                delay = core.step()
+                for event in core.take_events():
+                    self._callbacks.put(event)
+                with self._changed:
+                    self._changed.notify_all()
+                if core.phase is Phase.STOPPED:
+                    return
+                if self._stop_requested.is_set() and core.clock.monotonic() >= self._stop_deadline:
+                    return  # stop() gave up waiting: do not retry forever in the background
+                self._arm(core.wake_futures())
+                self._sleeper.wait(self._wake, min(delay, _MAX_WAIT))
+        except BaseException:
+            _log.exception("elector %s: loop crashed", core.process_id)
+            raise
+        finally:
+            with self._changed:
+                self._changed.notify_all()
+
+    def _arm(self, futures: list[Any]) -> None:
+        """Wake the loop when any of ``futures`` becomes ready (each is armed once)."""
+        armed: dict[int, Any] = {}
+        for future in futures:
+            key = id(future)
+            if key not in self._armed:
+                future.on_ready(self._on_watch)
+            armed[key] = future
+        self._armed = armed
+
+    def _on_watch(self, *_: object) -> None:
+        self._wake.set()
+
+    def _run_callbacks(self) -> None:
+        while True:
+            event = self._callbacks.get()
+            if event is None:
+                return
+            try:
+                if isinstance(event, Elected):
+                    if self._on_elected is not None:
+                        self._on_elected(event)
+                elif isinstance(event, Demoted):
+                    if self._on_demoted is not None:
+                        self._on_demoted(event)
+                elif self._on_leader_change is not None:
+                    self._on_leader_change(event)
+            except Exception:
+                _log.exception("elector %s: callback for %r failed", self.process_id, event)

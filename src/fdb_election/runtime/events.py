@@ -1,0 +1,51 @@
+"""What an elector tells the service: elected, demoted, leader changed.
+
+The elector core produces these in order; the thread driver hands them to callbacks and the
+asyncio driver to an async iterator. The order is part of the contract:
+
+* ``Demoted`` is emitted the moment local leadership ends, before anything else is reported
+  about the transition, so a consumer never sees two leaders at once in the stream;
+* ``LeaderChanged`` naming this process comes before its ``Elected``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fdb_election.election import LeaderState
+
+__all__ = ["Demoted", "Elected", "ElectorEvent", "LeaderChanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class Elected:
+    """This process now leads; ``ballot`` is the fencing token of the tenure."""
+
+    ballot: int
+    leader: LeaderState
+
+
+@dataclass(frozen=True, slots=True)
+class Demoted:
+    """This process stopped leading; ``reason`` says why (deadline, preempted, stopping, ...)."""
+
+    ballot: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderChanged:
+    """The leader this process sees changed: ``leader`` is the new record, or None for nobody."""
+
+    previous_id: str | None
+    leader: LeaderState | None
+
+    @property
+    def leader_id(self) -> str | None:
+        """The new leader's process id, or None when nobody leads."""
+        return None if self.leader is None else self.leader.leader_id
+
+
+ElectorEvent = Elected | Demoted | LeaderChanged
