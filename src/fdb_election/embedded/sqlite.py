@@ -103,7 +103,7 @@ _SCHEMA = (
 
 _GET = """SELECT
     (SELECT value FROM kv WHERE key = ?1 AND version <= ?2 ORDER BY version DESC LIMIT 1),
-    (SELECT prune_mark FROM state)"""
+    prune_mark, last_version FROM state"""
 _GET_LATEST = "SELECT value FROM kv WHERE key = ? ORDER BY version DESC LIMIT 1"
 _RANGE_FORWARD = """SELECT key, version, value FROM kv
     WHERE key >= ?1 AND key < ?2 AND version <= ?3 ORDER BY key, version"""
@@ -112,7 +112,7 @@ _RANGE_REVERSE = """SELECT key, version, value FROM kv
 _LIVE_KEYS = """SELECT key FROM (
         SELECT key, value, MAX(version) FROM kv WHERE key >= ?1 AND key < ?2 GROUP BY key
     ) WHERE value IS NOT NULL"""
-_PRUNE_MARK = "SELECT prune_mark FROM state"
+_MARKS = "SELECT prune_mark, last_version FROM state"
 _STATE = "SELECT last_version, prune_mark, pruned_to FROM state"
 _RECENT_CONFLICTS = "SELECT begin_key, end_key FROM conflicts WHERE version > ?"
 _PUT = "INSERT OR REPLACE INTO kv (key, version, value) VALUES (?, ?, ?)"
@@ -151,6 +151,14 @@ def _overlaps(reads: Sequence[Range], writes: list[Range]) -> bool:
         if i >= 0 and writes[i][1] > begin:
             return True
     return False
+
+
+def _check_version(version: int, prune_mark: int, last_version: int) -> None:
+    """1007 for a version whose history was pruned; 1009 for one not committed yet."""
+    if version < prune_mark:
+        raise FDBError(1007)
+    if version > last_version:
+        raise FDBError(1009)
 
 
 class _Watch:
@@ -236,11 +244,10 @@ class SQLiteStorage:
         """The value of ``key`` as of ``version`` (None when absent)."""
         conn = self._reader()
         try:
-            value, mark = conn.execute(_GET, (key, version)).fetchone()
+            value, mark, last = conn.execute(_GET, (key, version)).fetchone()
         finally:
             self._release(conn)
-        if version < mark:
-            raise FDBError(1007)
+        _check_version(version, mark, last)
         return value  # type: ignore[no-any-return]
 
     def get_range(
@@ -252,6 +259,8 @@ class SQLiteStorage:
             return out
         conn = self._reader()
         try:
+            # Checked before the data: a version not yet committed would miss later commits.
+            _check_version(version, *conn.execute(_MARKS).fetchone())
             cursor = conn.execute(
                 _RANGE_REVERSE if reverse else _RANGE_FORWARD, (begin, end, version)
             )
@@ -273,13 +282,11 @@ class SQLiteStorage:
                     out.append((current, best_value))  # type: ignore[arg-type]
             finally:
                 cursor.close()  # ends the statement's WAL snapshot
-            mark = conn.execute(_PRUNE_MARK).fetchone()[0]
+            # And after: pruning only raises the mark, so a mark still at or below ``version``
+            # proves nothing this read needed was pruned while it ran.
+            _check_version(version, *conn.execute(_MARKS).fetchone())
         finally:
             self._release(conn)
-        # The mark is read after the data: pruning only raises it, so an unchanged-or-lower
-        # mark proves nothing our read needed was pruned while we read.
-        if version < mark:
-            raise FDBError(1007)
         return out
 
     # -- commit ------------------------------------------------------------------------------
@@ -390,11 +397,11 @@ class SQLiteStorage:
 
     # -- watches -----------------------------------------------------------------------------
 
-    def watch(self, key: bytes, seen: bytes | None, callback: WatchCallback) -> Callable[[], None]:
+    def watch(self, key: bytes, seen: bytes | None, callback: WatchCallback) -> object:
         """Call ``callback`` (once, from any thread) when ``key``'s value is no longer ``seen``.
 
-        Returns a function that removes the watch. The check runs after local commits, when
-        another process signals a commit, and every ``fallback_interval`` seconds.
+        The check runs after local commits, when another process signals a commit, and every
+        ``fallback_interval`` seconds; at once if the value already differs.
         """
         entry = _Watch(key, seen, callback)
         with self._watch_lock:
@@ -406,16 +413,18 @@ class SQLiteStorage:
                 )
             self._watches.setdefault(key, []).append(entry)
         self.check_watches()
+        return entry
 
-        def remove() -> None:
-            with self._watch_lock:
-                entries = self._watches.get(key)
-                if entries and entry in entries:
-                    entries.remove(entry)
-                    if not entries:
-                        del self._watches[key]
-
-        return remove
+    def unwatch(self, handle: object) -> None:
+        """Forget a watch; its callback will not be called (harmless if it already fired)."""
+        if not isinstance(handle, _Watch):
+            return
+        with self._watch_lock:
+            entries = self._watches.get(handle.key)
+            if entries and handle in entries:
+                entries.remove(handle)
+                if not entries:
+                    del self._watches[handle.key]
 
     def check_watches(self) -> None:
         """Fire every watch whose key changed (reads the newest committed values)."""
@@ -445,6 +454,19 @@ class SQLiteStorage:
                     del self._watches[key]
         for w in fired:
             w.callback()
+
+    def stats(self) -> dict[str, int]:
+        """Row counts of the file (for tests of pruning and for diagnostics)."""
+        conn = self._reader()
+        try:
+            return {
+                "keys": conn.execute("SELECT COUNT(DISTINCT key) FROM kv").fetchone()[0],
+                "versions": conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0],
+                "conflict_ranges": conn.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0],
+                "watches": sum(len(w) for w in self._watches.values()),
+            }
+        finally:
+            self._release(conn)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
