@@ -335,6 +335,8 @@ class ElectorCore:
         tr.commit().wait()
         self._registered = False
         self.phase = Phase.STOPPED
+        if record is not None and record.leader_id == self.process_id:
+            self._observe(None, self.clock.monotonic())
         self._cancel_watches()
         self._log.info("%s: stopped (resigned and unregistered)", self._context())
         return math.inf
@@ -353,6 +355,8 @@ class ElectorCore:
         )
         self._resign_pending = None
         self._hold_off_until = self.clock.monotonic() + self.heartbeat
+        if resigned:
+            self._observe(None, self.clock.monotonic())
         return 0.0
 
     def _step_cycle(self) -> float:
@@ -396,6 +400,7 @@ class ElectorCore:
                 tr.commit().wait()
                 self._resign_pending = None
                 self._hold_off_until = self.clock.monotonic() + self.heartbeat
+                self._observe(None, self.clock.monotonic())
                 self._log.info("%s: resigned on a step-down request", self._context())
                 return 0.0
             claimed = self.election.refresh_lease(tr, self.process_id, _wall_td(wall))

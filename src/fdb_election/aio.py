@@ -1,0 +1,295 @@
+"""Leader election for asyncio services: the same elector, driven by a task.
+
+Usage::
+
+    from fdb_election import aio, embedded
+
+    async with aio.Elector(embedded.open(), "billing-cron") as elector:
+        if await elector.wait_for_leadership(timeout=30):
+            await run_the_job(fence=elector.fence)
+
+or follow the events::
+
+    async for event in elector.events():   # Elected / Demoted / LeaderChanged, in order
+        ...
+
+Every database step runs in a worker thread (``asyncio.to_thread``), so the event loop never
+blocks on the database. Callbacks may be plain functions or coroutine functions; they run on the
+event loop, one at a time and in order, in a task of their own, so a slow callback does not delay
+the lease refresh. What can surprise you: ``is_leader`` turns false at the local deadline even
+before the ``Demoted`` event is delivered; protect writes with ``fence(tr)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Any, Self
+
+from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.runtime.clock import Clock
+from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.factory import build_core
+
+__all__ = ["Elector"]
+
+_log = logging.getLogger("fdb_election")
+_MAX_WAIT = 3600.0
+
+Callback = Callable[[Any], object]
+
+
+class Elector:
+    """The asyncio elector; same arguments and rules as :class:`fdb_election.runtime.Elector`.
+
+    ``await start()`` / ``await stop(timeout)`` or ``async with``; ``await
+    wait_for_leadership(timeout)``; ``events()`` is an async iterator of the events from the
+    moment it is called until the elector stops.
+    """
+
+    def __init__(
+        self,
+        db: Any,
+        name_or_election: str | LeaderElection,
+        *,
+        process_id: str | None = None,
+        priority: int = 0,
+        config: ElectionConfig | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        jitter: float = 0.1,
+        observer: bool = False,
+        clock_drift: float = DEFAULT_CLOCK_DRIFT,
+        on_elected: Callback | None = None,
+        on_demoted: Callback | None = None,
+        on_leader_change: Callback | None = None,
+        metrics: bool = True,
+    ) -> None:
+        for label, callback in (
+            ("on_elected", on_elected),
+            ("on_demoted", on_demoted),
+            ("on_leader_change", on_leader_change),
+        ):
+            if callback is not None and not callable(callback):
+                raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
+        self._core: ElectorCore = build_core(
+            db,
+            name_or_election,
+            process_id=process_id,
+            priority=priority,
+            config=config,
+            clock=clock,
+            rng=rng,
+            jitter=jitter,
+            observer=observer,
+            clock_drift=clock_drift,
+            metrics=metrics,
+        )
+        self._callbacks: dict[type, Callback | None] = {
+            Elected: on_elected,
+            Demoted: on_demoted,
+            LeaderChanged: on_leader_change,
+        }
+        self._task: asyncio.Task[None] | None = None
+        self._callback_task: asyncio.Task[None] | None = None
+        self._callback_queue: asyncio.Queue[ElectorEvent | None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._changed: asyncio.Condition | None = None
+        self._subscribers: list[asyncio.Queue[ElectorEvent | None]] = []
+        self._stop_requested = False
+        self._stop_deadline = float("inf")
+        self._armed: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ life cycle
+
+    async def start(self) -> Self:
+        """Start campaigning in a task on the running loop (returns self)."""
+        if self._task is not None:
+            raise RuntimeError("this Elector was already started; create a new one to run again")
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._callback_queue = asyncio.Queue()
+        self._callback_task = asyncio.create_task(self._run_callbacks())
+        self._task = asyncio.create_task(self._run(), name=f"elector-{self.process_id}")
+        return self
+
+    async def stop(self, timeout: float = 5.0) -> bool:
+        """Give up leadership, resign and unregister; True if that committed within ``timeout``."""
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        task = self._task
+        if task is None:
+            return True
+        self._stop_requested = True
+        self._stop_deadline = self._core.clock.monotonic() + timeout
+        if self._wake is not None:
+            self._wake.set()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        stopped = self._core.phase is Phase.STOPPED
+        if not stopped:
+            _log.warning(
+                "elector %s did not stop within %.3gs (last error: %r)",
+                self.process_id,
+                timeout,
+                self._core.last_error,
+            )
+        if self._callback_queue is not None and self._callback_task is not None:
+            self._callback_queue.put_nowait(None)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._callback_task), timeout)
+        for subscriber in self._subscribers:
+            subscriber.put_nowait(None)
+        return stopped
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def process_id(self) -> str:
+        """This elector's process id (its candidate key)."""
+        return self._core.process_id
+
+    @property
+    def is_leader(self) -> bool:
+        """True only while this process leads (a local, monotonic deadline)."""
+        return self._core.is_leader
+
+    @property
+    def ballot(self) -> int | None:
+        """Fencing token of the current tenure (the claim's ballot), None when not leading."""
+        return self._core.ballot
+
+    @property
+    def leader(self) -> LeaderState | None:
+        """The current leader record as this process sees it, or None."""
+        return self._core.leader
+
+    @property
+    def core(self) -> ElectorCore:
+        """The decision core (for inspection and tests)."""
+        return self._core
+
+    def healthy(self) -> bool:
+        """False once the loop has not completed a step for about a lease, or has stopped."""
+        if self._task is None or self._task.done():
+            return False
+        return self._core.healthy()
+
+    def fence(self, tr: Any) -> None:
+        """Make ``tr`` commit only while this tenure holds (raises ``NotLeader`` otherwise).
+
+        It reads the database: call it where blocking is fine (inside a transaction function run
+        with ``asyncio.to_thread``).
+        """
+        self._core.fence(tr)
+
+    async def wait_for_leadership(self, timeout: float | None = None) -> bool:
+        """Wait until this process leads (True) or ``timeout`` seconds pass (False)."""
+        if self._core.observer:
+            raise RuntimeError("an observer elector never leads; do not wait for leadership")
+        changed = self._changed
+        if changed is None:
+            raise RuntimeError("start the elector (await start() or async with) before waiting")
+
+        async def until_leading() -> bool:
+            async with changed:
+                while not self._core.is_leader:
+                    if self._core.phase is Phase.STOPPED:
+                        return False
+                    await changed.wait()
+                return True
+
+        try:
+            return await asyncio.wait_for(until_leading(), timeout)
+        except TimeoutError:
+            return self._core.is_leader
+
+    async def events(self) -> AsyncIterator[ElectorEvent]:
+        """The events from now on, in order, until the elector stops."""
+        subscriber: asyncio.Queue[ElectorEvent | None] = asyncio.Queue()
+        self._subscribers.append(subscriber)
+        try:
+            while True:
+                event = await subscriber.get()
+                if event is None:
+                    return
+                yield event
+        finally:
+            self._subscribers.remove(subscriber)
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _run(self) -> None:
+        core = self._core
+        wake = self._wake
+        assert wake is not None and self._changed is not None and self._callback_queue is not None
+        loop = asyncio.get_running_loop()
+
+        def on_ready(*_: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+                loop.call_soon_threadsafe(wake.set)
+
+        try:
+            while True:
+                wake.clear()
+                if self._stop_requested and core.phase not in (Phase.STOPPING, Phase.STOPPED):
+                    core.request_stop()
+                delay = await asyncio.to_thread(core.step)
+                for event in core.take_events():
+                    self._callback_queue.put_nowait(event)
+                    for subscriber in self._subscribers:
+                        subscriber.put_nowait(event)
+                async with self._changed:
+                    self._changed.notify_all()
+                if core.phase is Phase.STOPPED:
+                    return
+                if self._stop_requested and core.clock.monotonic() >= self._stop_deadline:
+                    return
+                armed: dict[int, Any] = {}
+                for future in core.wake_futures():
+                    if id(future) not in self._armed:
+                        future.on_ready(on_ready)
+                    armed[id(future)] = future
+                self._armed = armed
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), min(delay, _MAX_WAIT))
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _run_callbacks(self) -> None:
+        queue = self._callback_queue
+        assert queue is not None
+        while True:
+            event = await queue.get()
+            if event is None:
+                return
+            callback = self._callbacks.get(type(event))
+            if callback is None:
+                continue
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                _log.exception("elector %s: callback for %r failed", self.process_id, event)
