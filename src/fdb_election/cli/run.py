@@ -1,1 +1,256 @@
-"""placeholder"""
+"""``run -- CMD``: keep CMD running on exactly one host, the leader of the election.
+
+Example::
+
+    fdb-election --election nightly run --id "$(hostname)" --grace 2 -- ./backup.sh --full
+
+``run`` campaigns with an :class:`~fdb_election.runtime.Elector`. When elected it starts CMD with
+``FDB_ELECTION_BALLOT`` (the fencing token), ``FDB_ELECTION_NAME``, ``FDB_ELECTION_PROCESS_ID``
+and ``FDB_ELECTION_DB`` in its environment, in its own process group.
+
+* Leadership at risk (no refresh committed) or lost: SIGTERM to CMD's group, SIGKILL after the
+  grace period, and always before the local leadership deadline, so the old CMD is dead before any
+  other elector may be elected (see :mod:`.grace`). Then ``run`` keeps campaigning and starts CMD
+  again when it is re-elected.
+* CMD exits: ``run`` resigns, unregisters and exits with CMD's code (128+N after signal N).
+* ``run`` gets SIGINT, SIGTERM or SIGHUP: it stops CMD (SIGTERM, grace, SIGKILL) while still
+  leading, then resigns and unregisters, and exits with 128+N.
+* ``run`` is killed with SIGKILL: on Linux the kernel kills CMD too (PR_SET_PDEATHSIG); on other
+  platforms CMD is left running in its own process group (see :mod:`.child`).
+
+What can surprise you: CMD starts only after ``run`` has been elected, which on a fresh election
+is immediate but behind a live leader takes up to a lease after that leader dies. The grace
+period is checked against the election's lease when ``run`` starts; changing the lease later
+does not re-check it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import click
+
+from fdb_election.cli.child import ChildProcess, resolve_command
+from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
+from fdb_election.cli.exit_codes import signal_exit_code
+from fdb_election.cli.grace import GracePolicy, GraceTooLong
+
+__all__ = ["Supervisor", "run"]
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _say(message: str) -> None:
+    """Progress goes to stderr so that CMD's stdout stays its own."""
+    click.echo(f"fdb-election run: {message}", err=True)
+
+
+class Supervisor:
+    """Starts CMD while the elector leads and stops it in time; the loop of ``run``.
+
+    ``elector`` needs ``is_leader``, ``ballot``, ``process_id``, ``start()``, ``stop()`` and the
+    local deadline (``deadline``, monotonic seconds or None). ``wake`` is set by the elector's
+    callbacks, CMD's exit and stop signals, so the loop sleeps until something happens or until
+    the moment CMD must be stopped.
+    """
+
+    def __init__(
+        self,
+        elector: Any,
+        policy: GracePolicy,
+        argv: Sequence[str],
+        env: dict[str, str],
+        *,
+        wake: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+        say: Callable[[str], None] = _say,
+    ) -> None:
+        self.elector = elector
+        self.policy = policy
+        self.argv = list(argv)
+        self.env = env
+        self.wake = wake
+        self.clock = clock
+        self.say = say
+        self.stop_signal: int | None = None
+        self.child: ChildProcess | None = None
+        self._last_deadline: float | None = None
+
+    def request_stop(self, signum: int) -> None:
+        """Ask the loop to stop CMD, resign and return (from a signal handler)."""
+        self.stop_signal = signum
+        self.wake.set()
+
+    def _deadline(self) -> float | None:
+        deadline = getattr(self.elector, "deadline", None)
+        if deadline is None and self.elector.is_leader:
+            return self._last_deadline
+        return deadline  # type: ignore[no-any-return]
+
+    def loop(self) -> int:
+        """Run until CMD exits or a stop signal arrives; return ``run``'s exit code."""
+        while True:
+            self.wake.clear()
+            if self.stop_signal is not None:
+                self.stop_child("stopping")
+                return signal_exit_code(self.stop_signal)
+            child = self.child
+            if child is None:
+                if self.elector.is_leader:
+                    self._start_child()
+                else:
+                    self.wake.wait(1.0)
+                continue
+            if child.exited.is_set():
+                code = child.exit_code
+                self.say(f"CMD (pid {child.pid}) exited with code {code}; resigning")
+                self.child = None
+                return code
+            deadline = self._deadline() if self.elector.is_leader else None
+            if deadline is None:
+                self.stop_child("leadership lost")
+                continue
+            self._last_deadline = deadline
+            stop_at = self.policy.stop_at(deadline)
+            now = self.clock()
+            if now >= stop_at:
+                self.stop_child("leadership at risk: no lease refresh committed in time")
+                continue
+            self.wake.wait(stop_at - now)
+
+    def _start_child(self) -> None:
+        ballot = self.elector.ballot
+        env = dict(self.env)
+        env["FDB_ELECTION_BALLOT"] = str(ballot)
+        env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
+        self._last_deadline = self._deadline()
+        self.child = ChildProcess.start(self.argv, env, on_exit=self.wake.set)
+        self.say(f"elected (ballot {ballot}); started CMD (pid {self.child.pid})")
+
+    def stop_child(self, why: str) -> None:
+        """Stop CMD if it runs: SIGTERM now, SIGKILL by the policy's time; wait until reaped."""
+        child, self.child = self.child, None
+        if child is None or child.exited.is_set():
+            return
+        now = self.clock()
+        deadline = self._deadline() if self.elector.is_leader else self._last_deadline
+        kill_at = self.policy.kill_at(deadline, now)
+        self.say(
+            f"{why}: stopping CMD (pid {child.pid}): SIGTERM, SIGKILL in "
+            f"{max(0.0, kill_at - now):.3f} s if still running"
+        )
+        code = child.stop(kill_at, clock=self.clock)
+        self.say(f"CMD (pid {child.pid}) stopped (exit code {code})")
+
+
+@contextmanager
+def _stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
+    """Route SIGINT/SIGTERM/SIGHUP to ``handler`` while inside (main thread only)."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        handler(signum)
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _election_timing(cli: CliContext) -> tuple[float, float]:
+    """The election's (lease, heartbeat) in seconds, initializing it with defaults if needed."""
+    from fdb_election.election import ElectionConfig, NotInitialized
+
+    election = cli.election()
+
+    def body(tr: Any) -> Any:
+        try:
+            return election.read_config(tr)
+        except NotInitialized:
+            config = ElectionConfig()
+            election.initialize_with_config(tr, config)
+            return config
+
+    with database_errors(cli):
+        config = transact(cli.database(), body)
+    return config.lease_duration.total_seconds(), config.heartbeat_interval.total_seconds()
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@common_options
+@click.option(
+    "--id",
+    "process_id",
+    metavar="ID",
+    default=None,
+    help="Candidate id (default: host-pid-random).",
+)
+@click.option(
+    "--priority",
+    type=click.IntRange(-(2**31), 2**31 - 1),
+    default=0,
+    show_default=True,
+    help="Higher is preferred; may preempt a lower-priority leader if the election allows it.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0.0),
+    default=None,
+    help="Seconds between SIGTERM and SIGKILL (default: 5, at most what the lease allows).",
+)
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@pass_cli
+def run(
+    cli: CliContext,
+    process_id: str | None,
+    priority: int,
+    grace: float | None,
+    cmd: tuple[str, ...],
+) -> None:
+    """Run CMD while this process leads the election: fdb-election run [OPTIONS] -- CMD [ARGS]."""
+    from fdb_election.runtime import Elector
+
+    if process_id is not None and not process_id:
+        raise click.BadParameter("the process id must not be empty", param_hint="'--id'")
+    resolve_command(cmd[0], os.environ.get("PATH", os.defpath))
+    lease, heartbeat = _election_timing(cli)
+    try:
+        policy = GracePolicy.for_election(lease=lease, heartbeat=heartbeat, requested=grace)
+    except GraceTooLong as exc:
+        raise click.BadParameter(str(exc), param_hint="'--grace'") from exc
+
+    wake = threading.Event()
+    env = dict(os.environ)
+    env["FDB_ELECTION_NAME"] = cli.election_name
+    env["FDB_ELECTION_DB"] = cli.resolved_url()
+    kwargs: dict[str, Any] = {
+        "priority": priority,
+        "on_elected": lambda *_: wake.set(),
+        "on_demoted": lambda *_: wake.set(),
+    }
+    if process_id is not None:
+        kwargs["process_id"] = process_id
+    with database_errors(cli):
+        elector = Elector(cli.database(), cli.election_name, **kwargs)
+    supervisor = Supervisor(elector, policy, cmd, env, wake=wake)
+    _say(
+        f"campaigning in election {cli.election_name!r} as {elector.process_id!r} "
+        f"(lease {lease:g} s, grace {policy.grace:.3g} s)"
+    )
+    code = 0
+    with _stop_signals(supervisor.request_stop):
+        elector.start()
+        try:
+            code = supervisor.loop()
+        finally:
+            supervisor.stop_child("stopping")
+            elector.stop()
+    click.get_current_context().exit(code)

@@ -1,0 +1,165 @@
+"""``run``'s loop against a scripted elector: CMD starts on election, dies before the deadline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fdb_election.cli.grace import GracePolicy
+from fdb_election.cli.run import Supervisor
+
+PY = sys.executable
+
+
+class ScriptedElector:
+    """Stands in for an Elector: the test decides when it leads and until when."""
+
+    process_id = "scripted-1"
+
+    def __init__(self) -> None:
+        self.deadline: float | None = None
+        self.ballot: int | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self.deadline is not None and time.monotonic() < self.deadline
+
+    def elect(self, ballot: int, lease: float) -> None:
+        self.ballot = ballot
+        self.deadline = time.monotonic() + lease
+
+    def demote(self) -> None:
+        self.deadline = None
+        self.ballot = None
+
+
+def _recording_cmd(tmp_path: Path, *, ignore_term: bool = False) -> list[str]:
+    program = textwrap.dedent(
+        f"""
+        import os, pathlib, signal, sys, time
+        log = pathlib.Path({str(tmp_path / "events")!r})
+        def note(what):
+            with log.open("a") as f:
+                f.write(f"{{what}} {{time.monotonic()!r}} {{os.environ['FDB_ELECTION_BALLOT']}}\\n")
+        if {ignore_term!r}:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, lambda *_: (note("stop"), sys.exit(0)))
+        note("start")
+        while True:
+            time.sleep(1)
+        """
+    )
+    return [PY, "-c", program]
+
+
+def _events(tmp_path: Path) -> list[tuple[str, float, str]]:
+    path = tmp_path / "events"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        what, stamp, ballot = line.split()
+        rows.append((what, float(stamp), ballot))
+    return rows
+
+
+def _wait_until(condition: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return bool(condition())
+
+
+def _supervise(
+    elector: ScriptedElector, argv: list[str], policy: GracePolicy
+) -> tuple[Supervisor, threading.Thread, list[int]]:
+    wake = threading.Event()
+    supervisor = Supervisor(elector, policy, argv, dict(os.environ), wake=wake, say=lambda _m: None)
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(supervisor.loop()), daemon=True)
+    thread.start()
+    return supervisor, thread, result
+
+
+def test_cmd_starts_with_the_ballot_and_is_killed_before_an_unrefreshed_deadline(
+    tmp_path: Path,
+) -> None:
+    elector = ScriptedElector()
+    policy = GracePolicy(grace=0.2, kill_margin=0.05)
+    supervisor, thread, _ = _supervise(elector, _recording_cmd(tmp_path, ignore_term=True), policy)
+    elector.elect(ballot=7, lease=1.5)
+    deadline = elector.deadline
+    supervisor.wake.set()
+    assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
+    child = supervisor.child
+    assert child is not None
+    assert _events(tmp_path)[0][0] == "start"
+    assert _events(tmp_path)[0][2] == "7"
+    # No refresh: the supervisor must have CMD killed and reaped before the deadline.
+    assert child.exited.wait(5)
+    assert deadline is not None
+    assert time.monotonic() < deadline
+    assert child.exit_code == 128 + signal.SIGKILL
+    supervisor.request_stop(signal.SIGTERM)
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def test_cmd_keeps_running_while_the_lease_is_refreshed(tmp_path: Path) -> None:
+    elector = ScriptedElector()
+    policy = GracePolicy(grace=0.1, kill_margin=0.05)
+    supervisor, thread, result = _supervise(elector, _recording_cmd(tmp_path), policy)
+    elector.elect(ballot=3, lease=0.6)
+    supervisor.wake.set()
+    assert _wait_until(lambda: supervisor.child is not None)
+    child = supervisor.child
+    assert child is not None
+    # Refresh well before stop_at several times: CMD is never stopped.
+    for _ in range(5):
+        time.sleep(0.2)  # the refresh cadence under test, not a settle wait
+        assert elector.deadline is not None
+        elector.deadline = time.monotonic() + 0.6
+    assert not child.exited.is_set()
+    supervisor.request_stop(signal.SIGINT)
+    thread.join(5)
+    assert result == [128 + signal.SIGINT]
+    assert [e[0] for e in _events(tmp_path)] == ["start", "stop"]
+
+
+def test_demotion_stops_cmd_and_reelection_starts_it_again(tmp_path: Path) -> None:
+    elector = ScriptedElector()
+    policy = GracePolicy(grace=1.0, kill_margin=0.05)
+    supervisor, thread, _ = _supervise(elector, _recording_cmd(tmp_path), policy)
+    elector.elect(ballot=1, lease=30)
+    supervisor.wake.set()
+    assert _wait_until(lambda: len(_events(tmp_path)) == 1)
+    elector.demote()
+    supervisor.wake.set()
+    assert _wait_until(lambda: len(_events(tmp_path)) == 2)
+    elector.elect(ballot=5, lease=30)
+    supervisor.wake.set()
+    assert _wait_until(lambda: len(_events(tmp_path)) == 3)
+    events = _events(tmp_path)
+    assert [(e[0], e[2]) for e in events] == [("start", "1"), ("stop", "1"), ("start", "5")]
+    supervisor.request_stop(signal.SIGTERM)
+    thread.join(5)
+    assert [e[0] for e in _events(tmp_path)][-1] == "stop"
+
+
+def test_cmd_exit_code_ends_the_loop(tmp_path: Path) -> None:
+    elector = ScriptedElector()
+    policy = GracePolicy(grace=1.0, kill_margin=0.05)
+    supervisor, thread, result = _supervise(elector, [PY, "-c", "raise SystemExit(42)"], policy)
+    elector.elect(ballot=1, lease=30)
+    supervisor.wake.set()
+    thread.join(10)
+    assert result == [42]
