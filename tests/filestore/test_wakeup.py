@@ -1,0 +1,157 @@
+"""The cross-process wake-up channel: datagrams wake listeners, dead listeners are cleaned up."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from fdb_election.embedded.wakeup import WakeupListener, WakeupNotifier, wake_directory
+
+WAIT = 5.0  # bound on every wait; a pass takes milliseconds
+
+
+def test_wake_directory_sits_next_to_the_file(tmp_path: Path) -> None:
+    assert wake_directory(str(tmp_path / "db.fdbe")) == str(tmp_path / "db.fdbe.wake")
+
+
+def test_notify_wakes_a_listener_and_it_can_be_woken_again(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    woken = threading.Event()
+    listener = WakeupListener(directory, woken.set, fallback_interval=60)
+    notifier = WakeupNotifier(directory)
+    try:
+        for _ in range(3):
+            woken.clear()
+            assert notifier.notify() == 1
+            assert woken.wait(WAIT)
+    finally:
+        listener.close()
+        notifier.close()
+
+
+def test_directory_is_private(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    notifier = WakeupNotifier(directory)
+    notifier.close()
+    assert os.stat(directory).st_mode & 0o777 == 0o700
+
+
+def test_notify_skips_the_excluded_listener(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    woken = threading.Event()
+    listener = WakeupListener(directory, woken.set, fallback_interval=60)
+    notifier = WakeupNotifier(directory)
+    try:
+        assert notifier.notify(exclude=listener.name) == 0
+        assert not woken.is_set()
+    finally:
+        listener.close()
+        notifier.close()
+
+
+def test_socket_of_a_dead_listener_is_removed_by_the_next_notify(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    notifier = WakeupNotifier(directory)
+    # A socket file nobody listens on any more, as a killed process leaves behind.
+    stale = os.path.join(directory, "12345-deadbeef.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(stale)
+    sock.close()
+    try:
+        assert os.path.exists(stale)
+        assert notifier.notify() == 0
+        assert not os.path.exists(stale)
+    finally:
+        notifier.close()
+
+
+def test_close_removes_the_socket_and_stops_the_thread(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    listener = WakeupListener(directory, lambda: None, fallback_interval=60)
+    assert os.listdir(directory) == [listener.name]
+    listener.close()
+    assert os.listdir(directory) == []
+    assert not any(t.name.endswith(listener.name) for t in threading.enumerate())
+
+
+def test_listener_works_when_the_socket_path_is_longer_than_unix_allows(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 100)
+    deep.mkdir()
+    directory = wake_directory(str(deep / "db.fdbe"))
+    assert len(directory) > 108
+    woken = threading.Event()
+    listener = WakeupListener(directory, woken.set, fallback_interval=60)
+    notifier = WakeupNotifier(directory)
+    try:
+        assert notifier.notify() == 1
+        assert woken.wait(WAIT)
+    finally:
+        listener.close()
+        notifier.close()
+
+
+def test_new_listener_is_seen_by_a_notifier_that_listed_the_directory_before(
+    tmp_path: Path,
+) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    notifier = WakeupNotifier(directory)
+    assert notifier.notify() == 0  # caches an empty listing
+    woken = threading.Event()
+    listener = WakeupListener(directory, woken.set, fallback_interval=60)
+    try:
+        assert notifier.notify() == 1
+        assert woken.wait(WAIT)
+    finally:
+        listener.close()
+        notifier.close()
+
+
+def test_fallback_recheck_runs_without_any_datagram(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    woken = threading.Event()
+    listener = WakeupListener(directory, woken.set, fallback_interval=0.05)
+    try:
+        assert woken.wait(WAIT)
+    finally:
+        listener.close()
+
+
+def test_fallback_interval_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="fallback_interval must be a positive"):
+        WakeupListener(wake_directory(str(tmp_path / "db")), lambda: None, fallback_interval=0)
+
+
+def test_a_file_where_the_directory_should_be_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "db.wake").write_text("not a directory")
+    with pytest.raises(NotADirectoryError, match="not a directory"):
+        WakeupNotifier(wake_directory(str(tmp_path / "db")))
+
+
+def test_a_raising_callback_does_not_kill_the_listener(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    calls: list[int] = []
+    second = threading.Event()
+
+    def on_wake() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        second.set()
+
+    listener = WakeupListener(directory, on_wake, fallback_interval=60)
+    notifier = WakeupNotifier(directory)
+    try:
+        notifier.notify()
+        # The second notify may coalesce with the first; keep poking until the second call.
+        for _ in range(100):
+            notifier.notify()
+            if second.wait(0.05):
+                break
+        assert second.is_set()
+    finally:
+        listener.close()
+        notifier.close()
