@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from fdb_election.cli.exit_codes import CannotExecute, CliFailure, CommandNotFound, signal_exit_code
 
-__all__ = ["ChildProcess", "resolve_command"]
+__all__ = ["ChildProcess", "die_with_parent", "resolve_command"]
 
 _PR_SET_PDEATHSIG = 1
 # How long to wait for the kernel to reap a child after SIGKILL before giving up on it.
@@ -62,7 +62,7 @@ def resolve_command(argv0: str, path: str | None) -> str:
     return found
 
 
-def _pdeathsig_preexec(parent_pid: int) -> Callable[[], None] | None:
+def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child die with its parent (Linux), or None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
@@ -115,7 +115,7 @@ class ChildProcess:
                 list(argv),
                 env=dict(env),
                 process_group=0,
-                preexec_fn=_pdeathsig_preexec(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
                 close_fds=True,
             )
         except FileNotFoundError as exc:

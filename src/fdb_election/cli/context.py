@@ -39,24 +39,29 @@ class CliContext:
 
     db_url: str | None = None
     election_name: str = DEFAULT_ELECTION
-    _database: Any = field(default=None, repr=False)
+    database_object: Any = field(default=None, repr=False)
+    """An already-open database to use instead of ``--db`` (for embedding and tests)."""
+    _opened: bool = field(default=False, repr=False)
 
     def resolved_url(self) -> str:
         """``--db``, else ``$FDB_ELECTION_DB``, else the file store in the user's state dir."""
         if self.db_url:
             return self.db_url
+        if self.database_object is not None:
+            return "the given database"
         from fdb_election.connect import default_url
 
         return str(default_url())
 
     def database(self) -> Any:
         """The database named by the URL (opened once); bad URLs are usage errors (exit 2)."""
-        if self._database is None:
+        if self.database_object is None:
             url = self.resolved_url()
             from fdb_election.connect import connect
 
             try:
-                self._database = connect(url)
+                self.database_object = connect(url)
+                self._opened = True
             except (ValueError, TypeError) as exc:
                 raise click.BadParameter(str(exc), param_hint="'--db'") from exc
             except OSError as exc:
@@ -66,7 +71,7 @@ class CliContext:
                     raise
                 # Connecting problems (libfdb_c missing, unreadable file, ...) are operational.
                 raise CliFailure(f"cannot open database {url}: {exc}") from exc
-        return self._database
+        return self.database_object
 
     def election(self) -> Any:
         """The ``LeaderElection`` for ``--election`` (subspace ``("fdb-election", NAME)``)."""
@@ -75,8 +80,10 @@ class CliContext:
         return election_for(self.election_name)
 
     def close(self) -> None:
-        """Close the database if this context opened one."""
-        db, self._database = self._database, None
+        """Close the database if this context opened it (a given one is left open)."""
+        if not self._opened:
+            return
+        db, self.database_object, self._opened = self.database_object, None, False
         close = getattr(db, "close", None)
         if callable(close):
             close()
@@ -166,10 +173,18 @@ T = TypeVar("T")
 
 
 def transact(db: Any, body: Callable[[Any], T]) -> T:
-    """Run ``body(tr)`` in a retried transaction (``fdb_election.transactional``) and commit."""
-    from fdb_election.transactional import transactional
+    """Run ``body(tr)`` in a new transaction and commit, retrying as ``@fdb.transactional`` does.
 
-    def attempt(tr: Any) -> T:
-        return body(tr)
-
-    return transactional(attempt)(db)  # type: ignore[no-any-return]
+    Database errors go to ``tr.on_error`` (which backs off and retries the retryable ones and
+    re-raises the others); any other exception propagates at once without committing.
+    """
+    tr = db.create_transaction()
+    while True:
+        try:
+            result = body(tr)
+            tr.commit().wait()
+            return result
+        except Exception as exc:
+            if not _is_database_error(exc):
+                raise
+            tr.on_error(exc).wait()

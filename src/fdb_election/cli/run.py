@@ -55,10 +55,10 @@ def _say(message: str) -> None:
 class Supervisor:
     """Starts CMD while the elector leads and stops it in time; the loop of ``run``.
 
-    ``elector`` needs ``is_leader``, ``ballot``, ``process_id``, ``start()``, ``stop()`` and the
-    local deadline (``deadline``, monotonic seconds or None). ``wake`` is set by the elector's
-    callbacks, CMD's exit and stop signals, so the loop sleeps until something happens or until
-    the moment CMD must be stopped.
+    ``elector`` needs ``is_leader``, ``ballot``, ``process_id`` and the local deadline
+    (``deadline`` or ``core.deadline``: monotonic seconds, None when not leading). ``wake`` is
+    set by the elector's callbacks, CMD's exit and stop signals, so the loop sleeps until
+    something happens or until the moment CMD must be stopped.
     """
 
     def __init__(
@@ -89,10 +89,10 @@ class Supervisor:
         self.wake.set()
 
     def _deadline(self) -> float | None:
-        deadline = getattr(self.elector, "deadline", None)
-        if deadline is None and self.elector.is_leader:
-            return self._last_deadline
-        return deadline  # type: ignore[no-any-return]
+        # The thread Elector exposes its decision core, which holds the monotonic deadline.
+        source = getattr(self.elector, "core", self.elector)
+        deadline: float | None = source.deadline
+        return deadline
 
     def loop(self) -> int:
         """Run until CMD exits or a stop signal arrives; return ``run``'s exit code."""
