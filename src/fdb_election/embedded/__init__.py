@@ -1,1 +1,76 @@
-"""Placeholder; filled in by its issue."""
+"""The embedded FoundationDB-compatible store: the binding's API with no server.
+
+Example::
+
+    from fdb_election import embedded
+
+    db = embedded.open()                  # in memory, for this process
+    tr = db.create_transaction()
+    tr[b"k"] = b"v"
+    tr.commit().wait()
+    assert db[b"k"] == b"v"
+
+Code written against it runs unchanged on a real FoundationDB cluster (see FDB_BINDING.md):
+values are lazy ``Value`` futures, ranges are ``FDBRange`` iterables, errors are ``FDBError``
+with FoundationDB's codes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Final
+
+from fdb_election.embedded import predicates
+from fdb_election.embedded.database import Database
+from fdb_election.embedded.errors import FDBError
+from fdb_election.embedded.futures import Future, FutureInt64, FutureVoid, Key, Value
+from fdb_election.embedded.memory import MemoryStorage
+from fdb_election.embedded.ranges import FDBRange, KeySelector, KeyValue, StreamingMode, strinc
+from fdb_election.embedded.transaction import Transaction
+
+__all__ = [
+    "SUPPORTS_FILES",
+    "Database",
+    "FDBError",
+    "FDBRange",
+    "Future",
+    "FutureInt64",
+    "FutureVoid",
+    "Key",
+    "KeySelector",
+    "KeyValue",
+    "StreamingMode",
+    "Transaction",
+    "Value",
+    "open",
+    "predicates",
+    "strinc",
+]
+
+#: Whether ``open(path)`` is available (the SQLite file store flips this).
+SUPPORTS_FILES: Final = False
+
+
+def open(
+    path: str | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    rng: random.Random | None = None,
+) -> Database:
+    """Open an embedded database: in memory when ``path`` is None.
+
+    ``clock`` (monotonic seconds), ``sleep`` and ``rng`` replace real time and randomness, e.g.
+    for deterministic simulation; they default to ``time.monotonic``, ``time.sleep`` and a fresh
+    ``random.Random()``.
+    """
+    clock = clock if clock is not None else time.monotonic
+    sleep = sleep if sleep is not None else time.sleep
+    if path is not None:
+        raise NotImplementedError(
+            f"cannot open {path!r}: the embedded file store is not available in this version; "
+            "call open() with no path for an in-memory database"
+        )
+    return Database(MemoryStorage(clock), clock=clock, sleep=sleep, rng=rng)

@@ -1,0 +1,256 @@
+"""``Database``: creates transactions and offers the binding's one-shot convenience methods.
+
+Each convenience method (``db[key]``, ``db.set``, ``db.get_range``, ...) runs in its own retried
+transaction and returns plain values: ``bytes``/``None`` and lists, never futures.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fdb_election.embedded.errors import FDBError
+from fdb_election.embedded.futures import FutureVoid, Value
+from fdb_election.embedded.options import (
+    DEFAULT_MAX_WATCHES,
+    SIZE_LIMIT_MAX,
+    DatabaseOptions,
+)
+from fdb_election.embedded.ranges import KeySelector, KeyValue, StreamingMode
+from fdb_election.embedded.storage import Storage
+from fdb_election.embedded.transaction import Transaction
+
+__all__ = ["Database", "FaultHook"]
+
+#: ``hook(event, tr) -> error code or None``; see :meth:`Database.set_fault_hook`.
+FaultHook = Callable[[str, Transaction], "int | None"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class _TransactionDefaults:
+    """What ``db.options`` sets for every new transaction (and ``tr.reset()`` restores)."""
+
+    timeout_ms: int = 0
+    retry_limit: int = -1
+    max_retry_delay: float = 1.0
+    size_limit: int = SIZE_LIMIT_MAX
+
+
+class Database:
+    """An embedded FoundationDB-compatible database; open one with ``embedded.open()``.
+
+    Example::
+
+        db = embedded.open()
+        db[b"hello"] = b"world"
+        assert db[b"hello"] == b"world"
+
+    Time and randomness are parameters: ``clock`` (monotonic seconds) drives versions, the 5 s
+    transaction window and timeouts; ``sleep`` and ``rng`` drive ``on_error`` backoff. A
+    simulator passes virtual ones.
+    """
+
+    def __init__(
+        self,
+        store: Storage,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self._defaults = _TransactionDefaults()
+        self._fault_hook: FaultHook | None = None
+        self._max_watches = DEFAULT_MAX_WATCHES
+        self._watch_count = 0
+        self._watch_lock = threading.Lock()
+        self.options = DatabaseOptions(self)
+
+    def create_transaction(self) -> Transaction:
+        """A new transaction on this database."""
+        return Transaction(self)
+
+    def set_fault_hook(self, hook: FaultHook | None) -> None:
+        """Inject failures (embedded store only; for simulators and tests of callers).
+
+        ``hook(event, tr)`` is called with ``event``:
+
+        * ``"read_version"`` when a transaction fetches its read version: a returned code makes
+          that read fail with ``FDBError(code)``;
+        * ``"commit"`` before a read-write commit is applied: a code makes the commit fail with
+          it and nothing is written;
+        * ``"committed"`` after the commit is durable: a code (typically 1021
+          ``commit_unknown_result``) is reported to the caller although the data is committed.
+
+        Return ``None`` for no fault; pass ``None`` to remove the hook.
+        """
+        self._fault_hook = hook
+
+    def close(self) -> None:
+        """Release the backend; the database is not used afterwards."""
+        self._store.close()
+
+    def _reserve_watch(self, future: FutureVoid) -> bool:
+        with self._watch_lock:
+            if self._watch_count >= self._max_watches:
+                return False
+            self._watch_count += 1
+        future.on_ready(self._release_watch)
+        return True
+
+    def _release_watch(self, _future: Any) -> None:
+        with self._watch_lock:
+            self._watch_count -= 1
+
+    # -- one-shot transactions ---------------------------------------------------------------
+
+    def _run(self, body: Callable[[Transaction], T]) -> T:
+        tr = self.create_transaction()
+        while True:
+            try:
+                result = body(tr)
+                tr.commit().wait()
+                return result
+            except FDBError as e:
+                tr.on_error(e).wait()
+
+    def get(self, key: Any) -> bytes | None:
+        """The value of ``key`` as ``bytes`` or ``None``."""
+        return self._run(lambda tr: tr.get(key).value)
+
+    def get_key(self, key_selector: KeySelector) -> bytes:
+        """The key a selector resolves to, as ``bytes``."""
+        return self._run(lambda tr: bytes(tr.get_key(key_selector)))
+
+    def get_range(
+        self,
+        begin: Any,
+        end: Any,
+        limit: int = 0,
+        reverse: bool = False,
+        streaming_mode: int = StreamingMode.want_all,
+    ) -> list[KeyValue]:
+        """Rows of ``[begin, end)`` as a list of :class:`KeyValue`."""
+        return self._run(
+            lambda tr: tr.get_range(begin, end, limit, reverse, streaming_mode).to_list()
+        )
+
+    def get_range_startswith(self, prefix: Any, *args: Any, **kwargs: Any) -> list[KeyValue]:
+        """Rows whose key starts with ``prefix``, as a list."""
+        return self._run(lambda tr: tr.get_range_startswith(prefix, *args, **kwargs).to_list())
+
+    def set(self, key: Any, value: Any) -> None:
+        """Set ``key`` to ``value`` in its own transaction."""
+        self._run(lambda tr: tr.set(key, value))
+
+    def clear(self, key: Any) -> None:
+        """Remove ``key``."""
+        self._run(lambda tr: tr.clear(key))
+
+    def clear_range(self, begin: Any, end: Any) -> None:
+        """Remove every key in ``[begin, end)``."""
+        self._run(lambda tr: tr.clear_range(begin, end))
+
+    def clear_range_startswith(self, prefix: Any) -> None:
+        """Remove every key starting with ``prefix``."""
+        self._run(lambda tr: tr.clear_range_startswith(prefix))
+
+    def get_and_watch(self, key: Any) -> tuple[Value, FutureVoid]:
+        """The current value and a watch on ``key``, from one transaction."""
+        return self._run(lambda tr: (tr.get(key), tr.watch(key)))
+
+    def set_and_watch(self, key: Any, value: Any) -> FutureVoid:
+        """Set ``key`` and watch it for the next change."""
+
+        def body(tr: Transaction) -> FutureVoid:
+            tr.set(key, value)
+            return tr.watch(key)
+
+        return self._run(body)
+
+    def clear_and_watch(self, key: Any) -> FutureVoid:
+        """Clear ``key`` and watch it for the next change."""
+
+        def body(tr: Transaction) -> FutureVoid:
+            tr.clear(key)
+            return tr.watch(key)
+
+        return self._run(body)
+
+    def _atomic(self, name: str, key: Any, param: Any) -> None:
+        self._run(lambda tr: getattr(tr, name)(key, param))
+
+    def add(self, key: Any, param: Any) -> None:
+        """Atomic add in its own transaction."""
+        self._atomic("add", key, param)
+
+    def bit_and(self, key: Any, param: Any) -> None:
+        """Atomic AND in its own transaction."""
+        self._atomic("bit_and", key, param)
+
+    def bit_or(self, key: Any, param: Any) -> None:
+        """Atomic OR in its own transaction."""
+        self._atomic("bit_or", key, param)
+
+    def bit_xor(self, key: Any, param: Any) -> None:
+        """Atomic XOR in its own transaction."""
+        self._atomic("bit_xor", key, param)
+
+    def max(self, key: Any, param: Any) -> None:
+        """Atomic max in its own transaction."""
+        self._atomic("max", key, param)
+
+    def min(self, key: Any, param: Any) -> None:
+        """Atomic min in its own transaction."""
+        self._atomic("min", key, param)
+
+    def byte_max(self, key: Any, param: Any) -> None:
+        """Atomic byte_max in its own transaction."""
+        self._atomic("byte_max", key, param)
+
+    def byte_min(self, key: Any, param: Any) -> None:
+        """Atomic byte_min in its own transaction."""
+        self._atomic("byte_min", key, param)
+
+    def compare_and_clear(self, key: Any, param: Any) -> None:
+        """Atomic compare_and_clear in its own transaction."""
+        self._atomic("compare_and_clear", key, param)
+
+    def append_if_fits(self, key: Any, param: Any) -> None:
+        """Atomic append_if_fits in its own transaction."""
+        self._atomic("append_if_fits", key, param)
+
+    def set_versionstamped_key(self, key: Any, param: Any) -> None:
+        """``set_versionstamped_key`` in its own transaction."""
+        self._atomic("set_versionstamped_key", key, param)
+
+    def set_versionstamped_value(self, key: Any, param: Any) -> None:
+        """``set_versionstamped_value`` in its own transaction."""
+        self._atomic("set_versionstamped_value", key, param)
+
+    and_ = bit_and
+    or_ = bit_or
+    xor = bit_xor
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            return self.get_range(key.start, key.stop, reverse=(key.step == -1))
+        return self.get(key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if isinstance(key, slice):
+            self.clear_range(key.start, key.stop)
+        else:
+            self.clear(key)

@@ -1,0 +1,122 @@
+"""Range-read vocabulary: ``KeyValue``, ``KeySelector``, ``FDBRange``, ``StreamingMode``,
+``strinc``.
+
+Shaped like the binding's so code written here behaves the same on a cluster: ``KeyValue`` has no
+``==`` and no indexing, ``FDBRange`` is iterable (repeatably) but is not a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from fdb_election.embedded.errors import FDBError
+
+__all__ = ["FDBRange", "KeySelector", "KeyValue", "StreamingMode", "strinc"]
+
+
+class KeyValue:
+    """One row of a range read: ``.key`` and ``.value`` (both ``bytes``); unpacks as a pair.
+
+    Like the binding's, it has no ``__eq__`` and is not subscriptable: compare ``.key``/``.value``.
+    """
+
+    __slots__ = ("key", "value")
+
+    def __init__(self, key: bytes, value: bytes) -> None:
+        self.key = key
+        self.value = value
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.key
+        yield self.value
+
+    def __repr__(self) -> str:
+        return f"{self.key!r}: {self.value!r}"
+
+
+class KeySelector:
+    """Names a key relative to another: the last key below ``key`` (at or below when
+    ``or_equal``), then ``offset`` keys forward.
+
+    Example::
+
+        tr.get_key(KeySelector.first_greater_than(b"a"))
+    """
+
+    __slots__ = ("key", "offset", "or_equal")
+
+    def __init__(self, key: Any, or_equal: bool, offset: int) -> None:
+        self.key = key
+        self.or_equal = or_equal
+        self.offset = offset
+
+    @classmethod
+    def last_less_than(cls, key: Any) -> KeySelector:
+        return cls(key, False, 0)
+
+    @classmethod
+    def last_less_or_equal(cls, key: Any) -> KeySelector:
+        return cls(key, True, 0)
+
+    @classmethod
+    def first_greater_than(cls, key: Any) -> KeySelector:
+        return cls(key, True, 1)
+
+    @classmethod
+    def first_greater_or_equal(cls, key: Any) -> KeySelector:
+        return cls(key, False, 1)
+
+    def __add__(self, offset: int) -> KeySelector:
+        return KeySelector(self.key, self.or_equal, self.offset + offset)
+
+    def __sub__(self, offset: int) -> KeySelector:
+        return KeySelector(self.key, self.or_equal, self.offset - offset)
+
+    def __repr__(self) -> str:
+        return f"KeySelector({self.key!r}, {self.or_equal!r}, {self.offset!r})"
+
+
+class StreamingMode:
+    """Batch-size hints for range reads; they never change results (``exact`` needs a limit)."""
+
+    want_all = -2
+    iterator = -1
+    exact = 0
+    small = 1
+    medium = 2
+    large = 3
+    serial = 4
+
+
+class FDBRange:
+    """The result of ``tr.get_range``: iterate it (as often as you like) or call ``to_list()``.
+
+    It is not a list: no ``len()`` and no indexing, as in the binding. A failed read raises its
+    ``FDBError`` when iterated.
+    """
+
+    __slots__ = ("_error", "_rows")
+
+    def __init__(self, rows: Sequence[KeyValue], error: FDBError | None = None) -> None:
+        self._rows = rows
+        self._error = error
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        if self._error is not None:
+            raise self._error
+        return iter(self._rows)
+
+    def to_list(self) -> list[KeyValue]:
+        """All rows as a list."""
+        if self._error is not None:
+            raise self._error
+        return list(self._rows)
+
+
+def strinc(key: bytes) -> bytes:
+    """The first key after every key that starts with ``key`` (for prefix ranges)."""
+    stripped = bytes(key).rstrip(b"\xff")
+    if not stripped:
+        raise ValueError("Key must contain at least one byte not equal to 0xFF.")
+    return stripped[:-1] + bytes((stripped[-1] + 1,))
