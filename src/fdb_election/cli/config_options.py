@@ -13,6 +13,7 @@ lease, ...), so the CLI accepts exactly what the library accepts and says why ot
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,19 +74,23 @@ class ConfigChanges:
         return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
 
     def field_updates(self) -> dict[str, Any]:
-        """The given options as ``ElectionConfig`` field names."""
-        names = {
-            "lease": "lease_duration",
-            "heartbeat": "heartbeat_interval",
-            "candidate_timeout": "candidate_timeout",
-            "enabled": "election_enabled",
-            "preemption": "allow_preemption",
-        }
-        return {
-            names[f.name]: getattr(self, f.name)
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) is not None
-        }
+        """The given options as ``ElectionConfig`` field names (durations in nanoseconds)."""
+        from fdb_election.election.times import to_nanos
+
+        updates: dict[str, Any] = {}
+        for option, field_name in (
+            ("lease", "lease_duration"),
+            ("heartbeat", "heartbeat_interval"),
+            ("candidate_timeout", "candidate_timeout"),
+        ):
+            seconds = getattr(self, option)
+            if seconds is not None:
+                updates[f"{field_name}_ns"] = to_nanos(seconds, field_name, positive=True)
+        if self.enabled is not None:
+            updates["election_enabled"] = self.enabled
+        if self.preemption is not None:
+            updates["allow_preemption"] = self.preemption
+        return updates
 
     def apply_to(self, config: Any) -> Any:
         """``config`` with the given fields replaced, validated by ``ElectionConfig``.
@@ -116,6 +121,7 @@ class ConfigChanges:
 
 
 def _collect(func: F) -> F:
+    @functools.wraps(func)  # keeps the options already attached (``__click_params__``)
     def wrapper(
         lease: float | None,
         heartbeat: float | None,
@@ -127,8 +133,6 @@ def _collect(func: F) -> F:
         changes = ConfigChanges(lease, heartbeat, candidate_timeout, enabled, preemption)
         return func(changes=changes, **kwargs)
 
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
     return wrapper  # type: ignore[return-value]
 
 
