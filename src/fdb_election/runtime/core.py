@@ -22,7 +22,7 @@ Safety rules (the reasoning is in docs/elector.md):
 * Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
   it resigns) when a strictly higher-priority live candidate exists and the config allows
   preemption; a preemptor never claims over a live lease. Followers that see an empty leader key
-  let a live higher-priority candidate claim first (they wait one heartbeat).
+  let a live higher-priority candidate claim first (they wait two heartbeats).
 * A resignation ends local leadership before it is committed, which is what makes claiming an
   empty leader key at once safe. Operators ask a leader to step down through a request key
   (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
@@ -443,7 +443,7 @@ class ElectorCore:
             if now < self._hold_off_until:
                 return None
             since = self._observed_empty_since if self._observed_empty_since is not None else now
-            if now < since + self.heartbeat and self._higher_priority_candidate(tr, wall):
+            if now < since + 2 * self.heartbeat and self._higher_priority_candidate(tr, wall):
                 return None  # let the live higher-priority candidate take it first
             return _wall_td(wall)
         if self._observed_since is None or now < self._observed_since + lease:
@@ -457,7 +457,7 @@ class ElectorCore:
         """How long until the local rules could allow a claim."""
         if record is None:
             since = self._observed_empty_since if self._observed_empty_since is not None else now
-            return max(0.0, max(self._hold_off_until, since + self.heartbeat) - now)
+            return max(0.0, max(self._hold_off_until, since + 2 * self.heartbeat) - now)
         if self._observed_since is None:
             return self._next_heartbeat()
         return max(0.0, self._observed_since + lease - now)

@@ -1,0 +1,109 @@
+"""Handing leadership over: resignation, priority preemption, operator step-down requests."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from conftest import CONFIG, LEASE, VirtualDriver, make_core, start
+
+from fdb_election.election import ElectionConfig
+from fdb_election.runtime import Demoted, ElectorCore, ManualClock, request_step_down
+
+WAIT = 5.0  # bound on real-time waits for a watch to fire
+
+
+def wait_for_wake(core: ElectorCore) -> bool:
+    """Wait (bounded) until one of the core's watches fires."""
+    fired = threading.Event()
+    for future in core.wake_futures():
+        future.on_ready(lambda *_: fired.set())
+    return fired.wait(WAIT)
+
+
+def test_resignation_is_taken_over_at_once_through_the_watch(
+    db: Any, clock: ManualClock
+) -> None:
+    leader = make_core(db, clock, "a")
+    follower = make_core(db, clock, "b")
+    start(leader)
+    start(follower)
+    assert not follower.is_leader
+    leader.request_stop()
+    leader.step()
+    assert not leader.is_leader
+    assert wait_for_wake(follower), "the follower's watch on the leader key must fire"
+    follower.step()  # no virtual time has passed
+    assert follower.is_leader
+
+
+def test_preemption_is_a_handover_never_two_leaders(db: Any, clock: ManualClock) -> None:
+    incumbent = make_core(db, clock, "a", priority=0)
+    start(incumbent)
+    low = make_core(db, clock, "c", priority=0)
+    preemptor = make_core(db, clock, "b", priority=5)
+    start(low)
+    start(preemptor)
+    # The preemptor never claims over a live lease by priority alone.
+    assert incumbent.is_leader and not preemptor.is_leader
+    driver = VirtualDriver(clock, [incumbent, low, preemptor])  # low runs first on ties
+    driver.run_for(2 * LEASE)
+    assert preemptor.is_leader
+    assert driver.leaders_seen == {"a", "b"}, "the low-priority follower must let b claim"
+    reasons = [e.reason for e in incumbent.take_events() if isinstance(e, Demoted)]
+    assert reasons == [] or "preempted" in reasons[0]
+    # The handover took a heartbeat at most, not a lease: b did not wait for a's lease to end
+    # (a store whose watches fire asynchronously may make b wait for its next heartbeat).
+    assert driver.leader_time > 2 * LEASE - CONFIG.heartbeat_interval.total_seconds() - 0.05
+
+
+def test_incumbent_demoted_event_names_the_preemptor(db: Any, clock: ManualClock) -> None:
+    incumbent = make_core(db, clock, "a", priority=0)
+    start(incumbent)
+    preemptor = make_core(db, clock, "b", priority=5)
+    start(preemptor)
+    incumbent.take_events()
+    clock.advance(0.3)
+    incumbent.step()  # refresh, then housekeeping sees b
+    assert not incumbent.is_leader
+    demoted = [e for e in incumbent.take_events() if isinstance(e, Demoted)]
+    assert len(demoted) == 1 and "'b'" in demoted[0].reason
+
+
+def test_no_preemption_when_the_config_forbids_it(db: Any, clock: ManualClock) -> None:
+    config = ElectionConfig(
+        lease_duration=LEASE, heartbeat_interval=LEASE / 3, allow_preemption=False
+    )
+    incumbent = make_core(db, clock, "a", config=config)
+    preemptor = make_core(db, clock, "b", priority=5, config=config)
+    start(incumbent)
+    start(preemptor)
+    driver = VirtualDriver(clock, [incumbent, preemptor])
+    driver.run_for(3 * LEASE)
+    assert incumbent.is_leader and driver.leaders_seen == {"a"}
+
+
+def test_step_down_request_is_honoured_by_the_leader(db: Any, clock: ManualClock) -> None:
+    leader = make_core(db, clock, "a")
+    follower = make_core(db, clock, "b")
+    start(leader)
+    start(follower)
+    leader.step()  # the leader now watches the step-down key
+    assert not request_step_down(db, leader.election, "b"), "b does not lead: no request"
+    assert request_step_down(db, leader.election, "a", requested_by="test")
+    assert wait_for_wake(leader), "the leader watches its step-down key"
+    leader.step()
+    assert not leader.is_leader
+    demoted = [e for e in leader.take_events() if isinstance(e, Demoted)]
+    assert demoted and "test" in demoted[0].reason
+    assert wait_for_wake(follower)
+    follower.step()
+    assert follower.is_leader
+    # The request was consumed: the old leader does not step down again later.
+    driver = VirtualDriver(clock, [leader, follower])
+    driver.run_for(2 * LEASE)
+    assert follower.is_leader
+
+
+def test_step_down_request_by_name(db: Any, clock: ManualClock) -> None:
+    assert not request_step_down(db, "nobody-runs-this", "x")

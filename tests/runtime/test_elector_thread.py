@@ -1,0 +1,173 @@
+"""The thread elector on real time: every wait is on an event with a bounded timeout."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+from fdb_election.election import ElectionConfig, NotLeader
+from fdb_election.runtime import Demoted, Elected, Elector, ElectorEvent, LeaderChanged
+
+FAST = ElectionConfig.with_lease_duration(0.6)
+WAIT = 10.0
+
+
+class Recorder:
+    """Collects an elector's callbacks and lets a test wait for one kind of event."""
+
+    def __init__(self) -> None:
+        self.events: list[ElectorEvent] = []
+        self._lock = threading.Condition()
+
+    def __call__(self, event: ElectorEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+            self._lock.notify_all()
+
+    def wait_for(self, kind: type, count: int = 1) -> bool:
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: sum(isinstance(e, kind) for e in self.events) >= count, WAIT
+            )
+
+    def kinds(self) -> list[str]:
+        with self._lock:
+            return [type(e).__name__ for e in self.events]
+
+
+def elector(db: Any, recorder: Recorder | None = None, **kwargs: Any) -> Elector:
+    kwargs.setdefault("config", FAST)
+    if recorder is not None:
+        kwargs.update(on_elected=recorder, on_demoted=recorder, on_leader_change=recorder)
+    return Elector(db, "thread-test", **kwargs)
+
+
+def test_leads_then_hands_over_on_graceful_stop(db: Any) -> None:
+    a_events, b_events = Recorder(), Recorder()
+    a = elector(db, a_events, process_id="a").start()
+    try:
+        assert a.wait_for_leadership(WAIT)
+        assert a.ballot is not None and a.leader is not None and a.leader.leader_id == "a"
+        b = elector(db, b_events, process_id="b").start()
+        try:
+            assert b_events.wait_for(LeaderChanged)
+            assert not b.is_leader
+            assert a.stop(WAIT)
+            assert not a.is_leader
+            assert b.wait_for_leadership(WAIT)
+            assert b.ballot is not None and b.ballot > (a_events.events[1].ballot)  # type: ignore[union-attr]
+        finally:
+            assert b.stop(WAIT)
+    finally:
+        a.stop(WAIT)
+    assert a_events.wait_for(Demoted)
+    assert a_events.kinds()[:3] == ["LeaderChanged", "Elected", "Demoted"]
+
+
+def test_context_manager_resigns_and_unregisters(db: Any) -> None:
+    with elector(db, process_id="solo") as solo:
+        assert solo.wait_for_leadership(WAIT)
+        assert solo.healthy()
+        election = solo.core.election
+    assert not solo.is_leader
+    assert not solo.healthy()
+    tr = db.create_transaction()
+    assert election.get_leader_raw(tr) is None
+    assert election.get_candidate(tr, "solo") is None
+
+
+def test_fence_inside_the_callers_transaction(db: Any) -> None:
+    with elector(db) as leader:
+        assert leader.wait_for_leadership(WAIT)
+        tr = db.create_transaction()
+        leader.fence(tr)
+        tr.set(b"protected", b"written by the leader")
+        tr.commit().wait()
+    with pytest.raises(NotLeader):
+        leader.fence(db.create_transaction())
+
+
+def test_observer_follows_and_never_leads(db: Any) -> None:
+    seen = Recorder()
+    observer = elector(db, seen, observer=True).start()
+    try:
+        with pytest.raises(RuntimeError):
+            observer.wait_for_leadership(0)
+        with elector(db, process_id="boss") as boss:
+            assert boss.wait_for_leadership(WAIT)
+            assert seen.wait_for(LeaderChanged)
+            assert observer.leader is not None and observer.leader.leader_id == "boss"
+        assert seen.wait_for(LeaderChanged, 2), "the observer sees the resignation through its watch"
+        assert not observer.is_leader
+        assert not any(isinstance(e, Elected) for e in seen.events)
+    finally:
+        observer.stop(WAIT)
+
+
+def test_callbacks_that_raise_do_not_stop_the_elector(db: Any) -> None:
+    def broken(event: ElectorEvent) -> None:
+        raise RuntimeError("callback bug")
+
+    with elector(db, on_elected=broken) as e:
+        assert e.wait_for_leadership(WAIT)
+        assert e.healthy()
+
+
+def test_default_process_id_is_host_pid_random(db: Any) -> None:
+    e = elector(db)
+    pattern = rf"{re.escape(socket.gethostname())}-{os.getpid()}-[0-9a-f]{{8}}"
+    assert re.fullmatch(pattern, e.process_id)
+    assert e.stop() is True, "stopping an elector that never started is a no-op"
+
+
+def test_start_twice_is_refused(db: Any) -> None:
+    e = elector(db).start()
+    try:
+        with pytest.raises(RuntimeError, match="already started"):
+            e.start()
+    finally:
+        e.stop(WAIT)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((None, "x"), {}, TypeError, "create_transaction"),
+        (("db", 42), {}, TypeError, "election name"),
+        (("db", ""), {}, ValueError, "non-empty"),
+        (("db", "x"), {"on_elected": 3}, TypeError, "on_elected"),
+        (("db", "x"), {"rng": 3}, TypeError, "random.Random"),
+        (("db", "x"), {"clock": object()}, TypeError, "monotonic"),
+        (("db", "x"), {"priority": 2**40}, ValueError, "32-bit"),
+    ],
+)
+def test_bad_arguments(
+    memory_db: Any, args: tuple[Any, ...], kwargs: dict[str, Any], error: type, match: str
+) -> None:
+    real_args = tuple(memory_db if a == "db" else a for a in args)
+    with pytest.raises(error, match=match):
+        Elector(*real_args, **kwargs)
+
+
+def test_stop_timeout_is_validated(memory_db: Any) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        elector(memory_db).stop(timeout=-1)
+
+
+def test_metrics_follow_leadership(db: Any) -> None:
+    prometheus = pytest.importorskip("prometheus_client")
+    with elector(db, process_id="metered") as e:
+        assert e.wait_for_leadership(WAIT)
+        value = prometheus.REGISTRY.get_sample_value(
+            "fdb_election_is_leader", {"election": "thread-test", "process": "metered"}
+        )
+        assert value == 1.0
+    value = prometheus.REGISTRY.get_sample_value(
+        "fdb_election_is_leader", {"election": "thread-test", "process": "metered"}
+    )
+    assert value == 0.0
