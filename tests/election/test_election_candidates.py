@@ -1,0 +1,340 @@
+"""Configuration and candidate operations against every database backend."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from election_helpers import (
+    T0,
+    RecordingTransaction,
+    at,
+    attempt,
+    read_raw,
+    register,
+    run,
+    snapshot_all,
+)
+
+from fdb_election import tuples
+from fdb_election.election import (
+    ElectionConfig,
+    ElectionDisabled,
+    LeaderElection,
+    NotInitialized,
+    ProcessNotFound,
+    RegistrationNotCommitted,
+    UnregisteredCandidate,
+    layout,
+)
+
+# ---------------------------------------------------------------------------------------------
+# initialize / read_config / write_config
+
+
+def test_read_config_before_initialize_is_not_initialized(
+    db: Any, election: LeaderElection
+) -> None:
+    with pytest.raises(NotInitialized, match="initialize"):
+        run(db, election.read_config)
+
+
+def test_initialize_stores_the_defaults(db: Any, election: LeaderElection) -> None:
+    run(db, election.initialize)
+    assert run(db, election.read_config) == ElectionConfig()
+    stored = read_raw(db, layout.config_key(election.subspace))
+    assert stored == bytes.fromhex("1902540be40018b2d05e0019037e11d6002727")
+
+
+def test_initialize_is_idempotent_and_keeps_the_first_config(
+    db: Any, election: LeaderElection
+) -> None:
+    custom = ElectionConfig.with_lease_duration(5)
+    run(db, lambda tr: election.initialize_with_config(tr, custom))
+    run(db, election.initialize)
+    run(db, lambda tr: election.initialize_with_config(tr, ElectionConfig(20, 1)))
+    assert run(db, election.read_config) == custom
+
+
+def test_write_config_replaces_the_config_even_before_initialize(
+    db: Any, election: LeaderElection
+) -> None:
+    first = ElectionConfig(allow_preemption=False)
+    run(db, lambda tr: election.write_config(tr, first))
+    assert run(db, election.read_config) == first
+    second = dataclasses.replace(first, election_enabled=False)
+    run(db, lambda tr: election.write_config(tr, second))
+    assert run(db, election.read_config) == second
+
+
+def test_config_arguments_must_be_configs(db: Any, election: LeaderElection) -> None:
+    with pytest.raises(TypeError, match="config must be an ElectionConfig"):
+        run(db, lambda tr: election.write_config(tr, {"lease_duration": 10}))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="config must be an ElectionConfig"):
+        run(db, lambda tr: election.initialize_with_config(tr, None))  # type: ignore[arg-type]
+    assert snapshot_all(db) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# register_candidate
+
+
+def test_registration_writes_the_exact_versionstamped_param(
+    ready: Any, election: LeaderElection
+) -> None:
+    # The shared vectors' first candidate: priority 0, heartbeat 1,700,000,000 s.
+    recorded: list[RecordingTransaction] = []
+
+    def body(tr: Any) -> Any:
+        recording = RecordingTransaction(tr)
+        recorded.append(recording)
+        election.register_candidate(recording, "worker-1", 0, T0)
+        return tr.get_versionstamp()
+
+    stamp = bytes(run(ready, body).wait())
+    key = layout.candidate_key(election.subspace, "worker-1")
+    assert recorded[-1].versionstamped_values == [
+        (key, bytes.fromhex("141c17979cfe362a000033ffffffffffffffffffff00000b000000"))
+    ]
+    stored = read_raw(ready, key)
+    assert stored == bytes.fromhex("141c17979cfe362a000033") + stamp + b"\x00\x00"
+
+
+def test_registered_candidate_carries_the_commit_versionstamp(
+    ready: Any, election: LeaderElection
+) -> None:
+    stamp = register(ready, election, "worker-1", 5, at(1.5))
+    candidate = run(ready, lambda tr: election.get_candidate(tr, "worker-1"))
+    assert candidate is not None
+    assert candidate.process_id == "worker-1"
+    assert candidate.priority == 5
+    assert candidate.last_heartbeat_nanos == 1_700_000_001_500_000_000
+    assert candidate.versionstamp == stamp
+
+
+def test_register_before_initialize_is_not_initialized(db: Any, election: LeaderElection) -> None:
+    with pytest.raises(NotInitialized):
+        run(db, lambda tr: election.register_candidate(tr, "a", 0, T0))
+    assert snapshot_all(db) == []
+
+
+def test_register_while_disabled_is_refused(
+    ready: Any, election: LeaderElection, config: ElectionConfig
+) -> None:
+    disabled = dataclasses.replace(config, election_enabled=False)
+    run(ready, lambda tr: election.write_config(tr, disabled))
+    with pytest.raises(ElectionDisabled, match="disabled"):
+        run(ready, lambda tr: election.register_candidate(tr, "a", 0, T0))
+    assert run(ready, lambda tr: election.get_candidate(tr, "a")) is None
+
+
+def test_registering_again_assigns_a_new_versionstamp(ready: Any, election: LeaderElection) -> None:
+    first = register(ready, election, "a")
+    second = register(ready, election, "a", when=at(1))
+    assert second > first
+    candidate = run(ready, lambda tr: election.get_candidate(tr, "a"))
+    assert candidate is not None and candidate.versionstamp == second
+
+
+# ---------------------------------------------------------------------------------------------
+# Registration and a read of it in one transaction (improvement 3)
+
+
+@pytest.mark.parametrize(
+    "read_back",
+    [
+        lambda e, tr: e.heartbeat_candidate(tr, "a", 0, T0),
+        lambda e, tr: e.try_claim_leadership(tr, "a", 0, T0),
+        lambda e, tr: e.run_election_cycle(tr, "a", 0, T0),
+        lambda e, tr: e.get_candidate(tr, "a"),
+        lambda e, tr: e.list_candidates(tr, T0),
+    ],
+    ids=["heartbeat", "claim", "cycle", "get_candidate", "list_candidates"],
+)
+def test_reading_a_registration_in_its_own_transaction_is_a_clear_error(
+    ready: Any, election: LeaderElection, read_back: Any
+) -> None:
+    def body(tr: Any) -> None:
+        election.register_candidate(tr, "a", 0, T0)
+        read_back(election, tr)
+
+    with pytest.raises(RegistrationNotCommitted, match="Commit register_candidate") as info:
+        attempt(ready, body)
+    assert info.value.process_id in ("a", None)
+    # Committed on its own, the same sequence works.
+    register(ready, election, "a")
+    run(ready, lambda tr: read_back(election, tr))
+
+
+# ---------------------------------------------------------------------------------------------
+# heartbeat_candidate
+
+
+def test_heartbeat_updates_time_and_priority_and_keeps_the_versionstamp(
+    ready: Any, election: LeaderElection
+) -> None:
+    stamp = register(ready, election, "a", 1)
+    run(ready, lambda tr: election.heartbeat_candidate(tr, "a", 7, at(3)))
+    candidate = run(ready, lambda tr: election.get_candidate(tr, "a"))
+    assert candidate is not None
+    assert (candidate.priority, candidate.last_heartbeat_nanos) == (7, 1_700_000_003 * 10**9)
+    assert candidate.versionstamp == stamp
+    stored = read_raw(ready, layout.candidate_key(election.subspace, "a"))
+    assert stored == tuples.pack((7, 1_700_000_003 * 10**9, tuples.Versionstamp(stamp[:10], 0)))
+
+
+def test_heartbeat_of_an_unregistered_process_is_process_not_found(
+    ready: Any, election: LeaderElection
+) -> None:
+    with pytest.raises(ProcessNotFound, match="'ghost'") as info:
+        run(ready, lambda tr: election.heartbeat_candidate(tr, "ghost", 0, T0))
+    assert info.value.process_id == "ghost"
+
+
+def test_heartbeat_requires_initialize_and_enabled_elections(
+    db: Any, election: LeaderElection, config: ElectionConfig
+) -> None:
+    with pytest.raises(NotInitialized):
+        run(db, lambda tr: election.heartbeat_candidate(tr, "a", 0, T0))
+    run(db, lambda tr: election.initialize_with_config(tr, config))
+    register(db, election, "a")
+    run(
+        db,
+        lambda tr: election.write_config(tr, dataclasses.replace(config, election_enabled=False)),
+    )
+    with pytest.raises(ElectionDisabled):
+        run(db, lambda tr: election.heartbeat_candidate(tr, "a", 0, at(1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# unregister_candidate / get_candidate
+
+
+def test_unregister_removes_the_candidate_and_is_harmless_when_absent(
+    ready: Any, election: LeaderElection
+) -> None:
+    register(ready, election, "a")
+    run(ready, lambda tr: election.unregister_candidate(tr, "a"))
+    assert run(ready, lambda tr: election.get_candidate(tr, "a")) is None
+    run(ready, lambda tr: election.unregister_candidate(tr, "a"))
+    with pytest.raises(UnregisteredCandidate):
+        run(ready, lambda tr: election.try_claim_leadership(tr, "a", 0, T0))
+
+
+def test_get_candidate_returns_dead_candidates_too(ready: Any, election: LeaderElection) -> None:
+    register(ready, election, "a")
+    candidate = run(ready, lambda tr: election.get_candidate(tr, "a"))
+    assert candidate is not None and not candidate.is_alive(at(3600), 15)
+
+
+# ---------------------------------------------------------------------------------------------
+# list_candidates / evict_dead_candidates
+
+
+def test_list_candidates_returns_alive_ones_by_registration_order(
+    ready: Any, election: LeaderElection
+) -> None:
+    # Registered in the order c, a, b (not the key order); d registered long ago.
+    register(ready, election, "d", when=at(-100))
+    register(ready, election, "c", 3, at(0))
+    register(ready, election, "a", 1, at(1))
+    register(ready, election, "b", 2, at(2))
+    listed = run(ready, lambda tr: election.list_candidates(tr, at(10)))
+    assert [c.process_id for c in listed] == ["c", "a", "b"]
+    assert [c.priority for c in listed] == [3, 1, 2]
+    assert [c.versionstamp for c in listed] == sorted(c.versionstamp for c in listed)
+
+
+def test_list_candidates_uses_the_candidate_timeout(ready: Any, election: LeaderElection) -> None:
+    register(ready, election, "a", when=at(0))
+    assert len(run(ready, lambda tr: election.list_candidates(tr, at(14.999)))) == 1
+    assert run(ready, lambda tr: election.list_candidates(tr, at(15))) == []
+
+
+def test_list_candidates_requires_initialize(db: Any, election: LeaderElection) -> None:
+    with pytest.raises(NotInitialized):
+        run(db, lambda tr: election.list_candidates(tr, T0))
+
+
+def test_evict_dead_candidates_removes_only_timed_out_ones(
+    ready: Any, election: LeaderElection
+) -> None:
+    register(ready, election, "old", when=at(0))
+    register(ready, election, "older", when=at(-5))
+    register(ready, election, "fresh", when=at(10))
+    evicted = run(ready, lambda tr: election.evict_dead_candidates(tr, at(15)))
+    assert evicted == 2
+    assert run(ready, lambda tr: election.get_candidate(tr, "old")) is None
+    assert run(ready, lambda tr: election.get_candidate(tr, "older")) is None
+    assert run(ready, lambda tr: election.get_candidate(tr, "fresh")) is not None
+    assert run(ready, lambda tr: election.evict_dead_candidates(tr, at(15))) == 0
+
+
+def test_evict_requires_initialize(db: Any, election: LeaderElection) -> None:
+    with pytest.raises(NotInitialized):
+        run(db, lambda tr: election.evict_dead_candidates(tr, T0))
+
+
+def test_elections_are_isolated_by_subspace(ready: Any, election: LeaderElection) -> None:
+    other = LeaderElection(("another-election",))
+    run(ready, other.initialize)
+    register(ready, election, "a")
+    assert run(ready, lambda tr: other.list_candidates(tr, T0)) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument validation happens before anything is written
+
+BAD_ARGUMENTS = [
+    ("", 0, T0, ValueError, "process_id must be a non-empty str"),
+    (5, 0, T0, TypeError, "process_id must be a str"),
+    ("x" * 10_000, 0, T0, ValueError, "at most 10000 bytes"),
+    ("\udc80", 0, T0, ValueError, "UTF-8"),
+    ("a", 2**31, T0, ValueError, "priority must be from -2147483648 to 2147483647"),
+    ("a", -(2**31) - 1, T0, ValueError, "priority must be from"),
+    ("a", True, T0, TypeError, "priority must be an int"),
+    ("a", 1.0, T0, TypeError, "priority must be an int"),
+    ("a", 0, -1, ValueError, "current_time must be zero or more"),
+    ("a", 0, "now", TypeError, "current_time must be a datetime.timedelta"),
+]
+
+
+@pytest.mark.parametrize(
+    ("process_id", "priority", "when", "error", "message"),
+    BAD_ARGUMENTS,
+    ids=[
+        "empty id", "int id", "huge id", "surrogate id", "priority too high", "priority too low",
+        "bool priority", "float priority", "negative time", "string time",
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("operation", ["register", "heartbeat", "claim", "cycle"])
+def test_bad_arguments_are_refused_before_any_write(
+    ready: Any,
+    election: LeaderElection,
+    operation: str,
+    process_id: Any,
+    priority: Any,
+    when: Any,
+    error: type[Exception],
+    message: str,
+) -> None:
+    method = {
+        "register": election.register_candidate,
+        "heartbeat": election.heartbeat_candidate,
+        "claim": election.try_claim_leadership,
+        "cycle": election.run_election_cycle,
+    }[operation]
+    before = snapshot_all(ready)
+    with pytest.raises(error, match=message):
+        run(ready, lambda tr: method(tr, process_id, priority, when))
+    assert snapshot_all(ready) == before
+
+
+def test_longest_allowed_process_id_registers(ready: Any, election: LeaderElection) -> None:
+    overhead = len(layout.candidate_key(election.subspace, "x")) - 1
+    process_id = "x" * (10_000 - overhead)
+    register(ready, election, process_id)
+    assert run(ready, lambda tr: election.get_candidate(tr, process_id)) is not None
+    with pytest.raises(ValueError, match="would be 10001 bytes"):
+        run(ready, lambda tr: election.unregister_candidate(tr, process_id + "x"))

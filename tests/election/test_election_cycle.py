@@ -1,0 +1,141 @@
+"""run_election_cycle, and many threads running it at once, against every database backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from typing import Any
+
+import pytest
+from election_helpers import T0, at, register, run
+
+from fdb_election.election import (
+    ElectionConfig,
+    ElectionDisabled,
+    Follower,
+    Leader,
+    LeaderElection,
+    NotInitialized,
+    ProcessNotFound,
+)
+
+
+def cycle(db: Any, election: LeaderElection, pid: str, priority: int, when: Any) -> Any:
+    return run(db, lambda tr: election.run_election_cycle(tr, pid, priority, when))
+
+
+def test_first_candidate_leads_and_the_others_follow_it(
+    ready: Any, election: LeaderElection
+) -> None:
+    for pid in ("a", "b", "c"):
+        register(ready, election, pid)
+    first = cycle(ready, election, "a", 0, at(1))
+    assert isinstance(first, Leader) and first.state.leader_id == "a"
+    for pid in ("b", "c"):
+        result = cycle(ready, election, pid, 0, at(2))
+        assert result == Follower(first.state)
+        assert not result.is_leader()
+        assert result.leader_state() == first.state
+
+
+def test_the_leaders_cycle_refreshes_with_a_new_ballot(
+    ready: Any, election: LeaderElection
+) -> None:
+    register(ready, election, "a")
+    first = cycle(ready, election, "a", 0, at(0))
+    second = cycle(ready, election, "a", 0, at(3))
+    assert isinstance(second, Leader)
+    assert second.state.ballot == first.state.ballot + 1
+    assert second.state.lease_expiry_nanos == first.state.lease_expiry_nanos + 3 * 10**9
+
+
+def test_the_cycle_heartbeats_the_candidate(ready: Any, election: LeaderElection) -> None:
+    register(ready, election, "a", 0, at(0))
+    cycle(ready, election, "a", 6, at(7))
+    candidate = run(ready, lambda tr: election.get_candidate(tr, "a"))
+    assert candidate is not None
+    assert (candidate.priority, candidate.last_heartbeat_nanos) == (6, (1_700_000_007) * 10**9)
+
+
+def test_a_follower_takes_over_when_the_leader_stops_cycling(
+    ready: Any, election: LeaderElection
+) -> None:
+    register(ready, election, "a")
+    register(ready, election, "b")
+    led = cycle(ready, election, "a", 0, at(0))
+    assert isinstance(cycle(ready, election, "b", 0, at(9)), Follower)
+    took = cycle(ready, election, "b", 0, at(10))
+    assert isinstance(took, Leader) and took.state.ballot == led.state.ballot + 1
+    match cycle(ready, election, "a", 0, at(11)):
+        case Follower(state):
+            assert state == took.state
+        case other:
+            pytest.fail(f"the former leader should follow, got {other}")
+
+
+def test_the_cycle_of_an_unregistered_process_is_process_not_found(
+    ready: Any, election: LeaderElection
+) -> None:
+    with pytest.raises(ProcessNotFound):
+        cycle(ready, election, "ghost", 0, T0)
+
+
+def test_the_cycle_requires_initialize_and_enabled_elections(
+    db: Any, election: LeaderElection, config: ElectionConfig
+) -> None:
+    with pytest.raises(NotInitialized):
+        cycle(db, election, "a", 0, T0)
+    run(db, lambda tr: election.initialize_with_config(tr, config))
+    register(db, election, "a")
+    run(
+        db,
+        lambda tr: election.write_config(tr, dataclasses.replace(config, election_enabled=False)),
+    )
+    with pytest.raises(ElectionDisabled):
+        cycle(db, election, "a", 0, T0)
+
+
+def test_concurrent_cycles_never_give_one_ballot_to_two_leaders(
+    ready: Any, election: LeaderElection
+) -> None:
+    """Threads cycle with their own clocks; leases expire and priorities preempt meanwhile.
+
+    Every committed Leader result gets a ballot nobody else got, and the stored leader is the
+    holder of the highest ballot.
+    """
+    workers = 4
+    rounds = 15
+    for index in range(workers):
+        register(ready, election, f"w{index}", index % 2)
+    committed: list[tuple[int, str]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(workers)
+
+    def work(index: int) -> None:
+        pid = f"w{index}"
+        try:
+            start.wait()
+            for step in range(rounds):
+                # Different clocks per thread: leases look expired to some and valid to others.
+                when = at(step * 4 + index * 3)
+                result = cycle(ready, election, pid, index % 2, when)
+                if isinstance(result, Leader):
+                    with lock:
+                        committed.append((result.state.ballot, pid))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker did not finish"
+    assert failures == []
+    ballots = [ballot for ballot, _pid in committed]
+    assert len(ballots) == len(set(ballots)), f"a ballot was given twice: {sorted(committed)}"
+    assert committed, "nobody ever led"
+    final = run(ready, election.get_leader_raw)
+    assert final is not None
+    assert (final.ballot, final.leader_id) == max(committed)
