@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from conftest import CONFIG, LEASE, VirtualDriver, make_core, start
+from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, start
 
 from fdb_election.election import ElectionConfig
 from fdb_election.runtime import Demoted, ElectorCore, ManualClock, request_step_down
@@ -21,9 +21,7 @@ def wait_for_wake(core: ElectorCore) -> bool:
     return fired.wait(WAIT)
 
 
-def test_resignation_is_taken_over_at_once_through_the_watch(
-    db: Any, clock: ManualClock
-) -> None:
+def test_resignation_is_taken_over_at_once_through_the_watch(db: Any, clock: ManualClock) -> None:
     leader = make_core(db, clock, "a")
     follower = make_core(db, clock, "b")
     start(leader)

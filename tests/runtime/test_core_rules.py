@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from conftest import (
+from elector_harness import (
     CONFIG,
     LEASE,
     VirtualDriver,
@@ -126,9 +126,7 @@ def test_skewed_wall_clocks_never_give_two_local_leaders(
     assert driver.leaders_seen == {"a", "b"}
 
 
-def test_paused_leader_stops_leading_before_anyone_else_starts(
-    db: Any, clock: ManualClock
-) -> None:
+def test_paused_leader_stops_leading_before_anyone_else_starts(db: Any, clock: ManualClock) -> None:
     cores = [make_core(db, clock, name) for name in ("a", "b", "c")]
     for core in cores:
         start(core)
@@ -164,9 +162,7 @@ def test_random_pauses_and_skews_keep_one_leader(db: Any, clock: ManualClock, se
     assert driver.leader_time > 0, "somebody must lead some of the time"
 
 
-def test_a_leader_that_sees_another_leader_is_demoted_at_once(
-    db: Any, clock: ManualClock
-) -> None:
+def test_a_leader_that_sees_another_leader_is_demoted_at_once(db: Any, clock: ManualClock) -> None:
     a = make_core(db, clock, "a")
     b = make_core(db, clock, "b")
     start(a)

@@ -102,7 +102,7 @@ def test_observer_follows_and_never_leads(db: Any) -> None:
             assert boss.wait_for_leadership(WAIT)
             assert seen.wait_for(LeaderChanged)
             assert observer.leader is not None and observer.leader.leader_id == "boss"
-        assert seen.wait_for(LeaderChanged, 2), "the observer sees the resignation through its watch"
+        assert seen.wait_for(LeaderChanged, 2), "the observer sees the resignation (its watch)"
         assert not observer.is_leader
         assert not any(isinstance(e, Elected) for e in seen.events)
     finally:
