@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -95,10 +96,34 @@ def test_the_cycle_requires_initialize_and_enabled_elections(
         cycle(db, election, "a", 0, T0)
 
 
+class YieldingTransaction:
+    """A real transaction that lets other threads run around each read and write.
+
+    Without it, a short transaction usually finishes within one thread's time slice and the
+    threads never overlap; with it they do, and commits conflict as on a busy cluster.
+    """
+
+    def __init__(self, tr: Any) -> None:
+        self._tr = tr
+
+    def get(self, key: bytes) -> Any:
+        value = self._tr.get(key)
+        time.sleep(0)  # yield the GIL: not a wait for anything
+        return value
+
+    def set(self, key: bytes, value: bytes) -> None:
+        time.sleep(0)
+        self._tr.set(key, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tr, name)
+
+
 def test_concurrent_cycles_never_give_one_ballot_to_two_leaders(
     ready: Any, election: LeaderElection
 ) -> None:
-    """Threads cycle with their own clocks; leases expire and priorities preempt meanwhile.
+    """Threads cycle with their own clocks and changing priorities, so leases expire and
+    preemptions happen while transactions overlap.
 
     Every committed Leader result gets a ballot nobody else got, and the stored leader is the
     holder of the highest ballot.
@@ -106,7 +131,7 @@ def test_concurrent_cycles_never_give_one_ballot_to_two_leaders(
     workers = 4
     rounds = 15
     for index in range(workers):
-        register(ready, election, f"w{index}", index % 2)
+        register(ready, election, f"w{index}")
     committed: list[tuple[int, str]] = []
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -117,9 +142,16 @@ def test_concurrent_cycles_never_give_one_ballot_to_two_leaders(
         try:
             start.wait()
             for step in range(rounds):
-                # Different clocks per thread: leases look expired to some and valid to others.
+                # Different clocks per thread: leases look expired to some and valid to others;
+                # rotating priorities make preemptions.
                 when = at(step * 4 + index * 3)
-                result = cycle(ready, election, pid, index % 2, when)
+                priority = (step + index) % workers
+                result = run(
+                    ready,
+                    lambda tr, when=when, priority=priority: election.run_election_cycle(
+                        YieldingTransaction(tr), pid, priority, when
+                    ),
+                )
                 if isinstance(result, Leader):
                     with lock:
                         committed.append((result.state.ballot, pid))
@@ -135,7 +167,29 @@ def test_concurrent_cycles_never_give_one_ballot_to_two_leaders(
     assert failures == []
     ballots = [ballot for ballot, _pid in committed]
     assert len(ballots) == len(set(ballots)), f"a ballot was given twice: {sorted(committed)}"
-    assert committed, "nobody ever led"
+    assert len({pid for _ballot, pid in committed}) > 1, "leadership never changed hands"
     final = run(ready, election.get_leader_raw)
     assert final is not None
     assert (final.ballot, final.leader_id) == max(committed)
+
+
+def test_overlapping_claims_commit_one_leader_and_the_others_conflict(
+    ready: Any, election: LeaderElection
+) -> None:
+    """Three transactions all see no leader and claim ballot 1; only the first commit wins."""
+    for pid in ("a", "b", "c"):
+        register(ready, election, pid)
+    transactions = {pid: ready.create_transaction() for pid in ("a", "b", "c")}
+    results = {
+        pid: election.run_election_cycle(tr, pid, 0, at(1)) for pid, tr in transactions.items()
+    }
+    assert all(isinstance(r, Leader) and r.state.ballot == 1 for r in results.values())
+    transactions["b"].commit().wait()
+    for pid in ("a", "c"):
+        with pytest.raises(Exception) as info:
+            transactions[pid].commit().wait()
+        assert getattr(info.value, "code", None) == 1020
+    leader = run(ready, election.get_leader_raw)
+    assert leader is not None and (leader.leader_id, leader.ballot) == ("b", 1)
+    # Retried, the losers see b's valid lease and follow it.
+    assert cycle(ready, election, "a", 0, at(2)) == Follower(leader)
