@@ -410,12 +410,16 @@ class Transaction(TransactionRead):
         rows = [(k, v) for k, v in sorted(merged.items(), reverse=reverse) if v is not None]
         return rows[:limit] if limit else rows
 
-    def _resolve(self, selector: Any, snapshot: bool) -> bytes:
-        """The key a selector (or a plain key) names in this transaction's view."""
+    def _resolve(self, selector: Any, snapshot: bool, as_bound: bool = True) -> bytes:
+        """The key a selector (or a plain key) names in this transaction's view.
+
+        ``as_bound``: the result only bounds a range, so ``first_greater_or_equal(k)`` may stay
+        ``k`` (the same rows follow) instead of being resolved to an existing key.
+        """
         if not isinstance(selector, KeySelector):
             return to_key(selector)
         key = to_key(selector.key)
-        if not selector.or_equal and selector.offset == 1:
+        if as_bound and not selector.or_equal and selector.offset == 1:
             return key
         read_end = self._read_end()
         offset = selector.offset
@@ -442,7 +446,7 @@ class Transaction(TransactionRead):
         if error is not None:
             return Key(None, error)
         try:
-            key = self._resolve(selector, snapshot)
+            key = self._resolve(selector, snapshot, as_bound=False)
         except FDBError as e:
             return Key(None, e)
         if key > self._read_end():

@@ -1,0 +1,127 @@
+"""FDB_BINDING §2.2–2.3: range reads, slices, ``KeyValue``, key selectors, ``get_key``."""
+
+from __future__ import annotations
+
+import fdb.tuple
+import pytest
+from store_helpers import committed, error_code
+
+from fdb_election.embedded import KeySelector, StreamingMode, strinc
+
+KEYS = [b"a", b"b", b"c", b"d", b"e"]
+
+
+@pytest.fixture
+def filled(db):
+    def fill(tr):
+        for k in KEYS:
+            tr[k] = k.upper()
+
+    committed(db, fill)
+    return db
+
+
+def keys(rows):
+    return [kv.key for kv in rows]
+
+
+def test_half_open_forward_and_reverse(filled):
+    tr = filled.create_transaction()
+    assert keys(tr.get_range(b"b", b"d")) == [b"b", b"c"]
+    assert keys(tr.get_range(b"b", b"d", reverse=True)) == [b"c", b"b"]
+    assert keys(tr.get_range(b"a", b"z", limit=2)) == [b"a", b"b"]
+    assert keys(tr.get_range(b"a", b"z", limit=2, reverse=True)) == [b"e", b"d"]
+    assert keys(tr.get_range(None, None)) == KEYS
+    assert keys(tr.get_range(b"d", b"b")) == []
+
+
+def test_slices(filled):
+    tr = filled.create_transaction()
+    assert keys(tr[b"b":b"d"]) == [b"b", b"c"]
+    assert keys(tr[b"b":b"d":-1]) == [b"c", b"b"]
+    assert keys(tr.snapshot[b"b":]) == [b"b", b"c", b"d", b"e"]
+
+
+def test_fdbrange_is_iterable_not_a_list(filled):
+    rng = filled.create_transaction().get_range(b"a", b"c")
+    assert keys(rng) == keys(rng) == [b"a", b"b"]
+    assert keys(rng.to_list()) == [b"a", b"b"]
+    with pytest.raises(TypeError):
+        len(rng)
+    with pytest.raises(TypeError):
+        rng[0]
+
+
+def test_keyvalue_shape(filled):
+    (kv,) = filled.create_transaction().get_range(b"a", b"b")
+    assert kv.key == b"a" and kv.value == b"A"
+    k, v = kv
+    assert (k, v) == (b"a", b"A")
+    with pytest.raises(TypeError):
+        kv[0]
+    (again,) = filled.create_transaction().get_range(b"a", b"b")
+    assert kv != again
+    assert dict(filled.create_transaction().get_range(b"a", b"c")) == {b"a": b"A", b"b": b"B"}
+
+
+def test_startswith_and_tuple_ranges(db):
+    def fill(tr):
+        tr[b"p\x00"] = b"1"
+        tr[b"p\x01"] = b"2"
+        tr[b"q"] = b"3"
+        tr[fdb.tuple.pack(("t", 1))] = b"4"
+        tr[fdb.tuple.pack(("t",))] = b"5"
+
+    committed(db, fill)
+    tr = db.create_transaction()
+    assert keys(tr.get_range_startswith(b"p")) == [b"p\x00", b"p\x01"]
+    assert [kv.value for kv in tr[fdb.tuple.range(("t",))]] == [b"4"]
+
+
+def test_range_errors(filled):
+    tr = filled.create_transaction()
+    assert error_code(lambda: list(tr.get_range(b"a", b"\xff\x01"))) == 2004
+    assert error_code(lambda: list(tr.get_range(b"a", b"z", streaming_mode=StreamingMode.exact))) == 2210
+    assert keys(tr.get_range(b"a", b"z", limit=1, streaming_mode=StreamingMode.exact)) == [b"a"]
+
+
+def test_strinc():
+    assert strinc(b"a") == b"b"
+    assert strinc(b"a\xff\xff") == b"b"
+    with pytest.raises(ValueError):
+        strinc(b"\xff\xff")
+
+
+def test_streaming_mode_values():
+    assert (StreamingMode.want_all, StreamingMode.iterator, StreamingMode.exact) == (-2, -1, 0)
+    assert (StreamingMode.small, StreamingMode.medium, StreamingMode.large) == (1, 2, 3)
+    assert StreamingMode.serial == 4
+
+
+def test_key_selectors(filled):
+    tr = filled.create_transaction()
+    assert tr.get_key(KeySelector.first_greater_or_equal(b"b")) == b"b"
+    assert tr.get_key(KeySelector.first_greater_than(b"b")) == b"c"
+    assert tr.get_key(KeySelector.last_less_than(b"b")) == b"a"
+    assert tr.get_key(KeySelector.last_less_or_equal(b"b")) == b"b"
+    assert tr.get_key(KeySelector.first_greater_or_equal(b"bb")) == b"c"
+    assert tr.get_key(KeySelector.first_greater_or_equal(b"b") + 2) == b"d"
+    assert tr.get_key(KeySelector.last_less_or_equal(b"d") - 2) == b"b"
+    assert tr.get_key(KeySelector.last_less_than(b"a")) == b""
+    assert tr.get_key(KeySelector.first_greater_than(b"e")) == b"\xff"
+    assert bytes(tr.get_key(KeySelector.first_greater_than(b"a"))) == b"b"
+
+
+def test_selector_ranges(filled):
+    tr = filled.create_transaction()
+    rows = tr.get_range(KeySelector.first_greater_than(b"a"), KeySelector.first_greater_than(b"c"))
+    assert keys(rows) == [b"b", b"c"]
+    assert filled.get_key(KeySelector.last_less_than(b"c")) == b"b"
+
+
+def test_selectors_see_own_writes(filled):
+    tr = filled.create_transaction()
+    del tr[b"b"]
+    tr[b"bb"] = b"new"
+    assert tr.get_key(KeySelector.first_greater_than(b"a")) == b"bb"
+    assert tr.get_key(KeySelector.last_less_than(b"c")) == b"bb"
