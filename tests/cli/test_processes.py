@@ -1,0 +1,210 @@
+"""``run`` and ``demo`` as real processes on one database file.
+
+Two ``fdb-election run -- CMD`` processes share a ``sqlite:`` file; CMD records when it starts
+and stops (monotonic time and pid). At no time may two CMDs run: the recorded intervals must not
+overlap. Waits poll a condition with a deadline; nothing sleeps "to let it settle".
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fdb_election import embedded
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not getattr(embedded, "SUPPORTS_FILES", False),
+        reason="the embedded file store (sqlite:) is not available yet",
+    ),
+]
+
+PY = sys.executable
+LEASE = 1.0
+
+
+def fdb_election(*args: str) -> list[str]:
+    return [PY, "-m", "fdb_election.cli.main", *args]
+
+
+def wait_until(condition: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.005)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+RECORDER = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    log = sys.argv[1]
+    def note(what):
+        with open(log, "a") as f:
+            env = os.environ
+            f.write(f"{what} {os.getpid()} {time.monotonic()!r} "
+                    f"{env['FDB_ELECTION_PROCESS_ID']} {env['FDB_ELECTION_BALLOT']}\\n")
+    def stop(*_):
+        note("stop")
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    note("start")
+    if len(sys.argv) > 2:
+        sys.exit(int(sys.argv[2]))
+    while True:
+        signal.pause()
+    """
+)
+
+
+class Events:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def rows(self) -> list[tuple[str, int, float, str]]:
+        if not self.path.exists():
+            return []
+        rows = []
+        for line in self.path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 5:
+                rows.append((parts[0], int(parts[1]), float(parts[2]), parts[3]))
+        return rows
+
+    def starts(self) -> list[tuple[str, int, float, str]]:
+        return [r for r in self.rows() if r[0] == "start"]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    url = f"sqlite:{tmp_path / 'e2e.fdbe'}"
+    subprocess.run(
+        fdb_election("--db", url, "init", "--lease", str(LEASE)), check=True, capture_output=True
+    )
+    yield url, tmp_path
+
+
+def start_run(url: str, tmp_path: Path, process_id: str, *cmd_args: str) -> subprocess.Popen[bytes]:
+    script = tmp_path / "recorder.py"
+    script.write_text(RECORDER)
+    log = (tmp_path / f"{process_id}.stderr").open("wb")
+    return subprocess.Popen(
+        fdb_election(
+            "--db",
+            url,
+            "run",
+            "--id",
+            process_id,
+            "--",
+            PY,
+            str(script),
+            str(tmp_path / "events"),
+            *cmd_args,
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+
+
+def test_kill_9_of_the_leader_hands_cmd_to_the_other_host_without_overlap(
+    workspace: tuple[str, Path],
+) -> None:
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    runs = {pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}
+    try:
+        wait_until(lambda: events.starts(), timeout=20)
+        first = events.starts()[0]
+        first_cmd_pid, first_host = first[1], first[3]
+        other = "host-b" if first_host == "host-a" else "host-a"
+
+        runs[first_host].kill()
+        runs[first_host].wait(10)
+        # PR_SET_PDEATHSIG: the killed run's CMD dies with it.
+        wait_until(lambda: not alive(first_cmd_pid), timeout=5)
+        first_dead_by = time.monotonic()
+
+        wait_until(lambda: len(events.starts()) >= 2, timeout=10 * LEASE + 10)
+        second = events.starts()[1]
+        assert second[3] == other
+        assert second[2] > first_dead_by, "the second CMD started while the first still ran"
+        assert len(events.starts()) == 2
+
+        runs[other].send_signal(signal.SIGTERM)
+        assert runs[other].wait(10) == 128 + signal.SIGTERM
+        assert [r[0] for r in events.rows()] == ["start", "start", "stop"]
+    finally:
+        for proc in runs.values():
+            proc.kill()
+            proc.wait(10)
+
+
+def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
+    workspace: tuple[str, Path],
+) -> None:
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    runs = {pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}
+    try:
+        wait_until(lambda: events.starts(), timeout=20)
+        leader = events.starts()[0][3]
+        runs[leader].send_signal(signal.SIGTERM)
+        assert runs[leader].wait(10) == 128 + signal.SIGTERM
+        wait_until(lambda: len(events.starts()) >= 2, timeout=10)
+        rows = events.rows()
+        assert [(r[0], r[3]) for r in rows[:2]] == [("start", leader), ("stop", leader)]
+        assert rows[2][0] == "start" and rows[2][3] != leader
+        assert rows[2][2] > rows[1][2]
+    finally:
+        for proc in runs.values():
+            proc.kill()
+            proc.wait(10)
+
+
+def test_cmd_exit_code_is_propagated_and_the_candidate_leaves(
+    workspace: tuple[str, Path],
+) -> None:
+    url, tmp_path = workspace
+    proc = start_run(url, tmp_path, "solo", "7")
+    assert proc.wait(30) == 7
+    listed = subprocess.run(
+        fdb_election("--db", url, "candidates", "--json"), check=True, capture_output=True
+    )
+    assert b'"candidates": []' in listed.stdout
+
+
+def test_demo_prints_a_checkable_summary() -> None:
+    result = subprocess.run(
+        fdb_election("demo"), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    failover = re.search(
+        r"^failover after kill -9: ([0-9.]+) s \(lease ([0-9.]+) s\)$", result.stdout, re.M
+    )
+    handover = re.search(r"^graceful handover: ([0-9.]+) ms$", result.stdout, re.M)
+    assert failover and handover, result.stdout
+    lease = float(failover.group(2))
+    assert lease == 1.0
+    # Nobody may take over a silent leader before its lease is over; the lease was last
+    # refreshed at most a heartbeat (lease/3) before the kill...
+    assert float(failover.group(1)) >= lease * 2 / 3 - 0.01
+    # ...and a resignation is taken over through the watch, far sooner than a lease.
+    assert float(handover.group(1)) < lease * 1000
+    assert "\x1b[" not in result.stdout
