@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: Whether ``open(path)`` is available (the SQLite file store flips this).
-SUPPORTS_FILES: Final = False
+SUPPORTS_FILES: Final = True
 
 
 def open(
@@ -60,7 +60,8 @@ def open(
     sleep: Callable[[float], None] | None = None,
     rng: random.Random | None = None,
 ) -> Database:
-    """Open an embedded database: in memory when ``path`` is None.
+    """Open an embedded database: in memory when ``path`` is None, else one SQLite file that
+    processes on this host share (created with mode 0600; see :mod:`.sqlite`).
 
     ``clock`` (monotonic seconds), ``sleep`` and ``rng`` replace real time and randomness, e.g.
     for deterministic simulation; they default to ``time.monotonic``, ``time.sleep`` and a fresh
@@ -69,8 +70,7 @@ def open(
     clock = clock if clock is not None else time.monotonic
     sleep = sleep if sleep is not None else time.sleep
     if path is not None:
-        raise NotImplementedError(
-            f"cannot open {path!r}: the embedded file store is not available in this version; "
-            "call open() with no path for an in-memory database"
-        )
+        from fdb_election.embedded.sqlite import SQLiteStorage
+
+        return Database(SQLiteStorage(path), clock=clock, sleep=sleep, rng=rng)
     return Database(MemoryStorage(clock), clock=clock, sleep=sleep, rng=rng)
