@@ -1,0 +1,89 @@
+"""The asyncio elector (pytest-asyncio is not installed: each test runs its own loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fdb_election import aio
+from fdb_election.election import ElectionConfig, NotLeader
+from fdb_election.runtime import Demoted, Elected, ElectorEvent, LeaderChanged
+
+FAST = ElectionConfig.with_lease_duration(0.6)
+WAIT = 10.0
+
+
+def test_async_elector_leads_hands_over_and_streams_events(db: Any) -> None:
+    async def scenario() -> list[ElectorEvent]:
+        elected_by_callback = asyncio.Event()
+
+        async def on_elected(event: Elected) -> None:  # coroutine callbacks are awaited
+            elected_by_callback.set()
+
+        async with aio.Elector(
+            db, "aio-test", process_id="a", config=FAST, on_elected=on_elected
+        ) as a:
+            assert await a.wait_for_leadership(WAIT)
+            await asyncio.wait_for(elected_by_callback.wait(), WAIT)
+            b = aio.Elector(db, "aio-test", process_id="b", config=FAST)
+            stream = b.events()
+            collected: list[ElectorEvent] = []
+
+            async def collect() -> None:
+                async for event in stream:
+                    collected.append(event)
+
+            await b.start()
+            collector = asyncio.create_task(collect())
+            assert not await b.wait_for_leadership(0.05)
+            assert await a.stop(WAIT)
+            assert not a.is_leader
+            assert await b.wait_for_leadership(WAIT)
+            assert b.ballot is not None
+            assert await b.stop(WAIT)
+            await asyncio.wait_for(collector, WAIT)
+            return collected
+
+    events = asyncio.run(scenario())
+    kinds = [type(e) for e in events]
+    # b sees a, claims the empty key in the step its watch triggered, then stops.
+    assert kinds == [LeaderChanged, LeaderChanged, Elected, Demoted, LeaderChanged]
+    assert [e.leader_id for e in events if isinstance(e, LeaderChanged)] == ["a", "b", None]
+
+
+def test_async_fence_and_health(db: Any) -> None:
+    async def scenario() -> None:
+        async with aio.Elector(db, "aio-test", config=FAST) as e:
+            assert await e.wait_for_leadership(WAIT)
+            assert e.healthy()
+
+            def protected_write() -> None:
+                tr = db.create_transaction()
+                e.fence(tr)
+                tr.set(b"aio-protected", b"1")
+                tr.commit().wait()
+
+            await asyncio.to_thread(protected_write)
+        assert not e.healthy()
+        with pytest.raises(NotLeader):
+            e.fence(db.create_transaction())
+
+    asyncio.run(scenario())
+
+
+def test_async_observer_and_misuse(memory_db: Any) -> None:
+    async def scenario() -> None:
+        observer = aio.Elector(memory_db, "aio-test", observer=True, config=FAST)
+        with pytest.raises(RuntimeError, match="observer"):
+            await observer.wait_for_leadership(0)
+        plain = aio.Elector(memory_db, "aio-test", config=FAST)
+        with pytest.raises(RuntimeError, match="start"):
+            await plain.wait_for_leadership(0)
+        with pytest.raises(ValueError, match="timeout"):
+            await plain.stop(-1)
+
+    asyncio.run(scenario())
+    with pytest.raises(TypeError, match="on_demoted"):
+        aio.Elector(memory_db, "aio-test", on_demoted="nope")  # type: ignore[arg-type]
