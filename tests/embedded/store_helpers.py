@@ -11,7 +11,7 @@ def error_code(action: Callable[[], Any]) -> int | None:
     """Run ``action``; the ``.code`` of the FDBError it raised, or None when it succeeded."""
     try:
         action()
-    except Exception as e:  # noqa: BLE001 - FDBError from either the embedded store or fdb
+    except Exception as e:
         code = getattr(e, "code", None)
         if code is None:
             raise

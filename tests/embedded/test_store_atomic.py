@@ -83,7 +83,7 @@ def test_concurrent_atomic_adds_never_conflict(db):
                 tr = db.create_transaction()
                 tr.add(b"total", le(1))
                 tr.commit().wait()  # no retry loop: a conflict would fail the test
-        except Exception as e:  # noqa: BLE001 - recorded and asserted below
+        except Exception as e:
             errors.append(e)
 
     threads = [threading.Thread(target=worker) for _ in range(6)]

@@ -1,4 +1,4 @@
-"""FDB_BINDING §2.2–2.3: range reads, slices, ``KeyValue``, key selectors, ``get_key``."""
+"""FDB_BINDING §2.2 and §2.3: range reads, slices, ``KeyValue``, key selectors, ``get_key``."""
 
 from __future__ import annotations
 
@@ -81,7 +81,8 @@ def test_startswith_and_tuple_ranges(db):
 def test_range_errors(filled):
     tr = filled.create_transaction()
     assert error_code(lambda: list(tr.get_range(b"a", b"\xff\x01"))) == 2004
-    assert error_code(lambda: list(tr.get_range(b"a", b"z", streaming_mode=StreamingMode.exact))) == 2210
+    exact = StreamingMode.exact
+    assert error_code(lambda: list(tr.get_range(b"a", b"z", streaming_mode=exact))) == 2210
     assert keys(tr.get_range(b"a", b"z", limit=1, streaming_mode=StreamingMode.exact)) == [b"a"]
 
 
