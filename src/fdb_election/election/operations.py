@@ -5,12 +5,16 @@ Example::
     election = LeaderElection(("my-election",))
 
     @fdb.transactional
+    def setup(tr):
+        election.initialize(tr)                               # idempotent, any process
+        election.register_candidate(tr, "worker-1", 0, now())  # commit before cycling
+
+    @fdb.transactional
     def cycle(tr):
         return election.run_election_cycle(tr, "worker-1", 0, now())
 
-    election.initialize(tr)                                   # once, any process
-    election.register_candidate(tr, "worker-1", 0, now())     # once, in its own transaction
-    result = cycle(db)                                        # every heartbeat_interval
+    setup(db)
+    result = cycle(db)  # then again every heartbeat_interval
 
 Semantics follow the Rust recipe (``foundationdb`` 0.11) exactly, with three documented
 improvements: ballots never go backwards (a high-water mark under ``("ballot",)``), a fencing
