@@ -324,7 +324,7 @@ class ElectorCore:
         return 0.0
 
     def _step_stop(self) -> float:
-        self._drop_leadership("stopping")
+        self._drop_leadership("stopping", voluntary=True)
         tr = self._transaction()
         record = self.election.get_leader_raw(tr)
         if record is not None and record.leader_id == self.process_id:
@@ -393,7 +393,9 @@ class ElectorCore:
             if step_down is not None and step_down.applies_to(
                 self.process_id, self._tenure_ballot or 0
             ):
-                self._drop_leadership(f"step-down requested by {step_down.requested_by}")
+                self._drop_leadership(
+                    f"step-down requested by {step_down.requested_by}", voluntary=True
+                )
                 self.election.resign_leadership(tr, self.process_id)
                 tr.clear(step_down_key(self.election.subspace))
                 self._resign_pending = "step-down request"
@@ -528,11 +530,12 @@ class ElectorCore:
         if better:
             best = max(better, key=lambda c: c.priority)
             self._drop_leadership(
-                f"preempted by {best.process_id!r} (priority {best.priority} > {self.priority})"
+                f"preempted by {best.process_id!r} (priority {best.priority} > {self.priority})",
+                voluntary=True,
             )
             self._resign_pending = f"handing over to {best.process_id!r}"
 
-    def _drop_leadership(self, reason: str) -> None:
+    def _drop_leadership(self, reason: str, *, voluntary: bool = False) -> None:
         if self._deadline is None:
             return
         ballot = self._tenure_ballot or 0
@@ -542,7 +545,8 @@ class ElectorCore:
         self._events.append(Demoted(ballot, reason))
         self._metrics.transition("demoted")
         self._metrics.leadership(False, None)
-        self._log.warning("%s: demoted (ballot %d): %s", self._context(), ballot, reason)
+        level = logging.INFO if voluntary else logging.WARNING
+        self._log.log(level, "%s: demoted (ballot %d): %s", self._context(), ballot, reason)
 
     def _clear_own_step_down_request(self, tr: Any) -> None:
         request = read_step_down(tr, self.election.subspace)

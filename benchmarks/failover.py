@@ -1,0 +1,229 @@
+"""Failover time of the elector, next to the lease, and its idle CPU cost.
+
+Measures, with a 1 s lease (heartbeat 1/3 s):
+
+* graceful: from the leader's ``stop()`` until the follower leads (the follower's watch on the
+  leader key fires on the resignation; target: median under 10 ms);
+* crash: from the moment the leader stops refreshing (its thread frozen, or its process killed
+  with SIGKILL) until the follower leads (target: median <= lease, worst <= lease + heartbeat);
+
+on the in-memory store across threads, and on the file store across real processes. Then the
+idle CPU of electors at the default timings (10 s lease), in CPU seconds per minute per elector.
+
+Usage: ``python benchmarks/failover.py [--quick]``; ``main()`` returns the named figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fdb_election import embedded
+from fdb_election.election import ElectionConfig
+from fdb_election.runtime import Elector
+
+LEASE = 1.0
+CONFIG = ElectionConfig.with_lease_duration(LEASE)
+HEARTBEAT = CONFIG.heartbeat_interval.total_seconds()
+WAIT = 10.0
+
+
+class FreezableSleeper:
+    """A sleeper that can freeze its elector's loop (as if the process were stopped)."""
+
+    def __init__(self) -> None:
+        self.frozen = threading.Event()
+        self.thawed = threading.Event()
+
+    def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        woke = False if self.frozen.is_set() else event.wait(timeout)
+        if self.frozen.is_set():
+            self.thawed.wait()
+        return woke
+
+
+def _pair(db: Any) -> tuple[Elector, Elector, FreezableSleeper]:
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    sleeper = FreezableSleeper()
+    leader = Elector(db, name, process_id="leader", config=CONFIG, sleeper=sleeper, metrics=False)
+    leader.start()
+    if not leader.wait_for_leadership(WAIT):
+        raise RuntimeError("the first elector did not become leader")
+    follower = Elector(db, name, process_id="follower", config=CONFIG, metrics=False).start()
+    deadline = time.monotonic() + WAIT
+    while follower.leader is None and time.monotonic() < deadline:
+        time.sleep(0.001)  # benchmark set-up only: wait for the follower's first cycle
+    return leader, follower, sleeper
+
+
+def thread_failover(trials: int, crash: bool) -> list[float]:
+    """Seconds from the leader's stop (or freeze) until the follower leads, per trial."""
+    db = embedded.open()
+    times = []
+    rng = random.Random(3)
+    for _ in range(trials):
+        leader, follower, sleeper = _pair(db)
+        if crash:
+            # Freeze at a random point of the leader's refresh cycle, like a crash.
+            time.sleep(rng.uniform(0, HEARTBEAT))
+            sleeper.frozen.set()
+            started = time.perf_counter()
+        else:
+            started = time.perf_counter()
+            leader.stop(WAIT)
+        if not follower.wait_for_leadership(WAIT):
+            raise RuntimeError("the follower did not take over")
+        times.append(time.perf_counter() - started)
+        if crash and leader.is_leader:
+            raise AssertionError("two leaders: the frozen leader still leads")
+        sleeper.thawed.set()
+        leader.stop(WAIT)
+        follower.stop(WAIT)
+    return times
+
+
+# ---------------------------------------------------------------------------- processes
+
+WORKER = """
+import signal, sys, time
+from fdb_election import embedded
+from fdb_election.election import ElectionConfig
+from fdb_election.runtime import Elector
+
+path, name, pid = sys.argv[1:4]
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # threads inherit: sigwait gets it
+db = embedded.open(path)
+config = ElectionConfig.with_lease_duration(%(lease)r)
+def elected(event):
+    print("elected", time.monotonic(), flush=True)
+e = Elector(db, name, process_id=pid, config=config, on_elected=elected, metrics=False).start()
+print("ready", flush=True)
+signal.sigwait({signal.SIGTERM})
+print("stopping", time.monotonic(), flush=True)
+e.stop(5)
+print("stopped", time.monotonic(), flush=True)
+"""
+
+
+def _spawn(path: str, name: str, pid: str) -> subprocess.Popen[str]:
+    code = WORKER % {"lease": LEASE}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, path, name, pid],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _expect(proc: subprocess.Popen[str], word: str) -> float:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        parts = line.split()
+        if parts and parts[0] == word:
+            return float(parts[1]) if len(parts) > 1 else 0.0
+    raise RuntimeError(f"worker exited before printing {word!r}")
+
+
+def process_failover(trials: int, crash: bool) -> list[float]:
+    """Like :func:`thread_failover` with one process per elector on the file store."""
+    times = []
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "failover.fdbe")
+        for trial in range(trials):
+            name = f"bench-{trial}"
+            leader = _spawn(path, name, "leader")
+            _expect(leader, "ready")
+            _expect(leader, "elected")
+            follower = _spawn(path, name, "follower")
+            _expect(follower, "ready")
+            # Let it follow, then strike at a random point of the leader's refresh cycle.
+            time.sleep(2 * HEARTBEAT + rng.uniform(0, HEARTBEAT))
+            if crash:
+                started = time.monotonic()
+                leader.send_signal(signal.SIGKILL)
+            else:
+                started = time.monotonic()
+                leader.send_signal(signal.SIGTERM)
+            elected = _expect(follower, "elected")
+            times.append(elected - started)
+            follower.send_signal(signal.SIGTERM)
+            follower.wait(WAIT)
+            leader.wait(WAIT)
+    return times
+
+
+def idle_cpu_per_minute(electors: int, seconds: float) -> tuple[float, float]:
+    """CPU seconds per minute per elector at default timings, and the same with no elector."""
+    t0 = time.process_time()
+    time.sleep(seconds / 4)
+    baseline = (time.process_time() - t0) / (seconds / 4) * 60
+    db = embedded.open()
+    running = [
+        Elector(db, "idle-bench", process_id=f"e{i}", metrics=False).start()
+        for i in range(electors)
+    ]
+    running[0].wait_for_leadership(WAIT)
+    t0 = time.process_time()
+    time.sleep(seconds)
+    used = time.process_time() - t0
+    for e in running:
+        e.stop(WAIT)
+    return used / seconds * 60 / electors, baseline
+
+
+def _summary(prefix: str, times: list[float]) -> dict[str, float]:
+    return {
+        f"{prefix}_median_s": statistics.median(times),
+        f"{prefix}_worst_s": max(times),
+    }
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    """All figures (``quick``: fewer trials, shorter idle measurement)."""
+    trials = 5 if quick else 20
+    figures: dict[str, float] = {"lease_s": LEASE, "heartbeat_s": HEARTBEAT}
+    figures.update(_summary("failover_graceful", thread_failover(trials, crash=False)))
+    figures.update(_summary("failover_crash", thread_failover(trials, crash=True)))
+    if getattr(embedded, "SUPPORTS_FILES", False):
+        process_trials = 3 if quick else trials
+        figures.update(
+            _summary("file_failover_graceful", process_failover(process_trials, crash=False))
+        )
+        figures.update(_summary("file_failover_crash", process_failover(process_trials, True)))
+    cpu, baseline = idle_cpu_per_minute(3, 5.0 if quick else 30.0)
+    figures["idle_cpu_s_per_min_per_elector"] = cpu
+    figures["idle_cpu_s_per_min_baseline"] = baseline
+    figures["failover_crash_median_over_lease"] = figures["failover_crash_median_s"] / LEASE
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer trials, under a minute")
+    args = parser.parse_args(argv)
+    figures = run(quick=args.quick)
+    width = max(len(name) for name in figures)
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value:.4g}")
+    checks = {
+        "graceful median < 10 ms": figures["failover_graceful_median_s"] < 0.010,
+        "crash median <= lease": figures["failover_crash_median_s"] <= LEASE,
+        "crash worst <= lease + heartbeat": figures["failover_crash_worst_s"] <= LEASE + HEARTBEAT,
+    }
+    for label, ok in checks.items():
+        print(f"{'ok  ' if ok else 'MISS'} {label}")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
