@@ -64,6 +64,8 @@ def result_text(value: object) -> str:
         return f"!{name}"
     if value is None:
         return "None"
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool | int):
         return str(value)
     ballot = getattr(value, "ballot", None)
@@ -160,9 +162,11 @@ class ElectionModel:
         self.candidates.pop(process_id, None)
 
     def evict_dead_candidates(self, now_ns: int) -> int:
-        """Remove candidates whose last heartbeat is older than the candidate timeout."""
+        """Remove candidates whose last heartbeat is ``candidate_timeout`` old or older."""
         timeout = self._config().candidate_timeout_ns
-        dead = [p for p, c in self.candidates.items() if now_ns - c.last_heartbeat_ns > timeout]
+        dead = [
+            p for p, c in self.candidates.items() if max(now_ns - c.last_heartbeat_ns, 0) >= timeout
+        ]
         for p in dead:
             del self.candidates[p]
         return len(dead)
@@ -185,17 +189,21 @@ class ElectionModel:
         return None
 
     def refresh_lease(self, process_id: str, now_ns: int) -> LeaderRecord | None:
-        """A new ballot and lease for the current leader; None for anybody else."""
-        self._enabled()
+        """A new ballot and lease for the current leader; None for anybody else.
+
+        Works while elections are disabled (the leader keeps its role), as in the seed.
+        """
+        self._config()
         leader = self.leader
         if leader is None or leader.leader_id != process_id:
             return None
         return self._lead(process_id, leader.priority, now_ns)
 
     def resign_leadership(self, process_id: str) -> bool:
-        """Clear the leader record if ``process_id`` holds it (the mark stays)."""
+        """Clear the leader record if ``process_id`` holds it; the mark keeps its ballot."""
         if self.leader is None or self.leader.leader_id != process_id:
             return False
+        self.mark = max(self.mark or 0, self.leader.ballot)
         self.leader = None
         return True
 

@@ -1,0 +1,623 @@
+"""The simulated world: N electors, one in-memory store, faults, all in virtual time.
+
+:func:`run_seed` builds a :class:`World` from a seed and a :class:`~.faults.SimConfig`, runs it,
+and checks its history. Everything random comes from ``random.Random(seed)``; the store, the
+electors' clocks and their timers all read the scheduler's virtual time, so a seed replays
+exactly. The electors are the runtime's own :class:`~fdb_election.runtime.core.ElectorCore`, the
+same code the thread and asyncio drivers run.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from fdb.subspace_impl import Subspace
+
+from fdb_election import _mutations, embedded
+from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.election.times import to_nanos
+from fdb_election.runtime.core import ElectorCore, Phase
+from fdb_election.runtime.stepdown import request_step_down
+from fdb_election.sim.checker import Violation, check, leaderless_gaps
+from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock
+from fdb_election.sim.faults import FAULT_KINDS, FaultPlan, PlannedFault, SimConfig, plan_faults
+from fdb_election.sim.history import (
+    Commit,
+    Fault,
+    History,
+    LeadershipChange,
+    Note,
+    OpCall,
+    ResourceRecord,
+    ResourceWrite,
+    Snapshot,
+)
+from fdb_election.sim.model import result_text
+from fdb_election.sim.observe import config_record, decode_resource, encode_resource, read_snapshot
+from fdb_election.sim.scheduler import Scheduler
+
+__all__ = ["Outcome", "RecordingElection", "World", "run_seed"]
+
+#: FoundationDB error codes the simulator injects.
+NOT_COMMITTED = 1020
+COMMIT_UNKNOWN_RESULT = 1021
+TIMED_OUT = 1031
+
+
+class RecordingElection(LeaderElection):
+    """A ``LeaderElection`` that reports every state-changing call to the world.
+
+    The calls run unchanged (``super()``); the recorder gets the transaction and an
+    :class:`~.history.OpCall` with the arguments and the result (or the error's class name).
+    """
+
+    __slots__ = ("_record",)
+
+    def __init__(self, subspace: Any, record: Callable[[Any, OpCall], None]) -> None:
+        super().__init__(subspace)
+        self._record = record
+
+    def _call(self, tr: Any, op: OpCall, call: Callable[..., Any], *args: Any) -> Any:
+        try:
+            value = call(self, tr, *args)
+        except Exception as exc:
+            self._record(tr, _with_result(op, result_text(exc)))
+            raise
+        self._record(tr, _with_result(op, result_text(value)))
+        return value
+
+    def initialize_with_config(self, tr: Any, config: ElectionConfig) -> None:
+        op = OpCall("initialize_with_config", config=config_record(config))
+        self._call(tr, op, LeaderElection.initialize_with_config, config)
+
+    def write_config(self, tr: Any, config: ElectionConfig) -> None:
+        op = OpCall("write_config", config=config_record(config))
+        self._call(tr, op, LeaderElection.write_config, config)
+
+    def register_candidate(self, tr: Any, process_id: str, priority: int, now: Any) -> None:
+        op = OpCall("register_candidate", process_id, priority, _ns(now))
+        self._call(tr, op, LeaderElection.register_candidate, process_id, priority, now)
+
+    def heartbeat_candidate(self, tr: Any, process_id: str, priority: int, now: Any) -> None:
+        op = OpCall("heartbeat_candidate", process_id, priority, _ns(now))
+        self._call(tr, op, LeaderElection.heartbeat_candidate, process_id, priority, now)
+
+    def unregister_candidate(self, tr: Any, process_id: str) -> None:
+        op = OpCall("unregister_candidate", process_id)
+        self._call(tr, op, LeaderElection.unregister_candidate, process_id)
+
+    def evict_dead_candidates(self, tr: Any, now: Any) -> int:
+        op = OpCall("evict_dead_candidates", now_ns=_ns(now))
+        result: int = self._call(tr, op, LeaderElection.evict_dead_candidates, now)
+        return result
+
+    def try_claim_leadership(
+        self, tr: Any, process_id: str, priority: int, now: Any
+    ) -> LeaderState | None:
+        op = OpCall("try_claim_leadership", process_id, priority, _ns(now))
+        result: LeaderState | None = self._call(
+            tr, op, LeaderElection.try_claim_leadership, process_id, priority, now
+        )
+        return result
+
+    def refresh_lease(self, tr: Any, process_id: str, now: Any) -> LeaderState | None:
+        op = OpCall("refresh_lease", process_id, now_ns=_ns(now))
+        result: LeaderState | None = self._call(
+            tr, op, LeaderElection.refresh_lease, process_id, now
+        )
+        return result
+
+    def resign_leadership(self, tr: Any, process_id: str) -> bool:
+        op = OpCall("resign_leadership", process_id)
+        result: bool = self._call(tr, op, LeaderElection.resign_leadership, process_id)
+        return result
+
+    def get_leader_raw(self, tr: Any) -> LeaderState | None:
+        result: LeaderState | None = self._call(
+            tr, OpCall("get_leader_raw"), LeaderElection.get_leader_raw
+        )
+        return result
+
+
+def _with_result(op: OpCall, result: str) -> OpCall:
+    return OpCall(op.name, op.process_id, op.priority, op.now_ns, op.config, result)
+
+
+def _ns(current_time: Any) -> int:
+    return to_nanos(current_time, "current_time")
+
+
+@dataclass(slots=True)
+class SimProcess:
+    """One simulated host running one elector (replaced by a new one after a crash)."""
+
+    name: str
+    clock: ProcessClock
+    rng: random.Random
+    priority: int
+    core: ElectorCore | None = None
+    timer: Any = None
+    paused_until: float = 0.0
+    restart_after: float | None = None
+    step_wall: float | None = None
+    hooked: dict[int, Any] = field(default_factory=dict)
+    last_ballot: int | None = None
+    incarnation: int = 0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one seed: its history, the violations, and figures for the summary."""
+
+    seed: int
+    config: SimConfig
+    history: History
+    violations: list[Violation]
+    faults: Counter[str]
+    leadership_changes: int
+    failovers: list[float]
+    events: int
+    mutations: tuple[str, ...] = ()
+
+    def replay_command(self) -> str:
+        """The command line that replays this seed (exact for configurations the CLI builds)."""
+        c = self.config
+        parts = [
+            f"python -m fdb_election.sim --replay {self.seed} --processes {c.processes}",
+            f"--hours {c.duration / 3600!r} --lease {c.lease!r}",
+        ]
+        if set(c.kinds) != set(FAULT_KINDS):
+            parts.append(f"--faults {','.join(c.kinds) or ','}")
+        if not c.shrink_leases:
+            parts.append("--no-shrink-leases")
+        parts += [f"--mutation {name}" for name in self.mutations]
+        return " ".join(parts)
+
+    def report(self, last: int = 40) -> str:
+        """The violations, the replay command and the trace leading to the first violation."""
+        lines = [f"seed {self.seed}: {len(self.violations)} violation(s)"]
+        lines += [f"  {v}" for v in self.violations[:10]]
+        lines.append(f"  replay: {self.replay_command()}")
+        before = self.violations[0].time if self.violations else None
+        lines.append(f"  last events{' before the first violation' if before else ''}:")
+        lines += [f"    {line}" for line in self.history.trace(last, before)]
+        return "\n".join(lines)
+
+
+class World:
+    """Everything of one simulated run. Build, :meth:`run`, then read :attr:`history`."""
+
+    def __init__(self, seed: int, config: SimConfig | None = None) -> None:
+        self.seed = seed
+        self.config = config or SimConfig()
+        self.rng = random.Random(seed)
+        self.sched = Scheduler()
+        self.db = embedded.open(
+            clock=lambda: self.sched.now,
+            sleep=self._sleep,
+            rng=random.Random(self.rng.getrandbits(64)),
+        )
+        self.db.set_fault_hook(self._hook)
+        self.subspace = Subspace(("sim", "election"))
+        self.resource_key = bytes(Subspace(("sim", "resource")).pack(()))
+        self.names = [f"p{i}" for i in range(1, self.config.processes + 1)]
+        self.history = History(
+            seed=seed,
+            processes=tuple(self.names),
+            end_time=self.config.duration,
+            liveness_bound=self.config.liveness_bound,
+        )
+        self.plan: FaultPlan = plan_faults(self.rng, self.config, self.names, DRIFT_BOUND)
+        self.election_config = self._config(self.config.lease, True, True)
+        self.processes: dict[str, SimProcess] = {}
+        for name in self.names:
+            clock = ProcessClock(
+                lambda: self.sched.now,
+                wall_offset=self.plan.wall_offsets[name],
+                wall_drift=self.plan.wall_drifts[name],
+                rate_error=self.plan.rate_errors[name],
+                mono_origin=self.rng.uniform(100.0, 10_000.0),
+            )
+            self.processes[name] = SimProcess(
+                name, clock, random.Random(self.rng.getrandbits(64)), self.plan.priorities[name]
+            )
+        self.operator = RecordingElection(self.subspace, self._record_op)
+        self._pending: dict[int, tuple[Any, str | None, list[OpCall]]] = {}
+        self._current: list[SimProcess] = []
+        self._observing = False
+        self._operating = False
+        self._leading: dict[str, bool] = dict.fromkeys(self.names, False)
+        self._unavailable_until = -math.inf
+        self._flaky_until = -math.inf
+        self._stalls: dict[str, PlannedFault] = {}
+        self._quiet_from = self.config.duration - self.config.quiet_period
+        self._last_snapshot: Snapshot | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    def _config(self, lease: float, enabled: bool, preemption: bool) -> ElectionConfig:
+        ratio = self.config.heartbeat / self.config.lease
+        return ElectionConfig(
+            lease_duration=lease,
+            heartbeat_interval=lease * ratio,
+            candidate_timeout=lease * 1.5,
+            election_enabled=enabled,
+            allow_preemption=preemption,
+        )
+
+    @staticmethod
+    def _sleep(_seconds: float) -> None:
+        """Retry backoff inside the store takes no virtual time (electors do not use it)."""
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> History:
+        """Run the whole simulation; the recorded history (also in :attr:`history`)."""
+        for name in self.names:
+            self.sched.at(self.rng.uniform(0.0, self.config.heartbeat), partial(self._start, name))
+            self._schedule_service(self.processes[name])
+        for fault in self.plan.faults:
+            self.sched.at(fault.at, partial(self._apply, fault))
+        self.sched.at(self._quiet_from, self._quiet)
+        self.sched.on_event = self._sample
+        self.sched.run_until(self.config.duration)
+        self.history.final = self._read_state()
+        return self.history
+
+    def _start(self, name: str) -> None:
+        proc = self.processes[name]
+        proc.incarnation += 1
+        election = RecordingElection(self.subspace, self._record_op)
+        proc.core = ElectorCore(
+            self.db,
+            election,
+            process_id=name,
+            clock=proc.clock,
+            rng=proc.rng,
+            priority=proc.priority,
+            config=self.election_config,
+            jitter=self.config.jitter,
+            name="sim",
+        )
+        self._note(name, f"starts (incarnation {proc.incarnation}, priority {proc.priority})")
+        self._schedule_step(proc, 0.0)
+
+    def _schedule_step(self, proc: SimProcess, delay: float) -> None:
+        if proc.timer is not None:
+            proc.timer.cancel()
+            proc.timer = None
+        if math.isinf(delay):
+            return
+        proc.timer = self.sched.after(
+            max(delay, 0.0), lambda: self._step(proc), owner=proc.name, label="step"
+        )
+
+    def _step(self, proc: SimProcess) -> None:
+        proc.timer = None
+        core = proc.core
+        if core is None:
+            return
+        if self.sched.now < proc.paused_until:
+            self._schedule_step(proc, proc.paused_until - self.sched.now)
+            return
+        self._current.append(proc)
+        proc.step_wall = proc.clock.wall()
+        try:
+            delay = core.step()
+        finally:
+            self._current.pop()
+            self._forget_pending(proc.name)
+        if core is not proc.core:
+            return  # crashed while stalled in this step
+        for event in core.take_events():
+            self._note(proc.name, type(event).__name__ + _event_text(event))
+        if core.last_error is not None and delay > 0 and core.phase is not Phase.STOPPED:
+            error = core.last_error
+            code = getattr(error, "code", None)
+            self._note(proc.name, f"step error {code if code else type(error).__name__}")
+            core.last_error = None
+        if core.phase is Phase.STOPPED:
+            proc.core = None
+            self._cancel_watches(proc)
+            if proc.restart_after is not None:
+                delay_restart, proc.restart_after = proc.restart_after, None
+                self.sched.after(delay_restart, lambda: self._start(proc.name))
+            return
+        self._hook_watches(proc, core)
+        self._schedule_step(proc, delay)
+
+    def _hook_watches(self, proc: SimProcess, core: ElectorCore) -> None:
+        live = {id(f): f for f in core.wake_futures()}
+        for key in list(proc.hooked):
+            if key not in live:
+                del proc.hooked[key]
+        for key, future in live.items():
+            if key in proc.hooked:
+                continue
+            proc.hooked[key] = future
+            incarnation = proc.incarnation
+            future.on_ready(lambda _f, p=proc, i=incarnation: self._wake(p, i))
+
+    def _wake(self, proc: SimProcess, incarnation: int) -> None:
+        if proc.core is None or proc.incarnation != incarnation:
+            return
+        if proc.timer is not None and proc.timer.when <= self.sched.now:
+            return
+        self._schedule_step(proc, 0.0)
+
+    def _cancel_watches(self, proc: SimProcess) -> None:
+        for future in proc.hooked.values():
+            if not future.is_ready():
+                future.cancel()
+        proc.hooked.clear()
+
+    # ------------------------------------------------------------------ the protected resource
+
+    def _schedule_service(self, proc: SimProcess) -> None:
+        delay = self.rng.uniform(0.3, 0.7) * self.config.heartbeat
+        self.sched.after(delay, lambda: self._service(proc), owner=proc.name, label="service")
+
+    def _service(self, proc: SimProcess) -> None:
+        self._schedule_service(proc)
+        core = proc.core
+        if core is None or self.sched.now < proc.paused_until:
+            return
+        if core.is_leader:
+            proc.last_ballot = core.ballot
+            self._fenced_write(proc, core, stale=False)
+        elif proc.last_ballot is not None and self.rng.random() < 0.2:
+            self._fenced_write(proc, core, stale=True)
+
+    def _fenced_write(self, proc: SimProcess, core: ElectorCore, *, stale: bool) -> None:
+        """Write the resource in one transaction with the elector's fence check."""
+        token = proc.last_ballot if stale else core.ballot
+        if token is None:
+            return
+        self._current.append(proc)
+        proc.step_wall = proc.clock.wall()
+        tr = self.db.create_transaction()
+        try:
+            if stale:
+                core.election.fence(tr, proc.name, token)
+            else:
+                core.fence(tr)
+            current = tr.get(self.resource_key)
+            writes = decode_resource(bytes(current)).writes if current.present() else 0
+            tr.set(self.resource_key, encode_resource(ResourceRecord(token, proc.name, writes + 1)))
+            self._record_op(tr, OpCall("fenced_write", proc.name, token, result="None"))
+            tr.commit().wait()
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            error = str(code) if code is not None else type(exc).__name__
+            self.history.record(ResourceWrite(self.sched.now, proc.name, token, False, None, error))
+        else:
+            version = tr.get_committed_version()
+            self.history.record(ResourceWrite(self.sched.now, proc.name, token, True, version))
+        finally:
+            self._current.pop()
+            self._forget_pending(proc.name)
+
+    # ------------------------------------------------------------------ recording
+
+    def _record_op(self, tr: Any, op: OpCall) -> None:
+        entry = self._pending.get(id(tr))
+        if entry is None or entry[0] is not tr:
+            owner = self._current[-1].name if self._current else None
+            entry = (tr, owner, [])
+            self._pending[id(tr)] = entry
+        entry[2].append(op)
+
+    def _forget_pending(self, owner: str | None) -> None:
+        for key in [k for k, v in self._pending.items() if v[1] == owner]:
+            del self._pending[key]
+
+    def _read_state(self) -> Snapshot:
+        self._observing = True
+        try:
+            tr = self.db.create_transaction()
+            return read_snapshot(tr, self.operator, self.resource_key)
+        finally:
+            self._observing = False
+
+    def _observe_commit(self, tr: Any, reported: int | None) -> None:
+        version = tr.get_committed_version()
+        entry = self._pending.pop(id(tr), None)
+        ops = tuple(entry[2]) if entry is not None and entry[0] is tr else ()
+        proc = self._current[-1] if self._current else None
+        snapshot = self._read_state()
+        if not ops and snapshot == self._last_snapshot:
+            return  # a commit outside the election (nothing of ours changed)
+        self._last_snapshot = snapshot
+        self.history.record(
+            Commit(
+                self.sched.now,
+                version,
+                proc.name if proc is not None else None,
+                ops,
+                snapshot,
+                reported,
+                proc.step_wall if proc is not None else None,
+            )
+        )
+
+    def _note(self, process: str | None, text: str) -> None:
+        self.history.record(Note(self.sched.now, process, text))
+
+    def _sample(self) -> None:
+        """After every event: record who started or stopped reporting ``is_leader``."""
+        rises = []
+        for name in self.names:
+            core = self.processes[name].core
+            leading = core is not None and core.is_leader
+            if leading != self._leading[name]:
+                self._leading[name] = leading
+                if leading:
+                    rises.append((name, core.ballot if core is not None else None))
+                else:
+                    self.history.record(LeadershipChange(self.sched.now, name, False))
+        for name, ballot in rises:
+            self.history.record(LeadershipChange(self.sched.now, name, True, ballot))
+
+    # ------------------------------------------------------------------ faults
+
+    def _hook(self, event: str, tr: Any) -> int | None:
+        """The store's fault hook: observe commits, inject errors and in-flight stalls."""
+        if self._observing:
+            return None
+        reported = None
+        if event == "committed":
+            # Observe first: the commit is durable now, whatever happens to its caller next.
+            flaky = self.sched.now < self._flaky_until and not self._operating
+            if flaky and self.rng.random() < self.config.flaky_unknown_rate:
+                reported = COMMIT_UNKNOWN_RESULT
+            self._observe_commit(tr, reported)
+        if self._operating:
+            return reported  # the operator's own writes are out of band: no faults
+        proc = self._current[-1] if self._current else None
+        if proc is not None:
+            stall = self._stalls.get(proc.name)
+            if stall is not None and stall.stall_point == event:
+                del self._stalls[proc.name]
+                start = self.sched.now
+                until = start + stall.duration
+                self.history.record(Fault(start, "stall", proc.name, until, f"at {event}"))
+                self.sched.run_nested(proc.name, until)
+        now = self.sched.now
+        if event == "read_version":
+            if now < self._unavailable_until:
+                return TIMED_OUT
+            return None
+        if event == "commit":
+            if now < self._unavailable_until:
+                return self.rng.choice((TIMED_OUT, COMMIT_UNKNOWN_RESULT))
+            if now < self._flaky_until and self.rng.random() < self.config.flaky_fail_rate:
+                return NOT_COMMITTED
+            return None
+        return reported
+
+    def _apply(self, fault: PlannedFault) -> None:
+        now = self.sched.now
+        proc = self.processes[fault.process] if fault.process is not None else None
+        until = now + fault.duration
+        detail = ""
+        if fault.kind == "crash" and proc is not None:
+            if proc.core is None:
+                return
+            self._crash(proc)
+            self.sched.after(fault.duration, lambda: self._start(proc.name))
+        elif fault.kind == "pause" and proc is not None:
+            proc.paused_until = max(proc.paused_until, until)
+        elif fault.kind == "stall" and proc is not None:
+            self._stalls[proc.name] = fault
+            return  # recorded when it actually happens
+        elif fault.kind == "wall_step" and proc is not None:
+            proc.clock.step_wall(fault.amount)
+            detail = f"{fault.amount:+.3f} s"
+        elif fault.kind == "unavailable":
+            self._unavailable_until = max(self._unavailable_until, until)
+        elif fault.kind == "flaky":
+            self._flaky_until = max(self._flaky_until, until)
+            if self.rng.random() < self.config.flaky_stall_rate * 10:
+                victim = self.rng.choice(self.names)
+                point = self.rng.choice(("read_version", "commit", "committed"))
+                self._stalls[victim] = PlannedFault(
+                    now, "stall", victim, self.rng.uniform(0.05, 1.5) * fault.duration, 0, None,
+                    True, True, point,
+                )  # fmt: skip
+        elif fault.kind == "config":
+            assert fault.lease is not None
+            config = self._config(fault.lease, fault.enabled, fault.preemption)
+            self._operator_write(config)
+            detail = f"lease={fault.lease} enabled={fault.enabled} preemption={fault.preemption}"
+            if not fault.enabled:
+                enabled = self._config(fault.lease, True, fault.preemption)
+                self.sched.after(fault.duration, lambda: self._operator_write(enabled))
+        elif fault.kind == "resign" and proc is not None:
+            if proc.core is None or proc.restart_after is not None:
+                return
+            proc.restart_after = fault.duration
+            proc.core.request_stop()
+            self._schedule_step(proc, 0.0)
+        elif fault.kind == "step_down":
+            leader = self._read_state().leader
+            if leader is None:
+                return
+            self._operating = True
+            try:
+                request_step_down(self.db, LeaderElection(self.subspace), leader.leader_id)
+            finally:
+                self._operating = False
+            detail = f"asked {leader.leader_id} to step down"
+        elif fault.kind == "priority" and proc is not None:
+            proc.priority = int(fault.amount)
+            if proc.core is not None:
+                proc.core.priority = proc.priority
+            detail = f"priority -> {proc.priority}"
+        else:
+            return
+        self.history.record(Fault(now, fault.kind, fault.process, until, detail))
+
+    def _crash(self, proc: SimProcess) -> None:
+        if proc.timer is not None:
+            proc.timer.cancel()
+            proc.timer = None
+        self._cancel_watches(proc)
+        proc.core = None
+        proc.paused_until = 0.0
+        proc.restart_after = None
+
+    def _operator_write(self, config: ElectionConfig) -> None:
+        self._operating = True
+        try:
+            tr = self.db.create_transaction()
+            self.operator.write_config(tr, config)
+            tr.commit().wait()
+        finally:
+            self._operating = False
+
+    def _quiet(self) -> None:
+        """The end of the faulty part: disarm stalls, no more flaky or unavailable time."""
+        self._stalls.clear()
+        self._flaky_until = min(self._flaky_until, self.sched.now)
+        self._unavailable_until = min(self._unavailable_until, self.sched.now)
+
+
+def _event_text(event: Any) -> str:
+    fields = getattr(event, "__dataclass_fields__", None)
+    if not fields:
+        return ""
+    parts = []
+    for name in fields:
+        value = getattr(event, name)
+        if isinstance(value, LeaderState):
+            value = f"{value.leader_id}@{value.ballot}"
+        parts.append(f"{name}={value}")
+    return "(" + ", ".join(parts) + ")"
+
+
+def run_seed(seed: int, config: SimConfig | None = None) -> Outcome:
+    """Simulate one seed and check it."""
+    world = World(seed, config)
+    history = world.run()
+    violations = check(history)
+    faults = Counter(f.kind for f in history.faults())
+    rises = [e for e in history.events if isinstance(e, LeadershipChange) and e.is_leader]
+    gaps = leaderless_gaps(history)
+    failovers = [end - begin for begin, end in gaps[1:] if end < history.end_time]
+    return Outcome(
+        seed=seed,
+        config=world.config,
+        history=history,
+        violations=violations,
+        faults=faults,
+        leadership_changes=len(rises),
+        failovers=failovers,
+        events=world.sched.events_run,
+        mutations=tuple(sorted(_mutations.enabled_names())),
+    )

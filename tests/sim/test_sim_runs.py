@@ -1,0 +1,88 @@
+"""Whole simulated runs: deterministic per seed, clean on the real code, and the command line."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from fdb_election.sim import cli
+from fdb_election.sim.faults import SimConfig
+from fdb_election.sim.world import run_seed
+
+#: 200 seeds of one simulated minute each (faults during the first ~45 s, then quiet for the
+#: liveness check). Configuration faults never lower the lease: see the known-bug test below.
+SEEDS = range(200)
+CLEAN = SimConfig(duration=60.0, shrink_leases=False)
+
+
+def test_a_seed_replays_exactly() -> None:
+    first = run_seed(11, CLEAN)
+    again = run_seed(11, CLEAN)
+    assert first.history.trace(10_000) == again.history.trace(10_000)
+    assert first.events == again.events > 1000
+    assert run_seed(12, CLEAN).history.trace(10_000) != first.history.trace(10_000)
+
+
+def test_runs_inject_every_kind_of_fault_and_elect_leaders() -> None:
+    faults: set[str] = set()
+    changes = 0
+    for seed in range(10):
+        outcome = run_seed(seed, CLEAN)
+        faults |= set(outcome.faults)
+        changes += outcome.leadership_changes
+    assert faults == set(CLEAN.kinds)
+    assert changes >= 20
+
+
+def test_no_violation_over_many_seeds() -> None:
+    failing = []
+    for seed in SEEDS:
+        outcome = run_seed(seed, CLEAN)
+        if outcome.violations:
+            failing.append(outcome.report(30))
+    assert not failing, "\n\n".join(failing[:3])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, reported: lowering lease_duration while a leader holds a longer lease lets "
+    "a follower claim after the NEW lease while the leader's local deadline uses the OLD one",
+)
+def test_lowering_the_lease_mid_run_keeps_a_single_leader() -> None:
+    outcome = run_seed(6, SimConfig(duration=120.0))
+    assert outcome.violations == [], outcome.report(30)
+
+
+def test_command_line_summary_and_exit_status() -> None:
+    out = io.StringIO()
+    status = cli.main(["--seeds", "3", "--hours", "0.0125", "--no-shrink-leases"], out=out)
+    lines = out.getvalue().splitlines()
+    assert status == 0
+    assert lines[-1] == "seeds=3 violations=0"
+    assert any(line.startswith("faults injected:") for line in lines)
+    assert any(line.startswith("failover (leaderless gaps):") for line in lines)
+
+
+def test_command_line_reports_and_replays_a_failing_seed() -> None:
+    out = io.StringIO()
+    status = cli.main(
+        ["--seeds", "2", "--start", "5", "--hours", "0.0125", "--mutation", "fence_not_checked"],
+        out=out,
+    )
+    text = out.getvalue()
+    if status == 0:
+        pytest.skip("the fence mutation point is not planted yet")
+    assert status == 1
+    assert "replay: python -m fdb_election.sim --replay" in text
+    assert "--mutation fence_not_checked" in text
+    assert text.splitlines()[-1].startswith("seeds=2 violations=")
+
+
+def test_bad_arguments_are_refused_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--seeds", "0"])
+    assert exc.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--mutation", "no_such_bug"])
