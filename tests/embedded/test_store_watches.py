@@ -130,3 +130,11 @@ def test_watches_disabled_without_ryw(memory_db):
     tr = memory_db.create_transaction()
     tr.options.set_read_your_writes_disable()
     assert error_code(tr.watch(b"k").wait) == 1034
+
+
+def test_dropping_the_transaction_before_commit_gives_1025(memory_db):
+    tr = memory_db.create_transaction()
+    watch = tr.watch(b"k")
+    del tr  # CPython frees it at once; on a cluster the binding destroys it likewise
+    assert ready_event(watch).wait(WAIT)
+    assert error_code(watch.wait) == 1025

@@ -120,10 +120,15 @@ class _Watch:
 class TransactionRead:
     """The read API shared by a :class:`Transaction` and its ``snapshot`` view."""
 
-    __slots__ = ("_snap", "_tr")
+    __slots__ = ()
 
-    _tr: Transaction
-    _snap: bool
+    #: Whether reads through this object are snapshot reads.
+    _snap = False
+
+    @property
+    def _tr(self) -> Transaction:
+        """The transaction whose state the reads use."""
+        raise NotImplementedError
 
     @property
     def db(self) -> Database:
@@ -167,11 +172,15 @@ class TransactionRead:
 class _Snapshot(TransactionRead):
     """``tr.snapshot``: the same transaction, reading without read conflict ranges."""
 
-    __slots__ = ()
+    __slots__ = ("_parent",)
+    _snap = True
 
     def __init__(self, tr: Transaction) -> None:
-        self._tr = tr
-        self._snap = True
+        self._parent = tr
+
+    @property
+    def _tr(self) -> Transaction:
+        return self._parent
 
 
 class Transaction(TransactionRead):
@@ -213,18 +222,27 @@ class Transaction(TransactionRead):
         "_watches",
         "_write_conflicts",
         "_writes",
-        "options",
-        "snapshot",
     )
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._store = db._store
-        self._tr = self
-        self._snap = False
-        self.options = TransactionOptions(self)
-        self.snapshot = _Snapshot(self)
         self._full_reset()
+
+    @property
+    def _tr(self) -> Transaction:
+        return self
+
+    # Built on demand (not stored) so a dropped transaction is freed at once, without a cycle.
+    @property
+    def options(self) -> TransactionOptions:
+        """Transaction options (``tr.options.set_timeout(ms)``, ...)."""
+        return TransactionOptions(self)
+
+    @property
+    def snapshot(self) -> TransactionRead:
+        """This transaction, read with snapshot isolation (no read conflict ranges)."""
+        return _Snapshot(self)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -262,6 +280,10 @@ class Transaction(TransactionRead):
         self._system_read = False
         self._system_write = False
         self._bypass_unreadable = False
+
+    def __del__(self) -> None:
+        # A transaction dropped before commit fails its pending watches (1025), as FoundationDB.
+        self._fail_watches(1025)
 
     def _fail_watches(self, code: int) -> None:
         watches = getattr(self, "_watches", None)
