@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 
 WAIT = 30.0  # upper bound for any single wait; passing runs take milliseconds to seconds
@@ -75,17 +76,27 @@ class Child:
             text=True,
             bufsize=1,
         )
+        # A reader thread, because select() on a buffered pipe misses lines already buffered.
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_lines, daemon=True)
+        self._reader.start()
+
+    def _read_lines(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
 
     def readline(self, timeout: float = WAIT) -> str:
         """The next line the child printed (without newline); fails after ``timeout`` s."""
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            raise AssertionError(f"child printed nothing for {timeout} s")
-        line = self.proc.stdout.readline()
-        if not line:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"child printed nothing for {timeout} s") from None
+        if line is None:
+            self._lines.put(None)
             raise AssertionError(f"child exited early: {self.stderr()}")
-        return line.rstrip("\n")
+        return line
 
     def expect(self, word: str, timeout: float = WAIT) -> list[str]:
         """Wait for a line starting with ``word``; return its words."""
@@ -101,9 +112,15 @@ class Child:
 
     def finish(self, timeout: float = WAIT) -> list[str]:
         """Wait for a clean exit; return the remaining output lines."""
-        out, err = self.proc.communicate(timeout=timeout)
-        assert self.proc.returncode == 0, f"child failed ({self.proc.returncode}): {err}"
-        return out.splitlines()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        returncode = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        assert returncode == 0, f"child failed ({returncode}): {self.stderr()}"
+        lines = []
+        while (line := self._lines.get_nowait()) is not None:
+            lines.append(line)
+        return lines
 
     def stderr(self) -> str:
         if self.proc.poll() is None or self.proc.stderr is None:
