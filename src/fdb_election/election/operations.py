@@ -29,6 +29,7 @@ import threading
 import weakref
 from typing import Any
 
+from fdb_election import _mutations
 from fdb_election.election import layout
 from fdb_election.election.errors import (
     ElectionDisabled,
@@ -292,6 +293,7 @@ class LeaderElection:
             leader is None
             or leader.leader_id == process_id
             or not _lease_valid(leader, now_ns)
+            or _mutations.enabled("lease_not_checked")  # mutation point
             or (config.allow_preemption and priority > leader.priority)
         )
         if not can_claim:
@@ -356,6 +358,8 @@ class LeaderElection:
             tr.set(self._ballot_key, layout.encode_ballot_mark(leader.ballot))
         tr.clear(self._leader_key)
         tr.clear(self._tenure_key)
+        if _mutations.enabled("resign_resets_ballot"):  # mutation point
+            tr.clear(self._ballot_key)
         return True
 
     def is_leader(self, tr: Any, process_id: str, current_time: TimeLike) -> bool:
@@ -439,6 +443,8 @@ class LeaderElection:
         if leader_value is None:
             raise NotLeader(process_id, ballot, "nobody leads now")
         leader = layout.decode_leader(leader_value)
+        if _mutations.enabled("fence_not_checked"):  # mutation point
+            return leader
         if leader.leader_id != process_id:
             raise NotLeader(
                 process_id, ballot, f"{leader.leader_id!r} leads now (ballot {leader.ballot})"
@@ -579,6 +585,8 @@ def _next_ballot(leader: LeaderState | None, mark_value: bytes | None) -> int:
     highest = max(mark, 0 if leader is None else leader.ballot)
     if highest >= U64_MAX:
         raise InvalidState(f"the ballot cannot grow past 2**64-1 (current highest {highest})")
+    if _mutations.enabled("ballot_not_incremented"):  # mutation point
+        return max(highest, 1)
     return highest + 1
 
 

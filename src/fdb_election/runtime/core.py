@@ -38,6 +38,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from fdb_election import _mutations
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState, layout
 from fdb_election.election.errors import (
     LeaderElectionError,
@@ -425,6 +426,8 @@ class ElectorCore:
                 delay = min(delay, self._wait_hint(record, read_done, lease))
             self._watch(tr, "leader", self.election_leader_key())
             self._unwatch("step_down")
+        if claimed is not None and _mutations.enabled("adopt_before_commit"):  # mutation point
+            self._adopt(claimed, attempt_start, lease)
         tr.commit().wait()
         if claimed is not None:
             self._adopt(claimed, attempt_start, lease)
@@ -447,6 +450,8 @@ class ElectorCore:
             since = self._observed_empty_since if self._observed_empty_since is not None else now
             if now < since + 2 * self.heartbeat and self._higher_priority_candidate(tr, wall):
                 return None  # let the live higher-priority candidate take it first
+            return _wall_td(wall)
+        if _mutations.enabled("claim_without_observation"):  # mutation point
             return _wall_td(wall)
         if self._observed_since is None or now < self._observed_since + lease:
             return None
@@ -489,6 +494,8 @@ class ElectorCore:
     def _adopt(self, state: LeaderState, attempt_start: float, lease: float) -> None:
         """A claim or refresh committed: lead until attempt start + lease - margin."""
         deadline = attempt_start + lease - safety_margin(lease, self.clock_drift)
+        if _mutations.enabled("skew_ignored"):  # mutation point: deadline from the wall clock
+            deadline = self.clock.monotonic() + state.lease_expiry_nanos / 1e9 - self.clock.wall()
         if self.clock.monotonic() >= deadline:
             return  # the commit took longer than the lease: nothing to adopt
         newly = not self.is_leader
