@@ -162,12 +162,15 @@ def _check_version(version: int, prune_mark: int, last_version: int) -> None:
 
 
 class _Watch:
-    __slots__ = ("callback", "key", "seen")
+    __slots__ = ("callback", "key", "seen", "serial")
 
-    def __init__(self, key: bytes, seen: bytes | None, callback: WatchCallback) -> None:
+    def __init__(
+        self, key: bytes, seen: bytes | None, callback: WatchCallback, serial: int
+    ) -> None:
         self.key = key
         self.seen = seen
         self.callback = callback
+        self.serial = serial
 
 
 class SQLiteStorage:
@@ -196,6 +199,7 @@ class SQLiteStorage:
         self._commit_lock = threading.Lock()
         self._watch_lock = threading.Lock()
         self._watches: dict[bytes, list[_Watch]] = {}
+        self._watch_serial = 0
         self._listener: WakeupListener | None = None
         _create_file(self.path)
         self._writer = self._connect(busy_timeout_ms=0)
@@ -403,8 +407,9 @@ class SQLiteStorage:
         The check runs after local commits, when another process signals a commit, and every
         ``fallback_interval`` seconds; at once if the value already differs.
         """
-        entry = _Watch(key, seen, callback)
         with self._watch_lock:
+            self._watch_serial += 1
+            entry = _Watch(key, seen, callback, self._watch_serial)
             if self._listener is None and not self._closed:
                 self._listener = WakeupListener(
                     wake_directory(self.path),
@@ -412,7 +417,7 @@ class SQLiteStorage:
                     fallback_interval=self._fallback_interval,
                 )
             self._watches.setdefault(key, []).append(entry)
-        self.check_watches()
+        self.check_watches(only=key)
         return entry
 
     def unwatch(self, handle: object) -> None:
@@ -426,10 +431,16 @@ class SQLiteStorage:
                 if not entries:
                     del self._watches[handle.key]
 
-    def check_watches(self) -> None:
-        """Fire every watch whose key changed (reads the newest committed values)."""
+    def check_watches(self, only: bytes | None = None) -> None:
+        """Fire every watch whose key changed (reads the newest committed values).
+
+        Only watches registered before the read are judged: their ``seen`` value is at least as
+        old as what is read, so a difference is a real change, never a false alarm. ``only``
+        limits the check to one key (used when a watch is registered).
+        """
         with self._watch_lock:
-            keys = list(self._watches)
+            keys = [only] if only is not None else list(self._watches)
+            registered = self._watch_serial
         if not keys or self._closed:
             return
         conn = self._reader()
@@ -446,12 +457,14 @@ class SQLiteStorage:
                 entries = self._watches.get(key)
                 if not entries:
                     continue
-                keep = [w for w in entries if w.seen == value]
-                fired.extend(w for w in entries if w.seen != value)
-                if keep:
-                    self._watches[key] = keep
-                else:
-                    del self._watches[key]
+                changed = [w for w in entries if w.seen != value and w.serial <= registered]
+                if changed:
+                    fired.extend(changed)
+                    keep = [w for w in entries if w not in changed]
+                    if keep:
+                        self._watches[key] = keep
+                    else:
+                        del self._watches[key]
         for w in fired:
             w.callback()
 
