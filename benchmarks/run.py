@@ -29,6 +29,8 @@ BENCHMARKS = [
     "store_throughput",
     "file_throughput",
     "election_cycle",
+    "scale",
+    "many_elections",
     "failover",
 ]
 
