@@ -50,8 +50,8 @@ def populate(db: Any, election: LeaderElection, count: int, when: float = T0) ->
     Each batch checks the configuration once (as ``register_candidate`` does for each) and then
     writes the registrations blindly, with the same key and ``set_versionstamped_value``
     parameter as ``register_candidate``. Calling ``register_candidate`` thousands of times in
-    one transaction would be quadratic on the embedded store today (see the report: every read
-    scans the transaction's writes), which is not what this benchmark measures.
+    one transaction is quadratic on the embedded store today (each of its reads records a read
+    conflict by scanning all of the transaction's writes), which is not what this measures.
     """
     names = [f"c{i:07d}" for i in range(1, count + 1)]
     if not names:
