@@ -203,8 +203,12 @@ class SQLiteStorage:
         self._listener: WakeupListener | None = None
         _create_file(self.path)
         self._writer = self._connect(busy_timeout_ms=0)
-        _initialise(self._writer, self.path, self._now_version(), lock_timeout)
-        self._notifier = WakeupNotifier(wake_directory(self.path))
+        try:
+            _initialise(self._writer, self.path, self._now_version(), lock_timeout)
+            self._notifier = WakeupNotifier(wake_directory(self.path))
+        except BaseException:
+            self._writer.close()
+            raise
 
     # -- connections -------------------------------------------------------------------------
 
