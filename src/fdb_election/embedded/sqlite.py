@@ -36,8 +36,9 @@ backend differs), and keeps them across processes:
   and at least every second as a fallback.
 
 What can surprise you: a process stopped (SIGSTOP) *inside* the few-millisecond commit section
-holds SQLite's write lock; other processes' commits then wait up to ``lock_timeout`` seconds and
-fail with the retryable 1038 ``database_locked`` (reads never wait). Every process sharing a file
+holds SQLite's write lock; other processes' commits then wait up to ``lock_timeout`` seconds
+(default 2) and fail with the retryable 1038 ``database_locked`` until it resumes or dies (reads
+never wait). A transaction's ``set_timeout`` does not shorten that wait. Every process sharing a file
 must use the real wall clock (``version_clock`` is injectable for single-process tests only).
 """
 
@@ -189,7 +190,7 @@ class SQLiteStorage:
         self,
         path: str | os.PathLike[str],
         *,
-        lock_timeout: float = 5.0,
+        lock_timeout: float = 2.0,
         version_clock: Callable[[], float] = time.time,
         fallback_interval: float = 1.0,
     ) -> None:
