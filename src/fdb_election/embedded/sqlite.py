@@ -38,8 +38,8 @@ backend differs), and keeps them across processes:
 What can surprise you: a process stopped (SIGSTOP) *inside* the few-millisecond commit section
 holds SQLite's write lock; other processes' commits then wait up to ``lock_timeout`` seconds
 (default 2) and fail with the retryable 1038 ``database_locked`` until it resumes or dies (reads
-never wait). A transaction's ``set_timeout`` does not shorten that wait. Every process sharing a file
-must use the real wall clock (``version_clock`` is injectable for single-process tests only).
+never wait). A transaction's ``set_timeout`` does not shorten that wait. Every process sharing a
+file must use the real wall clock (``version_clock`` is injectable for single-process tests only).
 """
 
 from __future__ import annotations
