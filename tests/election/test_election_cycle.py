@@ -167,7 +167,8 @@ def test_concurrent_cycles_never_give_one_ballot_to_two_leaders(
     assert failures == []
     ballots = [ballot for ballot, _pid in committed]
     assert len(ballots) == len(set(ballots)), f"a ballot was given twice: {sorted(committed)}"
-    assert len({pid for _ballot, pid in committed}) > 1, "leadership never changed hands"
+    # Not vacuous: several leaderships were committed (which thread wins depends on scheduling).
+    assert len(committed) > 1, f"too few committed leaderships to compare: {committed}"
     final = run(ready, election.get_leader_raw)
     assert final is not None
     assert (final.ballot, final.leader_id) == max(committed)
