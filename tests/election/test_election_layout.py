@@ -201,11 +201,27 @@ def test_candidate_round_trips(
     )
 
 
-@given(ballot=u64s, leader_value=st.binary())
-def test_ballot_mark_and_tenure_round_trip(ballot: int, leader_value: bytes) -> None:
+@given(
+    ballot=u64s,
+    leader_value=st.binary(),
+    lease_ns=st.none() | st.integers(min_value=1, max_value=U64_MAX),
+)
+def test_ballot_mark_and_tenure_round_trip(
+    ballot: int, leader_value: bytes, lease_ns: int | None
+) -> None:
     assert layout.decode_ballot_mark(layout.encode_ballot_mark(ballot)) == ballot
-    tenure = layout.Tenure(ballot, leader_value)
+    tenure = layout.Tenure(ballot, leader_value, lease_ns)
     assert layout.decode_tenure(layout.encode_tenure(tenure)) == tenure
+
+
+def test_tenure_is_written_with_its_lease_as_a_third_element() -> None:
+    tenure = layout.Tenure(7, b"leader-value", 10 * 10**9)
+    assert layout.encode_tenure(tenure) == tuples.pack((7, b"leader-value", 10 * 10**9))
+
+
+def test_old_two_element_tenure_decodes_with_an_unknown_lease() -> None:
+    old = tuples.pack((7, b"leader-value"))
+    assert layout.decode_tenure(old) == layout.Tenure(7, b"leader-value", None)
 
 
 @given(process_id=st.text(min_size=1))
@@ -287,9 +303,22 @@ def test_corrupt_ballot_mark_is_invalid_state(value: bytes) -> None:
         layout.decode_ballot_mark(value)
 
 
-@pytest.mark.parametrize(
-    "value", [b"\x01", tuples.pack((1,)), tuples.pack((1, "value")), tuples.pack((-1, b""))]
-)
+CORRUPT_TENURES = {
+    "not a tuple": b"\x01",
+    "one element": tuples.pack((1,)),
+    "four elements": tuples.pack((1, b"", 5, 5)),
+    "string leader value": tuples.pack((1, "value")),
+    "negative first ballot": tuples.pack((-1, b"")),
+    "zero lease": tuples.pack((1, b"", 0)),
+    "negative lease": tuples.pack((1, b"", -5)),
+    "lease over u64": tuples.pack((1, b"", 2**64)),
+    "string lease": tuples.pack((1, b"", "10")),
+    "bool lease": tuples.pack((1, b"", True)),
+    "float lease": tuples.pack((1, b"", 10.0)),
+}
+
+
+@pytest.mark.parametrize("value", CORRUPT_TENURES.values(), ids=CORRUPT_TENURES.keys())
 def test_corrupt_tenure_is_invalid_state(value: bytes) -> None:
     with pytest.raises(InvalidState, match="tenure"):
         layout.decode_tenure(value)

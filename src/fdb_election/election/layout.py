@@ -10,7 +10,8 @@ encoded under the election's subspace ``S``::
     S.pack(("candidates", pid))      (priority, last_heartbeat_ns, Versionstamp)
     S.pack(("ballot",))              (highest ballot ever issued,)           -- ours only
     S.pack(("tenure",))              (first ballot of the tenure,
-                                      leader value we last wrote)            -- ours only
+                                      leader value we last wrote,
+                                      lease_ns that write used)              -- ours only
 
 The last two keys are this project's additions (see ``operations``); Rust processes ignore them.
 Every decoder raises :class:`InvalidState` for bytes that do not decode or do not make sense.
@@ -136,13 +137,17 @@ def candidate_process_id(subspace: Any, key: bytes) -> str:
 # Decoding helpers
 
 
-def _unpack(what: str, data: bytes, arity: int) -> tuple[Any, ...]:
+def _unpack(what: str, data: bytes, arity: int, *more: int) -> tuple[Any, ...]:
+    """Decode a tuple of ``arity`` elements (or of one of the ``more`` arities)."""
     try:
         values = tuples.unpack(bytes(data))
     except Exception as exc:  # the tuple layer raises several types
         raise InvalidState(f"{what} value {bytes(data).hex()} does not decode: {exc}") from None
-    if len(values) != arity:
-        raise InvalidState(f"{what} value has {len(values)} elements, expected {arity}: {values!r}")
+    if len(values) != arity and len(values) not in more:
+        expected = " or ".join(str(n) for n in (arity, *more))
+        raise InvalidState(
+            f"{what} value has {len(values)} elements, expected {expected}: {values!r}"
+        )
     return values
 
 
@@ -297,20 +302,35 @@ class Tenure:
     value this library last wrote. While the stored leader value still equals ``leader_value``,
     nobody else (not even a Rust process, which does not maintain this record) has written the
     leader key since, so every ballot from ``first_ballot`` to the current one belongs to it.
+
+    ``lease_ns`` is the lease duration (nanoseconds) of the claim or refresh that wrote
+    ``leader_value``, so followers can wait out the lease that leader actually holds even after
+    the configured lease was lowered; ``None`` for a record in the older two-element form.
     """
 
     first_ballot: int
     leader_value: bytes
+    lease_ns: int | None = None
 
 
 def encode_tenure(tenure: Tenure) -> bytes:
-    """``(first_ballot, leader_value)``."""
-    return tuples.pack((tenure.first_ballot, tenure.leader_value))
+    """``(first_ballot, leader_value, lease_ns)``; ``(first_ballot, leader_value)`` without a lease.
+
+    The two-element form is what earlier versions wrote; it is produced only for a ``Tenure``
+    whose ``lease_ns`` is ``None``.
+    """
+    if tenure.lease_ns is None:
+        return tuples.pack((tenure.first_ballot, tenure.leader_value))
+    return tuples.pack((tenure.first_ballot, tenure.leader_value, tenure.lease_ns))
 
 
 def decode_tenure(data: bytes) -> Tenure:
-    """The inverse of :func:`encode_tenure`."""
-    first, value = _unpack("tenure", data, 2)
+    """The inverse of :func:`encode_tenure`; accepts both the three- and two-element forms."""
+    values = _unpack("tenure", data, 3, 2)
+    first, value = values[0], values[1]
     if type(value) is not bytes:
         raise InvalidState(f"tenure leader_value must be bytes, got {value!r}")
-    return Tenure(first_ballot=_u64("tenure", "first_ballot", first), leader_value=value)
+    lease_ns = None if len(values) == 2 else _int("tenure", "lease_ns", values[2], 1, 2**64 - 1)
+    return Tenure(
+        first_ballot=_u64("tenure", "first_ballot", first), leader_value=value, lease_ns=lease_ns
+    )

@@ -305,7 +305,7 @@ class LeaderElection:
             lease_expiry_nanos=_lease_expiry(now_ns, config),
             versionstamp=candidate.versionstamp,
         )
-        self._write_leader(tr, state, leader, leader_value, _value(tenure_future))
+        self._write_leader(tr, state, config, leader, leader_value, _value(tenure_future))
         return state
 
     def refresh_lease(self, tr: Any, process_id: str, current_time: TimeLike) -> LeaderState | None:
@@ -335,7 +335,7 @@ class LeaderElection:
             lease_expiry_nanos=_lease_expiry(now_ns, config),
             versionstamp=leader.versionstamp,
         )
-        self._write_leader(tr, state, leader, leader_value, _value(tenure_future))
+        self._write_leader(tr, state, config, leader, leader_value, _value(tenure_future))
         return state
 
     def resign_leadership(self, tr: Any, process_id: str) -> bool:
@@ -384,6 +384,35 @@ class LeaderElection:
         """The stored leader whatever its lease (for monitoring, debugging, invariant checks)."""
         value = _value(tr.get(self._leader_key))
         return None if value is None else layout.decode_leader(value)
+
+    def leader_lease_ns(self, tr: Any) -> int | None:
+        """The lease duration (ns) the current leader record was written with, if known.
+
+        Every claim and refresh by this library records the configured lease it used in the
+        tenure record, in the same transaction. A follower deciding how long an unchanged
+        leader record must be observed before the leader is presumed gone should wait at least
+        this long: after ``lease_duration`` was lowered, the leader still holds the longer lease
+        it claimed with. ``None`` when nobody leads, or when this library did not write the
+        current leader value (a Rust process, or a tenure record in the older format without a
+        lease); callers must then assume the worst lease they know of.
+
+        Reads the leader and tenure keys without snapshot, so a change of either before commit
+        makes the commit fail with a conflict (1020). Raises :class:`InvalidState` for stored
+        values that do not decode.
+        """
+        leader_future = tr.get(self._leader_key)
+        tenure_future = tr.get(self._tenure_key)
+        leader_value = _value(leader_future)
+        if leader_value is None:
+            return None
+        layout.decode_leader(leader_value)  # a corrupt leader is reported, not ignored
+        tenure_value = _value(tenure_future)
+        if tenure_value is None:
+            return None
+        tenure = layout.decode_tenure(tenure_value)
+        if tenure.leader_value != leader_value:
+            return None
+        return tenure.lease_ns
 
     def run_election_cycle(
         self, tr: Any, process_id: str, priority: int, current_time: TimeLike
@@ -549,11 +578,16 @@ class LeaderElection:
         self,
         tr: Any,
         state: LeaderState,
+        config: ElectionConfig,
         previous: LeaderState | None,
         previous_value: bytes | None,
         tenure_value: bytes | None,
     ) -> None:
-        """Write the leader, raise the ballot mark and carry or start the tenure record."""
+        """Write the leader, raise the ballot mark and carry or start the tenure record.
+
+        The tenure record also stores the lease ``state`` was written with (see
+        :meth:`LeaderElection.leader_lease_ns`).
+        """
         first_ballot = state.ballot
         if previous is not None and previous.leader_id == state.leader_id:
             tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
@@ -562,7 +596,8 @@ class LeaderElection:
         value = layout.encode_leader(state)
         tr.set(self._leader_key, value)
         tr.set(self._ballot_key, layout.encode_ballot_mark(state.ballot))
-        tr.set(self._tenure_key, layout.encode_tenure(Tenure(first_ballot, value)))
+        tenure = Tenure(first_ballot, value, config.lease_duration_ns)
+        tr.set(self._tenure_key, layout.encode_tenure(tenure))
 
 
 def _lease_valid(leader: LeaderState, now_ns: int) -> bool:
