@@ -18,6 +18,10 @@ Safety rules (the reasoning is in docs/elector.md):
   own monotonic clock, counted from just after the read that first returned it. The stored expiry
   must also have passed; when the local wall clock lags behind it, the claim is made at
   ``current_time = stored expiry + 1 µs`` so a skewed wall clock can neither block nor hasten it.
+  The "full lease" is the longest of the configured lease, the lease the record was written with
+  (recorded next to it by every claim and refresh) and, when that is unknown (a record written by
+  another implementation), the longest configured lease seen since the record was first read:
+  lowering ``lease_duration`` never shortens the wait below the lease the leader actually holds.
   The seed's ``run_election_cycle`` is not used: it would claim on the wall clock alone.
 * Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
   it resigns) when a strictly higher-priority live candidate exists and the config allows
@@ -178,6 +182,10 @@ class ElectorCore:
         # What this process has seen of the leader key.
         self._observed: LeaderState | None = None
         self._observed_since: float | None = None  # monotonic, just after the first read of it
+        # Seconds the observed record must stay unchanged before it is presumed dead (the lease
+        # it was written with, or the longest configured lease seen since it was first read).
+        self._observed_lease: float | None = None
+        self._observed_lease_recorded = False  # whether _observed_lease came from the record
         self._observed_empty_since: float | None = None
         self._reported_leader: LeaderState | None = None
         self._hold_off_until = (
@@ -417,15 +425,19 @@ class ElectorCore:
             if self.is_leader:
                 who = "nobody" if record is None else repr(record.leader_id)
                 self._drop_leadership(f"the leader key names {who}")
-            claim_at = self._claim_time(tr, record, read_done, wall, lease)
+            if record is not None:
+                self._note_record_lease(self.election.leader_lease_ns(tr), lease)
+            claim_at = self._claim_time(tr, record, read_done, wall)
             if claim_at is not None:
                 claimed = self.election.try_claim_leadership(
                     tr, self.process_id, self.priority, claim_at
                 )
             else:
-                delay = min(delay, self._wait_hint(record, read_done, lease))
+                delay = min(delay, self._wait_hint(record, read_done))
             self._watch(tr, "leader", self.election_leader_key())
             self._unwatch("step_down")
+        # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
+        # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it.
         if claimed is not None and _mutations.enabled("adopt_before_commit"):  # mutation point
             self._adopt(claimed, attempt_start, lease)
         tr.commit().wait()
@@ -441,7 +453,7 @@ class ElectorCore:
     # ------------------------------------------------------------------ follower rules
 
     def _claim_time(
-        self, tr: Any, record: LeaderState | None, now: float, wall: float, lease: float
+        self, tr: Any, record: LeaderState | None, now: float, wall: float
     ) -> timedelta | None:
         """When the local rules allow a claim in this transaction: the ``current_time`` to pass."""
         if record is None:
@@ -453,21 +465,39 @@ class ElectorCore:
             return _wall_td(wall)
         if _mutations.enabled("claim_without_observation"):  # mutation point
             return _wall_td(wall)
-        if self._observed_since is None or now < self._observed_since + lease:
+        if self._observed_since is None or now < self._observed_since + self._presumed_dead_after():
             return None
         # Unchanged for a full lease on our clock. The seed also wants the stored expiry passed
         # on the wall clock it is given: never pass an earlier time than expiry + 1 µs.
         expiry = timedelta(microseconds=-(-record.lease_expiry_nanos // 1000) + 1)
         return max(_wall_td(wall), expiry)
 
-    def _wait_hint(self, record: LeaderState | None, now: float, lease: float) -> float:
+    def _wait_hint(self, record: LeaderState | None, now: float) -> float:
         """How long until the local rules could allow a claim."""
         if record is None:
             since = self._observed_empty_since if self._observed_empty_since is not None else now
             return max(0.0, max(self._hold_off_until, since + 2 * self.heartbeat) - now)
         if self._observed_since is None:
             return self._next_heartbeat()
-        return max(0.0, self._observed_since + lease - now)
+        return max(0.0, self._observed_since + self._presumed_dead_after() - now)
+
+    def _note_record_lease(self, recorded_ns: int | None, config_lease: float) -> None:
+        """Update how long the observed record must stay unchanged (see ``_presumed_dead_after``).
+
+        ``recorded_ns`` is the lease the record was written with (None: unknown), read in the
+        same transaction as the record; ``config_lease`` the configured lease read there too.
+        """
+        if recorded_ns is not None:
+            self._observed_lease = max(recorded_ns / 1e9, self._observed_lease or 0.0)
+            self._observed_lease_recorded = True
+        elif not self._observed_lease_recorded:
+            # Unknown (written by another implementation): the longest lease configured since
+            # the record was first read. A lease lowered BEFORE that read is not covered.
+            self._observed_lease = max(config_lease, self._observed_lease or 0.0)
+
+    def _presumed_dead_after(self) -> float:
+        """Seconds of unchanged observation after which the observed leader is presumed gone."""
+        return max(self.lease, self._observed_lease or 0.0)
 
     def _higher_priority_candidate(self, tr: Any, wall: float) -> bool:
         candidates = self.election.list_candidates(tr.snapshot, _wall_td(wall))
@@ -480,12 +510,17 @@ class ElectorCore:
             self._observed = record
             self._observed_since = read_done if record is not None else None
             self._observed_empty_since = read_done if record is None else None
+            self._observed_lease = None
+            self._observed_lease_recorded = False
 
     def _view(self, now: float) -> LeaderState | None:
         record = self._observed
         if record is None or self._observed_since is None:
             return record
-        if record.leader_id != self.process_id and now >= self._observed_since + self.lease:
+        if (
+            record.leader_id != self.process_id
+            and now >= self._observed_since + self._presumed_dead_after()
+        ):
             return None  # not refreshed for a full lease: presumed gone
         return record
 
@@ -503,6 +538,8 @@ class ElectorCore:
         self._own_state = state
         self._observed = state
         self._observed_since = attempt_start
+        self._observed_lease = lease
+        self._observed_lease_recorded = True
         if newly:
             self._tenure_ballot = state.ballot
             self._last_ballot = state.ballot
