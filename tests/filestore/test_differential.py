@@ -44,7 +44,9 @@ MUTATION = st.one_of(
     st.tuples(st.just(CLEAR_RANGE), KEYS).map(lambda m: (m[0], m[1], m[1] + b"\x00")),
     st.tuples(ATOMIC.map(int), KEYS, VALUES),
     st.tuples(st.just(int(MutationType.SET_VERSIONSTAMPED_KEY)), st.just(STAMPED), VALUES),
-    st.tuples(st.just(int(MutationType.SET_VERSIONSTAMPED_VALUE)), KEYS, st.just(STAMPED)),
+    # Stamped values get a key of their own: an atomic op over a stamp would cut or compare the
+    # backends' different commit versions, which says nothing about either backend.
+    st.tuples(st.just(int(MutationType.SET_VERSIONSTAMPED_VALUE)), st.just(b"v"), st.just(STAMPED)),
 )
 RANGE = st.tuples(KEYS, KEYS).map(lambda r: tuple(sorted(r)))
 COMMIT = st.tuples(
@@ -99,7 +101,7 @@ def test_file_backend_matches_memory_backend(
                 stamps[fv.to_bytes(8, "big") + b"\x00\x00"] = index
                 versions.append((mv, fv))
             for mv, fv in versions:
-                for key in (b"a", b"a\x00", b"b", b"ba", b"c", b"d\xfe"):
+                for key in (b"a", b"a\x00", b"b", b"ba", b"c", b"d\xfe", b"v"):
                     expected, got = memory.get(key, mv), file.get(key, fv)
                     assert (expected is None) == (got is None), key
                     if expected is not None and got is not None:

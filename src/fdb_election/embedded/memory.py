@@ -137,6 +137,8 @@ class MemoryStorage:
         point_writes = self._point_writes
         ranged = self._range_writes
         for begin, end in read_conflicts:
+            if begin >= end:  # an empty range conflicts with nothing
+                continue
             if len(end) == len(begin) + 1 and end[-1] == 0 and end.startswith(begin):
                 written = point_writes.get(begin)
                 if written is not None and written > read_version:
@@ -215,6 +217,8 @@ class MemoryStorage:
                     fired.extend(self._take_fired(key, watchers, value))
             point_conflicts: list[bytes] = []
             for begin, end in write_conflicts:
+                if begin >= end:  # an empty range conflicts with nothing
+                    continue
                 if len(end) == len(begin) + 1 and end[-1] == 0 and end.startswith(begin):
                     if begin not in self._point_writes:
                         self._point_write_keys.add(begin)
