@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import timedelta
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fdb_election.election import (
     CandidateInfo,
@@ -170,6 +173,32 @@ def test_to_nanos_is_exact_for_timedelta_and_rounds_floats_to_the_nanosecond() -
     assert to_nanos(1_700_000_000, "t") == 1_700_000_000 * SECOND
     assert to_nanos(0.1, "t") == 100_000_000
     assert to_nanos(0, "t") == 0
+
+
+def _nanos_by_fraction(seconds: float) -> int:
+    """The obviously exact reference: the float's binary value, rounded half to even."""
+    return round(Fraction(seconds) * SECOND)
+
+
+@given(
+    seconds=st.floats(min_value=0, max_value=2e10, allow_nan=False, allow_infinity=False)
+    | st.integers(min_value=0, max_value=2**40).map(lambda k: k / 1024)  # exact .5 ns ties
+    | st.integers(min_value=0, max_value=2**53).map(lambda k: k / 2**60)  # tiny values
+)
+def test_to_nanos_of_a_float_equals_the_exact_fraction_rounding(seconds: float) -> None:
+    expected = _nanos_by_fraction(seconds)
+    if expected > 2**64 - 1:
+        with pytest.raises(ValueError, match="at most 2\\*\\*64-1 nanoseconds"):
+            to_nanos(seconds, "t")
+    else:
+        assert to_nanos(seconds, "t") == expected
+
+
+def test_to_nanos_rounds_float_ties_to_even() -> None:
+    # 1/1024 s and 3/1024 s are exactly 976,562.5 ns and 2,929,687.5 ns.
+    assert to_nanos(1 / 1024, "t") == 976_562
+    assert to_nanos(3 / 1024, "t") == 2_929_688
+    assert to_nanos(5e-324, "t") == 0  # the smallest float rounds down to zero
 
 
 def test_to_nanos_names_the_argument() -> None:

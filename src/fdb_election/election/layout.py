@@ -19,6 +19,7 @@ Every decoder raises :class:`InvalidState` for bytes that do not decode or do no
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,7 +192,16 @@ def encode_config(config: ElectionConfig) -> bytes:
 
 
 def decode_config(data: bytes) -> ElectionConfig:
-    """The inverse of :func:`encode_config`; a configuration that breaks the rules is invalid."""
+    """The inverse of :func:`encode_config`; a configuration that breaks the rules is invalid.
+
+    Memoized on the bytes (``ElectionConfig`` is immutable): every cycle decodes the same
+    stored value, so decoding and validating it again would be wasted work.
+    """
+    return _decode_config(bytes(data))
+
+
+@functools.lru_cache(maxsize=64)
+def _decode_config(data: bytes) -> ElectionConfig:
     lease, heartbeat, timeout, enabled, preemption = _unpack("config", data, 5)
     try:
         return ElectionConfig(

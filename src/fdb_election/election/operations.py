@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
 from fdb_election import _mutations
 from fdb_election.election import layout
@@ -289,24 +289,13 @@ class LeaderElection:
             raise UnregisteredCandidate(process_id)
         leader_value = _value(leader_future)
         leader = None if leader_value is None else layout.decode_leader(leader_value)
-        can_claim = (
-            leader is None
-            or leader.leader_id == process_id
-            or not _lease_valid(leader, now_ns)
-            or _mutations.enabled("lease_not_checked")  # mutation point
-            or (config.allow_preemption and priority > leader.priority)
+        return self._claim(
+            tr,
+            _ClaimReads(config, candidate, leader, leader_value, mark_future, tenure_future),
+            process_id,
+            priority,
+            now_ns,
         )
-        if not can_claim:
-            return None
-        state = LeaderState(
-            ballot=_next_ballot(leader, _value(mark_future)),
-            leader_id=process_id,
-            priority=priority,
-            lease_expiry_nanos=_lease_expiry(now_ns, config),
-            versionstamp=candidate.versionstamp,
-        )
-        self._write_leader(tr, state, config, leader, leader_value, _value(tenure_future))
-        return state
 
     def refresh_lease(self, tr: Any, process_id: str, current_time: TimeLike) -> LeaderState | None:
         """Extend the lease of the current leader ``process_id``; ``None`` if it does not lead.
@@ -424,11 +413,34 @@ class LeaderElection:
         leader, or ``None`` when nobody holds a valid lease. Raises what
         :meth:`heartbeat_candidate` and :meth:`try_claim_leadership` raise.
         """
-        self.heartbeat_candidate(tr, process_id, priority, current_time)
-        state = self.try_claim_leadership(tr, process_id, priority, current_time)
+        # One pass over the reads both steps need (the seed reads config and candidate twice):
+        # the same checks in the same order, the same writes.
+        key = self._candidate_key(process_id)
+        check_priority(priority)
+        now_ns = to_nanos(current_time, "current_time")
+        config_future = tr.get(self._config_key)
+        candidate_future = tr.get(key)
+        leader_future = tr.get(self._leader_key)
+        mark_future = tr.get(self._ballot_key)
+        tenure_future = tr.get(self._tenure_key)
+
+        config = self._enabled_config(config_future)
+        candidate = self._candidate(tr, key, process_id, candidate_future)
+        if candidate is None:
+            raise ProcessNotFound(process_id)
+        tr.set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
+        leader_value = _value(leader_future)
+        leader = None if leader_value is None else layout.decode_leader(leader_value)
+        state = self._claim(
+            tr,
+            _ClaimReads(config, candidate, leader, leader_value, mark_future, tenure_future),
+            process_id,
+            priority,
+            now_ns,
+        )
         if state is not None:
             return Leader(state)
-        return Follower(self.get_leader(tr, current_time))
+        return Follower(leader if leader is not None and _lease_valid(leader, now_ns) else None)
 
     # -----------------------------------------------------------------------------------------
     # Fencing (ours)
@@ -574,6 +586,32 @@ class LeaderElection:
         leader = layout.decode_leader(value)
         return leader if _lease_valid(leader, now_ns) else None
 
+    def _claim(
+        self, tr: Any, reads: _ClaimReads, process_id: str, priority: int, now_ns: int
+    ) -> LeaderState | None:
+        """The claim rule of :meth:`try_claim_leadership` on values already read and checked."""
+        leader = reads.leader
+        can_claim = (
+            leader is None
+            or leader.leader_id == process_id
+            or not _lease_valid(leader, now_ns)
+            or _mutations.enabled("lease_not_checked")  # mutation point
+            or (reads.config.allow_preemption and priority > leader.priority)
+        )
+        if not can_claim:
+            return None
+        state = LeaderState(
+            ballot=_next_ballot(leader, _value(reads.mark_future)),
+            leader_id=process_id,
+            priority=priority,
+            lease_expiry_nanos=_lease_expiry(now_ns, reads.config),
+            versionstamp=reads.candidate.versionstamp,
+        )
+        self._write_leader(
+            tr, state, reads.config, leader, reads.leader_value, _value(reads.tenure_future)
+        )
+        return state
+
     def _write_leader(
         self,
         tr: Any,
@@ -598,6 +636,17 @@ class LeaderElection:
         tr.set(self._ballot_key, layout.encode_ballot_mark(state.ballot))
         tenure = Tenure(first_ballot, value, config.lease_duration_ns)
         tr.set(self._tenure_key, layout.encode_tenure(tenure))
+
+
+class _ClaimReads(NamedTuple):
+    """What a claim decides on: checked config and candidate, the leader, pending reads."""
+
+    config: ElectionConfig
+    candidate: CandidateInfo
+    leader: LeaderState | None
+    leader_value: bytes | None
+    mark_future: Any
+    tenure_future: Any
 
 
 def _lease_valid(leader: LeaderState, now_ns: int) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import time
 from datetime import timedelta
-from fractions import Fraction
 
 __all__ = [
     "NANOS_PER_SECOND",
@@ -60,7 +59,7 @@ def to_nanos(value: object, name: str, *, positive: bool = False) -> int:
     else:
         if not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number of seconds, got {value!r}")
-        nanos = round(Fraction(value) * NANOS_PER_SECOND)
+        nanos = _float_seconds_to_nanos(value)
     if nanos < 0 or (positive and nanos == 0):
         allowed = "greater than zero" if positive else "zero or more"
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
@@ -69,6 +68,20 @@ def to_nanos(value: object, name: str, *, positive: bool = False) -> int:
             f"{name} must be at most 2**64-1 nanoseconds (about 584 years), got {value!r}"
         )
     return nanos
+
+
+def _float_seconds_to_nanos(seconds: float) -> int:
+    """``round(Fraction(seconds) * 10**9)`` in integers: exact, ties to even, ~10x faster.
+
+    A finite float is exactly ``n / d`` with ``d`` a power of two, so the product's floor and
+    remainder come from one integer ``divmod``; the remainder decides the rounding.
+    """
+    numerator, denominator = seconds.as_integer_ratio()
+    quotient, remainder = divmod(numerator * NANOS_PER_SECOND, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient & 1):
+        quotient += 1
+    return quotient
 
 
 def nanos_to_timedelta(nanos: int) -> timedelta:
