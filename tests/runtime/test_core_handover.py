@@ -105,3 +105,29 @@ def test_step_down_request_is_honoured_by_the_leader(db: Any, clock: ManualClock
 
 def test_step_down_request_by_name(db: Any, clock: ManualClock) -> None:
     assert not request_step_down(db, "nobody-runs-this", "x")
+
+
+def test_leader_evicts_a_dead_candidate_within_two_candidate_timeouts(
+    db: Any, clock: ManualClock
+) -> None:
+    leader = make_core(db, clock, "a")
+    dead = make_core(db, clock, "b")
+    start(leader)
+    start(dead)  # registers, then never runs again
+    died_at = clock.monotonic()
+    timeout = CONFIG.candidate_timeout.total_seconds()
+    driver = VirtualDriver(clock, [leader])
+
+    def registered() -> bool:
+        tr = db.create_transaction()
+        found = leader.election.get_candidate(tr, "b") is not None
+        tr.commit().wait()
+        return found
+
+    driver.run_for(died_at + timeout - 0.05 - clock.monotonic())
+    assert registered(), "a candidate is alive for candidate_timeout after its last heartbeat"
+    # Eviction runs once per candidate_timeout, so a candidate that just died is evicted at the
+    # latest one timeout (plus a heartbeat) after it became dead.
+    driver.run_for(timeout + CONFIG.heartbeat_interval.total_seconds() + 0.1)
+    assert not registered()
+    assert leader.is_leader

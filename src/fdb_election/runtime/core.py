@@ -25,8 +25,11 @@ Safety rules (the reasoning is in docs/elector.md):
   The seed's ``run_election_cycle`` is not used: it would claim on the wall clock alone.
 * Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
   it resigns) when a strictly higher-priority live candidate exists and the config allows
-  preemption; a preemptor never claims over a live lease. Followers that see an empty leader key
-  let a live higher-priority candidate claim first (they wait two heartbeats).
+  preemption; a preemptor never claims over a live lease. The leader looks for one with a snapshot
+  scan inside its claim or refresh transaction (no extra transaction, no conflicts) and evicts
+  dead candidates in a transaction of its own only once per ``candidate_timeout``. Followers
+  that see an empty leader key let a live higher-priority candidate claim first (they wait two
+  heartbeats).
 * A resignation ends local leadership before it is committed, which is what makes claiming an
   empty leader key at once safe. Operators ask a leader to step down through a request key
   (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
@@ -43,7 +46,7 @@ from datetime import timedelta
 from typing import Any
 
 from fdb_election import _mutations
-from fdb_election.election import ElectionConfig, LeaderElection, LeaderState, layout
+from fdb_election.election import CandidateInfo, ElectionConfig, LeaderElection, LeaderState, layout
 from fdb_election.election.errors import (
     LeaderElectionError,
     NotInitialized,
@@ -192,6 +195,7 @@ class ElectorCore:
             -math.inf
         )  # no claim on an empty key before this (after stepping down)
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
+        self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
 
         self._events: list[ElectorEvent] = []
         self._watches: dict[str, Any] = {}
@@ -438,6 +442,9 @@ class ElectorCore:
             self._unwatch("step_down")
         # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
         # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it.
+        preemptor: CandidateInfo | None = None
+        if claimed is not None and config.allow_preemption:
+            preemptor = self._preemptor(tr, wall)  # snapshot scan: acted on only after commit
         if claimed is not None and _mutations.enabled("adopt_before_commit"):  # mutation point
             self._adopt(claimed, attempt_start, lease)
         tr.commit().wait()
@@ -445,7 +452,7 @@ class ElectorCore:
             self._adopt(claimed, attempt_start, lease)
             if self.is_leader:
                 self._unwatch("leader")  # its own refreshes would fire it
-                self._maintain(wall)
+                self._maintain(wall, preemptor)
             if self._resign_pending is not None:
                 return 0.0
         return delay
@@ -500,10 +507,17 @@ class ElectorCore:
         return max(self.lease, self._observed_lease or 0.0)
 
     def _higher_priority_candidate(self, tr: Any, wall: float) -> bool:
-        candidates = self.election.list_candidates(tr.snapshot, _wall_td(wall))
-        return any(
-            c.priority > self.priority and c.process_id != self.process_id for c in candidates
-        )
+        return self._preemptor(tr, wall) is not None
+
+    def _preemptor(self, tr: Any, wall: float) -> CandidateInfo | None:
+        """The live candidate of the highest priority above ours, if any (one snapshot scan)."""
+        best: CandidateInfo | None = None
+        for candidate in self.election.list_candidates(tr.snapshot, _wall_td(wall)):
+            if candidate.priority > (self.priority if best is None else best.priority) and (
+                candidate.process_id != self.process_id
+            ):
+                best = candidate
+        return best
 
     def _observe(self, record: LeaderState | None, read_done: float) -> None:
         if record != self._observed or (record is None and self._observed_empty_since is None):
@@ -551,33 +565,35 @@ class ElectorCore:
                 "%s: elected (ballot %d, lease %.3fs)", self._context(), state.ballot, lease
             )
 
-    def _maintain(self, wall: float) -> None:
-        """Leader housekeeping in its own transaction: evict the dead, honour preemption."""
+    def _maintain(self, wall: float, preemptor: CandidateInfo | None) -> None:
+        """Leader duties after a committed claim or refresh: hand over, or evict now and then.
+
+        ``preemptor`` was found by the claim or refresh transaction's own scan. Eviction needs a
+        transaction that writes (and may conflict), so it runs once per ``candidate_timeout``:
+        a dead candidate is never a preemptor anyway (only live ones are listed).
+        """
+        if preemptor is not None:
+            self._drop_leadership(
+                f"preempted by {preemptor.process_id!r} "
+                f"(priority {preemptor.priority} > {self.priority})",
+                voluntary=True,
+            )
+            self._resign_pending = f"handing over to {preemptor.process_id!r}"
+            return
         config = self.config
-        if config is None:
+        now = self.clock.monotonic()
+        if config is None or now < self._next_eviction:
             return
         try:
             tr = self._transaction()
             evicted = self.election.evict_dead_candidates(tr, _wall_td(wall))
-            candidates = self.election.list_candidates(tr.snapshot, _wall_td(wall))
             tr.commit().wait()
-        except Exception as exc:  # housekeeping failures only delay eviction
-            self._note_error(exc, "maintenance")
+        except Exception as exc:  # housekeeping failures only delay eviction (retried next time)
+            self._note_error(exc, "eviction")
             return
+        self._next_eviction = now + config.candidate_timeout.total_seconds()
         if evicted:
             self._log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
-        if not config.allow_preemption:
-            return
-        better = [
-            c for c in candidates if c.priority > self.priority and c.process_id != self.process_id
-        ]
-        if better:
-            best = max(better, key=lambda c: c.priority)
-            self._drop_leadership(
-                f"preempted by {best.process_id!r} (priority {best.priority} > {self.priority})",
-                voluntary=True,
-            )
-            self._resign_pending = f"handing over to {best.process_id!r}"
 
     def _drop_leadership(self, reason: str, *, voluntary: bool = False) -> None:
         if self._deadline is None:
