@@ -203,3 +203,41 @@ def test_read_version_sees_everything_committed_before(db):
     tr = db.create_transaction()
     assert isinstance(tr.get_read_version().wait(), int)
     assert tr[b"k"] == b"1"
+
+
+def _big_writer(db, count=200):
+    """A transaction that wrote ``count`` keys (even numbers), enough for any write index."""
+    tr = db.create_transaction()
+    tr.get_read_version().wait()
+    for i in range(0, 2 * count, 2):
+        tr[b"big/%04d" % i] = b"mine"
+    return tr
+
+
+def test_big_transaction_range_read_skips_only_its_own_writes(db):
+    seed(db, **{"big/0011": b"0"})
+    t1 = _big_writer(db)
+    rows = list(t1[b"big/0000":b"big/0020"])
+    assert [kv.key for kv in rows] == [b"big/%04d" % i for i in sorted([*range(0, 20, 2), 11])]
+    seed(db, **{"big/0010": b"theirs"})  # a key t1 wrote itself: not a conflict
+    assert commit_code(t1) is None
+
+    t2 = _big_writer(db)
+    list(t2[b"big/0000":b"big/0020"])
+    seed(db, **{"big/0013": b"theirs"})  # a gap between its own writes: a conflict
+    assert commit_code(t2) == 1020
+
+
+def test_big_transaction_point_reads_conflict_exactly(db):
+    seed(db, **{"big/0002": b"0", "big/0501": b"0", "big/0900": b"0"})
+    t1 = _big_writer(db)
+    t1.clear_range(b"big/0500", b"big/0600")
+    assert t1[b"big/0002"] == b"mine"  # own set
+    assert not t1[b"big/0501"].present()  # own clear_range
+    seed(db, **{"big/0002": b"theirs", "big/0501": b"theirs"})
+    assert commit_code(t1) is None
+
+    t2 = _big_writer(db)
+    assert t2[b"big/0900"] == b"0"  # not written by t2: a real read
+    seed(db, **{"big/0900": b"theirs"})
+    assert commit_code(t2) == 1020

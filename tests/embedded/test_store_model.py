@@ -65,3 +65,28 @@ def test_range_reads_match_model(committed_writes, own_writes, begin, end, limit
         assert tr[key].value == model.get(key)
     tr.commit().wait()
     assert [(kv.key, kv.value) for kv in db[b"":b"\xff"]] == sorted(model.items())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    own_writes=st.lists(WRITE, min_size=1, max_size=120),
+    reads=st.lists(st.tuples(KEYS, KEYS, st.booleans()), min_size=1, max_size=120),
+)
+def test_big_transactions_match_model(own_writes, reads):
+    """Past the size where writes get a sorted index, reads between writes still merge right."""
+    db = embedded.open()
+    model: dict[bytes, bytes] = {}
+    tr = db.create_transaction()
+    for i in range(80):  # enough distinct keys for the index, interleaved with the rest
+        apply(model, tr, ("set", bytes([i % 0xFE + 1, i]), b"base"))
+    for step, write in enumerate(own_writes):
+        apply(model, tr, write)
+        begin, end, reverse = reads[step % len(reads)]
+        expected = sorted((k, v) for k, v in model.items() if begin <= k < end)
+        if reverse:
+            expected.reverse()
+        got = [(kv.key, kv.value) for kv in tr.get_range(begin, end, reverse=reverse)]
+        assert got == expected
+        assert tr[begin].value == model.get(begin)
+    tr.commit().wait()
+    assert [(kv.key, kv.value) for kv in db[b"":b"\xff"]] == sorted(model.items())

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from sortedcontainers import SortedList
+
 from fdb_election.embedded.errors import FDBError
 from fdb_election.embedded.futures import FutureInt64, FutureVoid, Key, Value
 from fdb_election.embedded.mutations import (
@@ -62,6 +64,8 @@ _CANCELLED: Final = 2  # cancel() or a failed on_error: everything is 1025 until
 _VS_KEY: Final = int(MutationType.SET_VERSIONSTAMPED_KEY)
 _VS_VALUE: Final = int(MutationType.SET_VERSIONSTAMPED_VALUE)
 _MISSING: Any = object()
+#: Below this many written keys, range operations scan them; from it on they use a sorted index.
+_INDEX_FROM: Final = 64
 
 
 def to_key(key: Any) -> bytes:
@@ -217,10 +221,12 @@ class Transaction(TransactionRead):
         "_system_read",
         "_system_write",
         "_timeout_ms",
+        "_unindexed",
         "_unreadable_keys",
         "_unreadable_ranges",
         "_watches",
         "_write_conflicts",
+        "_write_index",
         "_writes",
     )
 
@@ -261,6 +267,10 @@ class Transaction(TransactionRead):
         self._state = _ACTIVE
         self._rv: int | None = None
         self._writes: dict[bytes, Any] = {}
+        # Sorted keys of _writes, built when a range operation first needs it in a big
+        # transaction; keys written since are queued in _unindexed (possibly repeated).
+        self._write_index: SortedList | None = None
+        self._unindexed: list[bytes] = []
         self._cleared: list[KeyRange] = []
         self._mutations: list[Mutation] = []
         self._read_conflicts: list[KeyRange] = []
@@ -357,6 +367,24 @@ class Transaction(TransactionRead):
                     return None
         return entry
 
+    def _written_keys(self, begin: bytes, end: bytes) -> list[bytes]:
+        """Keys of ``_writes`` in ``[begin, end)``, in order, without scanning them all."""
+        writes = self._writes
+        if len(writes) < _INDEX_FROM:
+            return sorted(k for k in writes if begin <= k < end)
+        index = self._write_index
+        if index is None:
+            index = self._write_index = SortedList(writes)
+        elif self._unindexed:
+            index.update({k for k in self._unindexed if k not in index})
+        self._unindexed.clear()
+        return list(index.irange(begin, end, inclusive=(True, False)))
+
+    def _written(self, key: bytes) -> None:
+        """Note that ``key`` was just put in ``_writes`` (for the sorted index, once built)."""
+        if self._write_index is not None:
+            self._unindexed.append(key)
+
     def _read(self, key: bytes, snapshot: bool) -> Value:
         error = self._usable()
         if error is not None:
@@ -388,10 +416,21 @@ class Transaction(TransactionRead):
             self._read_conflicts.append((begin, end))
             self._size += len(begin) + len(end)
             return
+        writes = self._writes
+        if len(end) == len(begin) + 1 and end[-1] == 0 and end.startswith(begin):
+            # One key (every point read): a dict lookup and the cleared ranges, not a scan.
+            entry = writes.get(begin, _MISSING)
+            if (entry is not _MISSING and type(entry) is not _Pending) or any(
+                b <= begin < e for b, e in self._cleared
+            ):
+                return
+            self._read_conflicts.append((begin, end))
+            self._size += len(begin) + len(end)
+            return
         excluded = [
             (k, _key_after(k))
-            for k, v in self._writes.items()
-            if begin <= k < end and type(v) is not _Pending
+            for k in self._written_keys(begin, end)
+            if type(writes[k]) is not _Pending
         ]
         excluded.extend(
             (max(b, begin), min(e, end)) for b, e in self._cleared if b < end and begin < e
@@ -418,7 +457,7 @@ class Transaction(TransactionRead):
             touched = any(b < end and begin < e for b, e in self._cleared)
         else:
             touched = False
-        own_keys = [k for k in self._writes if begin <= k < end] if use_own else []
+        own_keys = self._written_keys(begin, end) if use_own else []
         if not touched and not own_keys:
             return self._store.get_range(begin, end, rv, limit, reverse)
         merged: dict[bytes, bytes | None] = dict(self._store.get_range(begin, end, rv, 0, False))
@@ -554,6 +593,8 @@ class Transaction(TransactionRead):
             self._defer(2103)
             return
         self._writes[key] = value
+        if self._write_index is not None:
+            self._unindexed.append(key)
         self._mutations.append((SET_VALUE, key, value))
         self._size += len(key) + len(value)
         self._write_conflict(key, _key_after(key))
@@ -572,6 +613,8 @@ class Transaction(TransactionRead):
             return
         end = _key_after(key)
         self._writes[key] = None
+        if self._write_index is not None:
+            self._unindexed.append(key)
         self._mutations.append((CLEAR_RANGE, key, end))
         self._size += len(key) + len(end)
         self._write_conflict(key, end)
@@ -593,7 +636,7 @@ class Transaction(TransactionRead):
             return
         if begin == end:
             return
-        for key in [k for k in self._writes if begin <= k < end]:
+        for key in self._written_keys(begin, end):
             self._writes[key] = None
         self._cleared.append((begin, end))
         self._mutations.append((CLEAR_RANGE, begin, end))
@@ -628,16 +671,19 @@ class Transaction(TransactionRead):
                 self._unreadable_keys = set()
             self._unreadable_keys.add(key)
             self._writes[key] = param[:-4]
+            self._written(key)
             value: Any = _MISSING
         else:
             own = self._own(key)
             if own is _MISSING:
                 value = self._writes[key] = _Pending(op, param)
+                self._written(key)
             elif type(own) is _Pending:
                 own.ops.append((op, param))
                 value = own
             else:
                 value = self._writes[key] = apply_atomic(op, own, param)
+                self._written(key)
         self._mutations.append((op, key, param))
         self._size += len(key) + len(param)
         self._write_conflict(key, _key_after(key))
