@@ -16,9 +16,13 @@ from fdb_election.election import (
     Follower,
     Leader,
     LeaderElection,
+    LeaderElectionError,
     NotInitialized,
     ProcessNotFound,
+    layout,
 )
+
+T0_NS = 1_700_000_000 * 1_000_000_000
 
 
 def cycle(db: Any, election: LeaderElection, pid: str, priority: int, when: Any) -> Any:
@@ -194,3 +198,85 @@ def test_overlapping_claims_commit_one_leader_and_the_others_conflict(
     assert leader is not None and (leader.leader_id, leader.ballot) == ("b", 1)
     # Retried, the losers see b's valid lease and follow it.
     assert cycle(ready, election, "a", 0, at(2)) == Follower(leader)
+
+
+# ---------------------------------------------------------------------------------------------
+# The one-pass cycle against the seed's composition of heartbeat, claim and get_leader
+
+STAMP = bytes(range(12))
+
+#: Each scenario: the steps that set the election up, then candidate "a" (priority 0) cycles at
+#: at(1). Candidates are written with a fixed versionstamp so two elections get equal bytes.
+SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
+    "nobody leads": [],
+    "it leads": [("claim", "a", 0, 0)],
+    "another leads with a valid lease": [("claim", "b", 5, 0)],
+    "a lower priority leads and is preempted": [("claim", "b", -1, 0)],
+    "the leader's lease expired": [("claim", "b", 5, -20)],
+    "after a resignation": [("claim", "b", 0, 0), ("resign", "b")],
+    "a leader value without a tenure record": [("claim", "a", 0, 0), ("drop_tenure",)],
+    "not registered": [("unregister", "a")],
+    "elections disabled": [("disable",)],
+    "not initialized": [("uninitialize",)],
+}
+
+
+def _set_up(
+    tr: Any, election: LeaderElection, config: ElectionConfig, step: tuple[Any, ...]
+) -> None:
+    match step:
+        case ("claim", pid, priority, seconds):
+            election.try_claim_leadership(tr, pid, priority, at(seconds))
+        case ("resign", pid):
+            election.resign_leadership(tr, pid)
+        case ("unregister", pid):
+            election.unregister_candidate(tr, pid)
+        case ("drop_tenure",):
+            tr.clear(layout.tenure_key(election.subspace))
+        case ("disable",):
+            election.write_config(tr, dataclasses.replace(config, election_enabled=False))
+        case ("uninitialize",):
+            tr.clear(layout.config_key(election.subspace))
+
+
+def _seed_cycle(tr: Any, election: LeaderElection, pid: str, priority: int, when: Any) -> Any:
+    """What run_election_cycle did before it was fused: the seed's three calls."""
+    election.heartbeat_candidate(tr, pid, priority, when)
+    state = election.try_claim_leadership(tr, pid, priority, when)
+    return Leader(state) if state is not None else Follower(election.get_leader(tr, when))
+
+
+def _outcome(db: Any, election: LeaderElection, body: Any) -> tuple[Any, list[Any]]:
+    """(result or (error type, message), every stored key and value of the election)."""
+    try:
+        result: Any = run(db, body)
+    except LeaderElectionError as exc:
+        result = (type(exc), str(exc))
+    begin, end = election.subspace.range().start, election.subspace.range().stop
+
+    def stored(tr: Any) -> list[Any]:
+        return [(election.subspace.unpack(kv.key), kv.value) for kv in tr.get_range(begin, end)]
+
+    return result, run(db, stored)
+
+
+@pytest.mark.parametrize("steps", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_the_cycle_does_what_heartbeat_claim_and_get_leader_did(
+    db: Any, config: ElectionConfig, steps: list[tuple[Any, ...]]
+) -> None:
+    fused = LeaderElection(("cycle-differential", "fused"))
+    composed = LeaderElection(("cycle-differential", "composed"))
+    for election in (fused, composed):
+
+        def prepare(tr: Any, election: LeaderElection = election) -> None:
+            election.initialize_with_config(tr, config)
+            for pid, priority in (("a", 0), ("b", 0)):
+                key = layout.candidate_key(election.subspace, pid)
+                tr[key] = layout.encode_candidate(priority, T0_NS, STAMP)
+
+        run(db, prepare)
+        for step in steps:
+            run(db, lambda tr, e=election, s=step: _set_up(tr, e, config, s))
+    got = _outcome(db, fused, lambda tr: fused.run_election_cycle(tr, "a", 0, at(1)))
+    expected = _outcome(db, composed, lambda tr: _seed_cycle(tr, composed, "a", 0, at(1)))
+    assert got == expected
