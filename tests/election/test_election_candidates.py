@@ -276,6 +276,82 @@ def test_evict_requires_initialize(db: Any, election: LeaderElection) -> None:
         run(db, lambda tr: election.evict_dead_candidates(tr, T0))
 
 
+def _put_candidates(db: Any, election: LeaderElection, heartbeats: dict[str, float]) -> None:
+    """Write candidates directly (fixed stamp), many per transaction: last heartbeat at(s)."""
+
+    def body(tr: Any) -> None:
+        for pid, seconds in heartbeats.items():
+            nanos = (1_700_000_000 + seconds) * 1_000_000_000
+            value = layout.encode_candidate(0, int(nanos), bytes(12))
+            tr[layout.candidate_key(election.subspace, pid)] = value
+
+    run(db, body)
+
+
+def _candidate_ids(db: Any, election: LeaderElection) -> list[str]:
+    begin, end = layout.candidates_range(election.subspace)
+
+    def body(tr: Any) -> list[str]:
+        return [layout.candidate_process_id(election.subspace, kv.key) for kv in tr[begin:end]]
+
+    return run(db, body)
+
+
+def test_evict_with_a_limit_removes_at_most_that_many_dead_ones_in_key_order(
+    ready: Any, election: LeaderElection
+) -> None:
+    _put_candidates(ready, election, {"a": 0, "b": 20, "c": 0, "d": 0, "e": 20, "f": 0})
+
+    def evict(limit: int) -> int:
+        return run(ready, lambda tr: election.evict_dead_candidates(tr, at(20), limit=limit))
+
+    assert evict(2) == 2
+    assert _candidate_ids(ready, election) == ["b", "d", "e", "f"]
+    assert evict(1) == 1
+    assert _candidate_ids(ready, election) == ["b", "e", "f"]
+    assert evict(5) == 1  # fewer dead ones than the limit: all of them
+    assert _candidate_ids(ready, election) == ["b", "e"]
+    assert evict(1) == 0
+
+
+def test_evict_with_a_limit_scans_past_many_alive_candidates(
+    ready: Any, election: LeaderElection
+) -> None:
+    # 2,500 alive candidates first in key order (several scan batches), then dead ones.
+    alive = {f"alive-{i:05d}": 20 for i in range(2_500)}
+    dead = {f"dead-{i:05d}": 0 for i in range(30)}
+    _put_candidates(ready, election, {**alive, **dead})
+    evicted = run(ready, lambda tr: election.evict_dead_candidates(tr, at(20), limit=25))
+    assert evicted == 25
+    assert _candidate_ids(ready, election) == sorted(alive) + sorted(dead)[25:]
+    assert run(ready, lambda tr: election.evict_dead_candidates(tr, at(20))) == 5
+
+
+def test_evict_with_a_limit_still_requires_initialize(db: Any, election: LeaderElection) -> None:
+    with pytest.raises(NotInitialized):
+        run(db, lambda tr: election.evict_dead_candidates(tr, T0, limit=10))
+
+
+@pytest.mark.parametrize(
+    ("limit", "error", "message"),
+    [
+        (0, ValueError, "limit must be a positive int \\(at least 1\\) or None, got 0"),
+        (-3, ValueError, "got -3"),
+        (2.0, TypeError, "limit must be a positive int or None, got float"),
+        (True, TypeError, "got bool"),
+        ("10", TypeError, "got str"),
+    ],
+)
+def test_evict_limit_is_checked_before_anything_is_written(
+    ready: Any, election: LeaderElection, limit: Any, error: type[Exception], message: str
+) -> None:
+    _put_candidates(ready, election, {"a": 0})
+    before = snapshot_all(ready)
+    with pytest.raises(error, match=message):
+        run(ready, lambda tr: election.evict_dead_candidates(tr, at(20), limit=limit))
+    assert snapshot_all(ready) == before
+
+
 def test_elections_are_isolated_by_subspace(ready: Any, election: LeaderElection) -> None:
     other = LeaderElection(("another-election",))
     run(ready, other.initialize)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from fdb_election import _mutations
@@ -242,19 +243,48 @@ class LeaderElection:
         alive.sort(key=lambda candidate: candidate.versionstamp)
         return alive
 
-    def evict_dead_candidates(self, tr: Any, current_time: TimeLike) -> int:
+    def evict_dead_candidates(
+        self, tr: Any, current_time: TimeLike, *, limit: int | None = None
+    ) -> int:
         """Remove candidates whose last heartbeat is ``candidate_timeout`` old or older.
 
-        Returns how many were removed. Reads every candidate; the seed suggests the leader
-        calls it now and then.
+        Returns how many were removed. Without ``limit`` it reads every candidate (the seed's
+        behaviour); the seed suggests the leader calls it now and then. With ``limit`` (ours)
+        it removes at most ``limit`` dead candidates, scanning in key order in batches and
+        stopping once it has found them, so one transaction stays within FoundationDB's
+        10 MB limit (2101) however many candidates there are: call it in fresh transactions
+        until it returns less than ``limit``. Raises :class:`NotInitialized`; ``TypeError`` /
+        ``ValueError`` for a ``limit`` that is not a positive ``int``.
+
+        Example::
+
+            @fdb.transactional
+            def evict_some(tr):
+                return election.evict_dead_candidates(tr, fdb_election.now(), limit=1_000)
+
+            while evict_some(db) == 1_000:
+                pass
         """
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise TypeError(f"limit must be a positive int or None, got {type(limit).__name__}")
+            if limit < 1:
+                raise ValueError(f"limit must be a positive int (at least 1) or None, got {limit}")
         now_ns = to_nanos(current_time, "current_time")
         config = self._config(tr.get(self._config_key))
+        if limit is None:
+            found: Iterable[tuple[bytes, CandidateInfo]] = self._scan_candidates(tr)
+        else:
+            # Batches about as large as the limit (within bounds): few round trips, and the
+            # read conflict range ends near where the eviction stopped.
+            found = self._scan_candidates_in_batches(tr, min(max(limit, 100), 1_000))
         evicted = 0
-        for key, candidate in self._scan_candidates(tr):
+        for key, candidate in found:
             if not _alive(candidate, now_ns, config):
                 tr.clear(key)
                 evicted += 1
+                if evicted == limit:
+                    break
         return evicted
 
     # -----------------------------------------------------------------------------------------
@@ -570,6 +600,26 @@ class LeaderElection:
                 raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
             raise
         return found
+
+    def _scan_candidates_in_batches(
+        self, tr: Any, batch: int
+    ) -> Iterator[tuple[bytes, CandidateInfo]]:
+        """Every candidate in key order, read ``batch`` rows at a time (stop whenever)."""
+        begin, end = self._candidates_range
+        while True:
+            try:
+                rows = list(tr.get_range(begin, end, limit=batch))
+            except Exception as exc:
+                if _is_unreadable(exc):
+                    raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
+                raise
+            for item in rows:
+                key = bytes(item.key)
+                process_id = layout.candidate_process_id(self._subspace, key)
+                yield key, self._candidate_value(tr, key, process_id, item.value)
+            if len(rows) < batch:
+                return
+            begin = bytes(rows[-1].key) + b"\x00"
 
     def _candidate_value(self, tr: Any, key: bytes, process_id: str, value: bytes) -> CandidateInfo:
         try:
