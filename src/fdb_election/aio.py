@@ -18,6 +18,11 @@ blocks on the database. Callbacks may be plain functions or coroutine functions;
 event loop, one at a time and in order, in a task of their own, so a slow callback does not delay
 the lease refresh. What can surprise you: ``is_leader`` turns false at the local deadline even
 before the ``Demoted`` event is delivered; protect writes with ``fence(tr)``.
+
+``before_release`` (a plain or a coroutine function) is not a callback: when this process gives
+leadership up voluntarily (step-down request, preemption handover, ``stop()``) it runs on the
+event loop after local leadership has ended, and the resignation that lets the next leader in
+commits only after it has finished. It should finish by ``release.deadline``.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any, Self
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core
 
 __all__ = ["Elector"]
@@ -70,11 +75,13 @@ class Elector:
         on_demoted: Callback | None = None,
         on_leader_change: Callback | None = None,
         metrics: bool = True,
+        before_release: Callable[[Release], object] | None = None,
     ) -> None:
         for label, callback in (
             ("on_elected", on_elected),
             ("on_demoted", on_demoted),
             ("on_leader_change", on_leader_change),
+            ("before_release", before_release),
         ):
             if callback is not None and not callable(callback):
                 raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
@@ -90,7 +97,10 @@ class Elector:
             observer=observer,
             clock_drift=clock_drift,
             metrics=metrics,
+            before_release=None if before_release is None else self._release_on_loop,
         )
+        self._before_release = before_release
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._callbacks: dict[type, Callback | None] = {
             Elected: on_elected,
             Demoted: on_demoted,
@@ -112,6 +122,7 @@ class Elector:
         """Start campaigning in a task on the running loop (returns self)."""
         if self._task is not None:
             raise RuntimeError("this Elector was already started; create a new one to run again")
+        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._callback_queue = asyncio.Queue()
@@ -238,6 +249,23 @@ class Elector:
             self._subscribers.remove(subscriber)
 
     # ------------------------------------------------------------------ tasks
+
+    def _release_on_loop(self, release: Release) -> None:
+        """The core's hook, in the step's worker thread: run ``before_release`` on the loop."""
+        hook, loop = self._before_release, self._loop
+        if hook is None or loop is None:
+            return
+
+        async def run_hook() -> None:
+            result = hook(release)
+            if inspect.isawaitable(result):
+                await result
+
+        try:
+            done = asyncio.run_coroutine_threadsafe(run_hook(), loop)
+        except RuntimeError:  # the loop is closed: nothing left to run the hook on
+            return
+        done.result()  # the core logs what the hook raised (cancelled with the loop included)
 
     async def _run(self) -> None:
         core = self._core

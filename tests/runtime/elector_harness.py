@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fdb.subspace_impl import Subspace
 
 from fdb_election.election import ElectionConfig, LeaderElection
-from fdb_election.runtime import ElectorCore, ManualClock, Phase
+from fdb_election.runtime import ElectorCore, ManualClock, Phase, Release
 
 #: Short timings for the tests: 1 s lease, heartbeat 1/3 s, candidate timeout 1.5 s.
 LEASE = 1.0
@@ -32,6 +32,7 @@ def make_core(
     wall_offset: float = 0.0,
     seed: int = 0,
     jitter: float = 0.0,
+    before_release: Callable[[Release], object] | None = None,
 ) -> ElectorCore:
     return ElectorCore(
         db,
@@ -43,6 +44,7 @@ def make_core(
         config=config,
         observer=observer,
         jitter=jitter,
+        before_release=before_release,
     )
 
 

@@ -87,3 +87,34 @@ def test_async_observer_and_misuse(memory_db: Any) -> None:
     asyncio.run(scenario())
     with pytest.raises(TypeError, match="on_demoted"):
         aio.Elector(memory_db, "aio-test", on_demoted="nope")  # type: ignore[arg-type]
+
+
+def test_async_before_release_is_awaited_before_stop_resigns(db: Any) -> None:
+    from fdb_election.runtime import Release, resolve_election
+
+    election, _ = resolve_election("aio-release")
+
+    def holder() -> str | None:
+        tr = db.create_transaction()
+        record = election.get_leader_raw(tr)
+        tr.commit().wait()
+        return None if record is None else record.leader_id
+
+    async def scenario() -> list[tuple[bool, str | None]]:
+        seen: list[tuple[bool, str | None]] = []
+        elector: aio.Elector | None = None
+
+        async def before_release(release: Release) -> None:
+            await asyncio.sleep(0)  # a real await: the step waits for the whole coroutine
+            assert elector is not None
+            seen.append((elector.is_leader, await asyncio.to_thread(holder)))
+
+        elector = aio.Elector(
+            db, "aio-release", process_id="a", config=FAST, before_release=before_release
+        )
+        async with elector:
+            assert await elector.wait_for_leadership(WAIT)
+        assert holder() is None
+        return seen
+
+    assert asyncio.run(scenario()) == [(False, "a")]

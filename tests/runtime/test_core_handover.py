@@ -5,10 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, start
+from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, new_election, start
 
 from fdb_election.election import ElectionConfig
-from fdb_election.runtime import Demoted, ElectorCore, ManualClock, request_step_down
+from fdb_election.runtime import (
+    Demoted,
+    ElectorCore,
+    ManualClock,
+    Phase,
+    Release,
+    request_step_down,
+)
 
 WAIT = 5.0  # bound on real-time waits for a watch to fire
 
@@ -90,10 +97,11 @@ def test_step_down_request_is_honoured_by_the_leader(db: Any, clock: ManualClock
     assert not request_step_down(db, leader.election, "b"), "b does not lead: no request"
     assert request_step_down(db, leader.election, "a", requested_by="test")
     assert wait_for_wake(leader), "the leader watches its step-down key"
-    leader.step()
+    leader.step()  # leadership ends ...
     assert not leader.is_leader
     demoted = [e for e in leader.take_events() if isinstance(e, Demoted)]
     assert demoted and "test" in demoted[0].reason
+    leader.step()  # ... then the resignation commits (after the release hook, if any)
     assert wait_for_wake(follower)
     follower.step()
     assert follower.is_leader
@@ -131,3 +139,100 @@ def test_leader_evicts_a_dead_candidate_within_two_candidate_timeouts(
     driver.run_for(timeout + CONFIG.heartbeat_interval.total_seconds() + 0.1)
     assert not registered()
     assert leader.is_leader
+
+
+class ReleaseProbe:
+    """A ``before_release`` hook that records what was true while it ran."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self.core: ElectorCore | None = None
+        self.calls: list[tuple[Release, bool, str | None]] = []
+
+    def __call__(self, release: Release) -> None:
+        assert self.core is not None
+        tr = self.db.create_transaction()
+        record = new_election().get_leader_raw(tr)
+        tr.commit().wait()
+        holder = None if record is None else record.leader_id
+        self.calls.append((release, self.core.is_leader, holder))
+
+
+def probed_core(db: Any, clock: ManualClock, name: str, priority: int = 0) -> ReleaseProbe:
+    probe = ReleaseProbe(db)
+    probe.core = make_core(db, clock, name, priority=priority, before_release=probe)
+    return probe
+
+
+def read_holder(db: Any) -> str | None:
+    tr = db.create_transaction()
+    record = new_election().get_leader_raw(tr)
+    tr.commit().wait()
+    return None if record is None else record.leader_id
+
+
+def test_release_hook_runs_before_a_step_down_resignation_commits(
+    db: Any, clock: ManualClock
+) -> None:
+    probe = probed_core(db, clock, "a")
+    leader = probe.core
+    assert leader is not None
+    start(leader)
+    leader.step()
+    deadline = leader.deadline
+    assert request_step_down(db, leader.election, "a", requested_by="test")
+    leader.step()
+    leader.step()
+    assert len(probe.calls) == 1
+    release, leading, holder = probe.calls[0]
+    assert not leading, "the hook never runs while the elector leads"
+    assert holder == "a", "the hook runs before the resignation commits"
+    assert release.deadline == deadline and "test" in release.reason
+    assert read_holder(db) is None, "the resignation commits after the hook"
+
+
+def test_release_hook_runs_before_a_preemption_handover(db: Any, clock: ManualClock) -> None:
+    probe = probed_core(db, clock, "a")
+    incumbent = probe.core
+    assert incumbent is not None
+    start(incumbent)
+    preemptor = make_core(db, clock, "b", priority=5)
+    start(preemptor)
+    clock.advance(0.3)
+    incumbent.step()  # refresh; its scan finds b: leadership ends
+    assert not incumbent.is_leader and probe.calls == []
+    assert read_holder(db) == "a"
+    incumbent.step()  # the hook, then the resignation
+    assert [(leading, holder) for _, leading, holder in probe.calls] == [(False, "a")]
+    assert "'b'" in probe.calls[0][0].reason
+    assert read_holder(db) is None
+
+
+def test_release_hook_runs_before_stop_resigns_and_not_for_lost_leadership(
+    db: Any, clock: ManualClock
+) -> None:
+    probe = probed_core(db, clock, "a")
+    core = probe.core
+    assert core is not None
+    start(core)
+    clock.advance(LEASE)  # the deadline passes without a refresh: not a release
+    core.step()
+    assert probe.calls == []
+    assert core.is_leader, "re-claimed its own expired record"
+    core.request_stop()
+    core.step()
+    assert core.phase is Phase.STOPPED
+    assert [(leading, holder) for _, leading, holder in probe.calls] == [(False, "a")]
+    assert read_holder(db) is None
+
+
+def test_a_failing_release_hook_does_not_block_the_resignation(db: Any, clock: ManualClock) -> None:
+    def broken(release: Release) -> None:
+        raise RuntimeError("hook bug")
+
+    core = make_core(db, clock, "a", before_release=broken)
+    start(core)
+    core.request_stop()
+    core.step()
+    assert core.phase is Phase.STOPPED
+    assert read_holder(db) is None

@@ -171,3 +171,40 @@ def test_metrics_follow_leadership(db: Any) -> None:
         "fdb_election_is_leader", {"election": "thread-test", "process": "metered"}
     )
     assert value == 0.0
+
+
+def test_before_release_runs_on_the_elector_thread_before_a_step_down_resigns(db: Any) -> None:
+    from fdb_election.runtime import Release, request_step_down
+
+    seen: list[tuple[str, bool, str | None]] = []
+    released = threading.Event()
+    a: Elector | None = None
+
+    def before_release(release: Release) -> None:
+        assert a is not None
+        seen.append((threading.current_thread().name, a.is_leader, _holder(db)))
+        released.set()
+
+    a = elector(db, process_id="a", before_release=before_release).start()
+    try:
+        assert a.wait_for_leadership(WAIT)
+        assert request_step_down(db, "thread-test", "a")
+        assert released.wait(WAIT)
+        assert seen == [("elector-a", False, "a")]
+    finally:
+        a.stop(WAIT)
+
+
+def _holder(db: Any) -> str | None:
+    from fdb_election.runtime import resolve_election
+
+    election, _ = resolve_election("thread-test")
+    tr = db.create_transaction()
+    record = election.get_leader_raw(tr)
+    tr.commit().wait()
+    return None if record is None else record.leader_id
+
+
+def test_before_release_must_be_callable(db: Any) -> None:
+    with pytest.raises(TypeError, match="before_release must be callable"):
+        elector(db, before_release="stop-cmd")

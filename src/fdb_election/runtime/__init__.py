@@ -16,7 +16,7 @@ from fdb_election.runtime.core import (
     safety_margin,
 )
 from fdb_election.runtime.elector import Elector
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core, default_process_id
 from fdb_election.runtime.naming import election_subspace, resolve_election
 from fdb_election.runtime.stepdown import StepDownRequest, request_step_down, step_down_key
@@ -33,6 +33,7 @@ __all__ = [
     "LeaderChanged",
     "ManualClock",
     "Phase",
+    "Release",
     "Sleeper",
     "StepDownRequest",
     "SystemClock",

@@ -33,6 +33,10 @@ Safety rules (the reasoning is in docs/elector.md):
 * A resignation ends local leadership before it is committed, which is what makes claiming an
   empty leader key at once safe. Operators ask a leader to step down through a request key
   (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
+* Between the end of local leadership and a voluntary resignation (step-down request, preemption,
+  stop) the ``before_release`` hook runs, in the step, and the resignation commits only after it
+  returns: the service can finish what must not overlap the next leader while the unrefreshed
+  lease still keeps everyone else out.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ from fdb_election.election.errors import (
     UnregisteredCandidate,
 )
 from fdb_election.runtime.clock import Clock
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.stepdown import StepDownRequest, read_step_down, step_down_key
 
@@ -118,7 +122,10 @@ class ElectorCore:
             wait(delay, or until any of core.wake_futures() is ready)
 
     ``request_stop()`` makes the following steps give up leadership, resign and unregister.
-    Not thread-safe: one driver calls ``step``; other threads may read the properties.
+    ``before_release(release)``, if given, is called inside ``step`` after a voluntary end of
+    leadership and before its resignation commits (see :class:`~.events.Release`); it should
+    return by ``release.deadline``. Not thread-safe: one driver calls ``step``; other threads may
+    read the properties.
     """
 
     def __init__(
@@ -136,6 +143,7 @@ class ElectorCore:
         clock_drift: float = DEFAULT_CLOCK_DRIFT,
         name: str | None = None,
         metrics: ElectorMetrics | None = None,
+        before_release: Callable[[Release], object] | None = None,
     ) -> None:
         if not isinstance(process_id, str) or not process_id:
             raise ValueError(f"process_id must be a non-empty str, got {process_id!r}")
@@ -157,6 +165,10 @@ class ElectorCore:
             raise TypeError(
                 f"config must be an ElectionConfig or None, got {type(config).__name__}"
             )
+        if before_release is not None and not callable(before_release):
+            raise TypeError(
+                f"before_release must be callable or None, got {type(before_release).__name__}"
+            )
         self.db = db
         self.election = election
         self.process_id = process_id
@@ -168,6 +180,7 @@ class ElectorCore:
         self.clock_drift = float(clock_drift)
         self.name = name or repr(election)
         self._initial_config = config
+        self._before_release = before_release
         self._metrics = metrics or ElectorMetrics(self.name, process_id, enabled=False)
         self._log = _log
 
@@ -195,6 +208,7 @@ class ElectorCore:
             -math.inf
         )  # no claim on an empty key before this (after stepping down)
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
+        self._release: Release | None = None  # a voluntary release whose hook has not run yet
         self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
 
         self._events: list[ElectorEvent] = []
@@ -338,6 +352,7 @@ class ElectorCore:
 
     def _step_stop(self) -> float:
         self._drop_leadership("stopping", voluntary=True)
+        self._run_release_hook()
         tr = self._transaction()
         record = self.election.get_leader_raw(tr)
         if record is not None and record.leader_id == self.process_id:
@@ -355,7 +370,8 @@ class ElectorCore:
         return math.inf
 
     def _step_resign(self) -> float:
-        """Commit a resignation after local leadership was already given up."""
+        """Commit a resignation after local leadership was already given up (and the hook ran)."""
+        self._run_release_hook()
         tr = self._transaction()
         resigned = self.election.resign_leadership(tr, self.process_id)
         self._clear_own_step_down_request(tr)
@@ -406,17 +422,12 @@ class ElectorCore:
             if step_down is not None and step_down.applies_to(
                 self.process_id, self._tenure_ballot or 0
             ):
+                # Leadership ends now; the next step runs the release hook, then resigns and
+                # clears the request (this transaction, with only a heartbeat, is dropped).
                 self._drop_leadership(
                     f"step-down requested by {step_down.requested_by}", voluntary=True
                 )
-                self.election.resign_leadership(tr, self.process_id)
-                tr.clear(step_down_key(self.election.subspace))
-                self._resign_pending = "step-down request"
-                tr.commit().wait()
-                self._resign_pending = None
-                self._hold_off_until = self.clock.monotonic() + self.heartbeat
-                self._observe(None, self.clock.monotonic())
-                self._log.info("%s: resigned on a step-down request", self._context())
+                self._resign_pending = f"step-down requested by {step_down.requested_by}"
                 return 0.0
             claimed = self.election.refresh_lease(tr, self.process_id, _wall_td(wall))
             if claimed is None:
@@ -548,6 +559,8 @@ class ElectorCore:
         if self.clock.monotonic() >= deadline:
             return  # the commit took longer than the lease: nothing to adopt
         newly = not self.is_leader
+        if newly:
+            self._release = None  # a new tenure: an earlier release has nothing left to hold
         self._deadline = deadline
         self._own_state = state
         self._observed = state
@@ -599,6 +612,8 @@ class ElectorCore:
         if self._deadline is None:
             return
         ballot = self._tenure_ballot or 0
+        if voluntary and self.clock.monotonic() < self._deadline:
+            self._release = Release(ballot, reason, self._deadline)
         self._deadline = None
         self._tenure_ballot = None
         self._own_state = None
@@ -607,6 +622,24 @@ class ElectorCore:
         self._metrics.leadership(False, None)
         level = logging.INFO if voluntary else logging.WARNING
         self._log.log(level, "%s: demoted (ballot %d): %s", self._context(), ballot, reason)
+
+    def _run_release_hook(self) -> None:
+        """Call ``before_release`` once for a pending voluntary release (before resigning)."""
+        release, self._release = self._release, None
+        if release is None or self._before_release is None:
+            return
+        try:
+            self._before_release(release)
+        except Exception:
+            self._log.exception("%s: before_release hook failed; resigning", self._context())
+        overrun = self.clock.monotonic() - release.deadline
+        if overrun > 0:
+            self._log.warning(
+                "%s: before_release returned %.3fs after the released lease's deadline: another "
+                "elector may have been elected while it ran",
+                self._context(),
+                overrun,
+            )
 
     def _clear_own_step_down_request(self, tr: Any) -> None:
         request = read_step_down(tr, self.election.subspace)

@@ -13,7 +13,9 @@ What can surprise you: ``is_leader`` turns false on its own when a refresh has n
 in time (a local deadline, slightly shorter than the lease) even if no callback ran yet; callbacks
 run on a separate thread, one at a time, in order, so a slow callback never delays the refresh
 but may run after the state it reports has already changed. Protect writes with
-``fence(tr)`` rather than by checking ``is_leader`` first.
+``fence(tr)`` rather than by checking ``is_leader`` first. To finish work before the next leader
+can start when leadership is given up voluntarily, pass ``before_release`` (it runs on the
+elector's own thread and holds the resignation back until it returns).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, Self
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
 from fdb_election.runtime.clock import Clock, Sleeper, SystemSleeper
 from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core
 
 __all__ = ["Elector"]
@@ -51,6 +53,12 @@ class Elector:
 
     Callbacks receive the event (:class:`~.events.Elected`, :class:`~.events.Demoted`,
     :class:`~.events.LeaderChanged`) on the elector's callback thread.
+
+    ``before_release(release)`` is different: it is called on the elector's own thread when this
+    process gives leadership up voluntarily (a step-down request, a preemption handover,
+    ``stop()``), after local leadership has ended and before the resignation commits, and it is
+    waited for. It should return by ``release.deadline`` (see :class:`~.events.Release`); while
+    it runs the elector does nothing else, and ``stop(timeout)`` counts its time.
     """
 
     def __init__(
@@ -71,11 +79,13 @@ class Elector:
         on_demoted: Callable[[Demoted], object] | None = None,
         on_leader_change: Callable[[LeaderChanged], object] | None = None,
         metrics: bool = True,
+        before_release: Callable[[Release], object] | None = None,
     ) -> None:
         for label, callback in (
             ("on_elected", on_elected),
             ("on_demoted", on_demoted),
             ("on_leader_change", on_leader_change),
+            ("before_release", before_release),
         ):
             if callback is not None and not callable(callback):
                 raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
@@ -91,6 +101,7 @@ class Elector:
             observer=observer,
             clock_drift=clock_drift,
             metrics=metrics,
+            before_release=before_release,
         )
         self._sleeper: Sleeper = sleeper or SystemSleeper()
         self._on_elected = on_elected

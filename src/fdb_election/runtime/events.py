@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fdb_election.election import LeaderState
 
-__all__ = ["Demoted", "Elected", "ElectorEvent", "LeaderChanged"]
+__all__ = ["Demoted", "Elected", "ElectorEvent", "LeaderChanged", "Release"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +49,19 @@ class LeaderChanged:
 
 
 ElectorEvent = Elected | Demoted | LeaderChanged
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """What a ``before_release`` hook is told: a tenure is being given up voluntarily.
+
+    Local leadership (``ballot``) has already ended; the resignation that lets the next leader in
+    at once commits only after the hook returns. ``deadline`` (monotonic seconds, the elector's
+    clock) is when the old tenure's local deadline would have passed: until then the unrefreshed
+    lease keeps every other elector out, so work the hook finishes before it cannot overlap the
+    next leader. ``reason`` says why (step-down request, preemption, stopping).
+    """
+
+    ballot: int
+    reason: str
+    deadline: float

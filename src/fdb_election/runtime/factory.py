@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import random
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from fdb_election.election import ElectionConfig, LeaderElection
 from fdb_election.runtime.clock import Clock, SystemClock
 from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore
+from fdb_election.runtime.events import Release
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.naming import resolve_election
 
@@ -34,6 +36,7 @@ def build_core(
     observer: bool,
     clock_drift: float = DEFAULT_CLOCK_DRIFT,
     metrics: bool = True,
+    before_release: Callable[[Release], object] | None = None,
 ) -> ElectorCore:
     """Validate the arguments and build the core (raises ValueError/TypeError on bad input)."""
     if db is None or not callable(getattr(db, "create_transaction", None)):
@@ -69,4 +72,5 @@ def build_core(
         clock_drift=clock_drift,
         name=name,
         metrics=ElectorMetrics(name, process_id, enabled=metrics),
+        before_release=before_release,
     )
