@@ -7,6 +7,7 @@ overlap. Waits poll a condition with a deadline; nothing sleeps "to let it settl
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import subprocess
@@ -61,12 +62,18 @@ RECORDER = textwrap.dedent(
             env = os.environ
             f.write(f"{what} {os.getpid()} {time.monotonic()!r} "
                     f"{env['FDB_ELECTION_PROCESS_ID']} {env['FDB_ELECTION_BALLOT']}\\n")
+    linger = 0.0
     def stop(*_):
+        if linger:
+            note("term")
+            time.sleep(linger)  # CMD's own graceful shutdown: it is still running meanwhile
         note("stop")
         sys.exit(0)
     signal.signal(signal.SIGTERM, stop)
     note("start")
-    if len(sys.argv) > 2:
+    if len(sys.argv) > 2 and sys.argv[2].startswith("linger="):
+        linger = float(sys.argv[2].split("=", 1)[1])
+    elif len(sys.argv) > 2:
         sys.exit(int(sys.argv[2]))
     while True:
         signal.pause()
@@ -91,6 +98,15 @@ class Events:
     def starts(self) -> list[tuple[str, int, float, str]]:
         return [r for r in self.rows() if r[0] == "start"]
 
+    def assert_never_two_at_once(self) -> None:
+        """Every CMD that started before another one had recorded its exit by then."""
+        rows = self.rows()
+        stops = {r[1]: r[2] for r in rows if r[0] == "stop"}
+        starts = sorted(self.starts(), key=lambda r: r[2])
+        for earlier, later in itertools.pairwise(starts):
+            assert earlier[1] in stops, f"CMD {earlier[1]} never recorded its exit: {rows}"
+            assert stops[earlier[1]] < later[2], f"two CMDs ran at once: {rows}"
+
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -101,7 +117,13 @@ def workspace(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     yield url, tmp_path
 
 
-def start_run(url: str, tmp_path: Path, process_id: str, *cmd_args: str) -> subprocess.Popen[bytes]:
+def start_run(
+    url: str,
+    tmp_path: Path,
+    process_id: str,
+    *cmd_args: str,
+    run_args: tuple[str, ...] = (),
+) -> subprocess.Popen[bytes]:
     script = tmp_path / "recorder.py"
     script.write_text(RECORDER)
     log = (tmp_path / f"{process_id}.stderr").open("wb")
@@ -112,6 +134,7 @@ def start_run(url: str, tmp_path: Path, process_id: str, *cmd_args: str) -> subp
             "run",
             "--id",
             process_id,
+            *run_args,
             "--",
             PY,
             str(script),
@@ -208,3 +231,52 @@ def test_demo_prints_a_checkable_summary() -> None:
     # ...and a resignation is taken over through the watch, far sooner than a lease.
     assert float(handover.group(1)) < lease * 1000
     assert "\x1b[" not in result.stdout
+
+
+#: CMD takes this long to shut down after SIGTERM (below the grace period a 1 s lease allows).
+LINGER = "linger=0.1"
+
+
+def test_step_down_request_stops_cmd_before_the_next_leader_starts_its_own(
+    workspace: tuple[str, Path],
+) -> None:
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    runs = {pid: start_run(url, tmp_path, pid, LINGER) for pid in ("host-a", "host-b")}
+    try:
+        wait_until(lambda: events.starts(), timeout=20)
+        leader = events.starts()[0][3]
+        resign = subprocess.run(
+            fdb_election("--db", url, "resign", "--id", leader, "--timeout", "10"),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert resign.returncode == 0, resign.stderr
+        wait_until(lambda: len(events.starts()) >= 2, timeout=10)
+        assert events.starts()[1][3] != leader
+        events.assert_never_two_at_once()
+    finally:
+        for proc in runs.values():
+            proc.kill()
+            proc.wait(10)
+
+
+def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(
+    workspace: tuple[str, Path],
+) -> None:
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    runs = {"host-low": start_run(url, tmp_path, "host-low", LINGER)}
+    try:
+        wait_until(lambda: events.starts(), timeout=20)
+        runs["host-high"] = start_run(
+            url, tmp_path, "host-high", LINGER, run_args=("--priority", "5")
+        )
+        wait_until(lambda: any(r[3] == "host-high" for r in events.starts()), timeout=20)
+        assert [r[3] for r in events.starts()] == ["host-low", "host-high"]
+        events.assert_never_two_at_once()
+    finally:
+        for proc in runs.values():
+            proc.kill()
+            proc.wait(10)

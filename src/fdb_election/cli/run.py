@@ -12,6 +12,9 @@ and ``FDB_ELECTION_DB`` in its environment, in its own process group.
   grace period, and always before the local leadership deadline, so the old CMD is dead before any
   other elector may be elected (see :mod:`.grace`). Then ``run`` keeps campaigning and starts CMD
   again when it is re-elected.
+* Leadership given up voluntarily (an operator's ``resign --id``, preemption by a higher-priority
+  candidate): the elector's ``before_release`` hook stops CMD the same way and returns only when
+  it is dead; the resignation that lets the next leader in commits after that.
 * CMD exits: ``run`` resigns, unregisters and exits with CMD's code (128+N after signal N).
 * ``run`` gets SIGINT, SIGTERM or SIGHUP: it stops CMD (SIGTERM, grace, SIGKILL) while still
   leading, then resigns and unregisters, and exits with 128+N.
@@ -41,6 +44,7 @@ from fdb_election.cli.child import ChildProcess, resolve_command
 from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
 from fdb_election.cli.exit_codes import signal_exit_code
 from fdb_election.cli.grace import GracePolicy, GraceTooLong
+from fdb_election.runtime.events import Release
 
 __all__ = ["Supervisor", "run"]
 
@@ -82,6 +86,9 @@ class Supervisor:
         self.stop_signal: int | None = None
         self.child: ChildProcess | None = None
         self._last_deadline: float | None = None
+        # Held while CMD is started or stopped: a release (elector thread) that finds no CMD
+        # can then be sure none is being started, and waits for a stop in progress to finish.
+        self._child_lock = threading.Lock()
 
     def request_stop(self, signum: int) -> None:
         """Ask the loop to stop CMD, resign and return (from a signal handler)."""
@@ -126,21 +133,45 @@ class Supervisor:
             self.wake.wait(stop_at - now)
 
     def _start_child(self) -> None:
-        ballot = self.elector.ballot
-        env = dict(self.env)
-        env["FDB_ELECTION_BALLOT"] = str(ballot)
-        env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
-        self._last_deadline = self._deadline()
-        self.child = ChildProcess.start(self.argv, env, on_exit=self.wake.set)
-        self.say(f"elected (ballot {ballot}); started CMD (pid {self.child.pid})")
+        with self._child_lock:
+            ballot = self.elector.ballot
+            if ballot is None or not self.elector.is_leader:
+                return  # leadership ended (perhaps released) since the loop looked
+            env = dict(self.env)
+            env["FDB_ELECTION_BALLOT"] = str(ballot)
+            env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
+            self._last_deadline = self._deadline()
+            child = ChildProcess.start(self.argv, env, on_exit=self.wake.set)
+            self.child = child
+        self.say(f"elected (ballot {ballot}); started CMD (pid {child.pid})")
 
-    def stop_child(self, why: str) -> None:
-        """Stop CMD if it runs: SIGTERM now, SIGKILL by the policy's time; wait until reaped."""
+    def release(self, release: Release) -> None:
+        """The elector's ``before_release`` hook: return only once CMD is dead.
+
+        Runs on the elector's thread after local leadership has ended and before the resignation
+        commits, so no other host's CMD can start until this returns. SIGKILL comes at the
+        policy's time before ``release.deadline``, after which the old lease no longer keeps the
+        others out anyway.
+        """
+        self.stop_child(f"leadership released ({release.reason})", deadline=release.deadline)
+        self.wake.set()
+
+    def stop_child(self, why: str, *, deadline: float | None = None) -> None:
+        """Stop CMD if it runs: SIGTERM now, SIGKILL by the policy's time; wait until reaped.
+
+        ``deadline`` is the leadership deadline to stop by (default: the elector's current one,
+        or the last one seen when it no longer leads).
+        """
+        with self._child_lock:
+            self._stop_child(why, deadline)
+
+    def _stop_child(self, why: str, deadline: float | None) -> None:
         child, self.child = self.child, None
         if child is None or child.exited.is_set():
             return
         now = self.clock()
-        deadline = self._deadline() if self.elector.is_leader else self._last_deadline
+        if deadline is None:
+            deadline = self._deadline() if self.elector.is_leader else self._last_deadline
         kill_at = self.policy.kill_at(deadline, now)
         self.say(
             f"{why}: stopping CMD (pid {child.pid}): SIGTERM, SIGKILL in "
@@ -231,10 +262,17 @@ def run(
     env = dict(os.environ)
     env["FDB_ELECTION_NAME"] = cli.election_name
     env["FDB_ELECTION_DB"] = cli.resolved_url()
+    supervisor: Supervisor | None = None
+
+    def before_release(release: Release) -> None:
+        if supervisor is not None:
+            supervisor.release(release)
+
     kwargs: dict[str, Any] = {
         "priority": priority,
         "on_elected": lambda *_: wake.set(),
         "on_demoted": lambda *_: wake.set(),
+        "before_release": before_release,
     }
     if process_id is not None:
         kwargs["process_id"] = process_id
