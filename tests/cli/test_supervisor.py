@@ -163,3 +163,28 @@ def test_cmd_exit_code_ends_the_loop(tmp_path: Path) -> None:
     supervisor.wake.set()
     thread.join(10)
     assert result == [42]
+
+
+def test_release_hook_returns_only_once_cmd_is_dead_and_kills_by_the_deadline(
+    tmp_path: Path,
+) -> None:
+    from fdb_election.runtime import Release
+
+    elector = ScriptedElector()
+    policy = GracePolicy(grace=0.3, kill_margin=0.05)
+    supervisor, thread, _ = _supervise(elector, _recording_cmd(tmp_path, ignore_term=True), policy)
+    elector.elect(ballot=4, lease=30)
+    supervisor.wake.set()
+    assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
+    child = supervisor.child
+    assert child is not None
+    released_deadline = time.monotonic() + 1.0
+    elector.demote()  # the elector ends local leadership, then calls the hook on its thread
+    supervisor.release(Release(4, "step-down requested by test", released_deadline))
+    assert child.exited.is_set(), "the hook returned while CMD was still running"
+    assert child.exit_code == 128 + signal.SIGKILL, "CMD ignores SIGTERM: SIGKILL after grace"
+    assert time.monotonic() < released_deadline
+    assert supervisor.child is None
+    supervisor.request_stop(signal.SIGTERM)
+    thread.join(5)
+    assert not thread.is_alive()
