@@ -129,10 +129,10 @@ class Floor:
 
     It reads config, candidate, leader, ballot mark and tenure, decodes each value once with the
     tuple layer, and writes the same four values as the cycle. With ``repeat_reads`` it also
-    issues the second ``get`` of config and candidate that ``run_election_cycle`` makes today
-    (its heartbeat and its claim each read both), so the call counts match; the benchmark sets
-    it from the cycle's own counts. It checks only what it must to decide (enabled, still the
-    leader) and trusts the stored data.
+    issues a second ``get`` of config and candidate, for a cycle that reads them twice (the
+    unfused cycle did: its heartbeat and its claim each read both), so the call counts match;
+    the benchmark sets it from the cycle's own counts. It checks only what it must to decide
+    (enabled, still the leader) and trusts the stored data.
     """
 
     def __init__(
@@ -171,7 +171,7 @@ class Floor:
         if leader_id != self.process_id:
             raise RuntimeError("the floor measures the leader's refresh only")
         (mark,) = unpack(bytes(mark_future))
-        first_ballot, tenure_leader_value = unpack(bytes(tenure_future))
+        first_ballot, tenure_leader_value, _ = unpack(bytes(tenure_future))
         new_ballot = max(ballot, mark) + 1
         if tenure_leader_value != leader_value:
             first_ballot = new_ballot
@@ -180,7 +180,7 @@ class Floor:
         )
         tr.set(self.leader_key, value)
         tr.set(self.ballot_key, pack((new_ballot,)))
-        tr.set(self.tenure_key, pack((first_ballot, value)))
+        tr.set(self.tenure_key, pack((first_ballot, value, lease_ns)))
         return new_ballot
 
 

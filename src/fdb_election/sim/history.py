@@ -107,6 +107,7 @@ class OpCall:
     now_ns: int | None = None
     config: ConfigRecord | None = None
     result: str = ""
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

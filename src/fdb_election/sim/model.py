@@ -161,12 +161,20 @@ class ElectionModel:
         """Forget the candidate (leadership is not touched)."""
         self.candidates.pop(process_id, None)
 
-    def evict_dead_candidates(self, now_ns: int) -> int:
-        """Remove candidates whose last heartbeat is ``candidate_timeout`` old or older."""
+    def evict_dead_candidates(self, now_ns: int, limit: int | None = None) -> int:
+        """Remove candidates whose last heartbeat is ``candidate_timeout`` old or older.
+
+        With ``limit``, at most that many, the first in key order (UTF-8 order of the ids).
+        """
         timeout = self._config().candidate_timeout_ns
-        dead = [
-            p for p, c in self.candidates.items() if max(now_ns - c.last_heartbeat_ns, 0) >= timeout
-        ]
+        dead = sorted(
+            (
+                p
+                for p, c in self.candidates.items()
+                if max(now_ns - c.last_heartbeat_ns, 0) >= timeout
+            ),
+            key=lambda p: p.encode(),
+        )[:limit]
         for p in dead:
             del self.candidates[p]
         return len(dead)
@@ -234,7 +242,7 @@ class ElectionModel:
                 self.unregister_candidate(pid)
                 value = None
             elif op.name == "evict_dead_candidates":
-                value = self.evict_dead_candidates(now)
+                value = self.evict_dead_candidates(now, op.limit)
             elif op.name == "try_claim_leadership":
                 value = self.try_claim_leadership(pid, prio, now)
             elif op.name == "refresh_lease":

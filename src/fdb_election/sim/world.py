@@ -92,9 +92,11 @@ class RecordingElection(LeaderElection):
         op = OpCall("unregister_candidate", process_id)
         self._call(tr, op, LeaderElection.unregister_candidate, process_id)
 
-    def evict_dead_candidates(self, tr: Any, now: Any) -> int:
-        op = OpCall("evict_dead_candidates", now_ns=_ns(now))
-        result: int = self._call(tr, op, LeaderElection.evict_dead_candidates, now)
+    def evict_dead_candidates(self, tr: Any, now: Any, *, limit: int | None = None) -> int:
+        op = OpCall("evict_dead_candidates", now_ns=_ns(now), limit=limit)
+        result: int = self._call(
+            tr, op, partial(LeaderElection.evict_dead_candidates, limit=limit), now
+        )
         return result
 
     def try_claim_leadership(
