@@ -131,3 +131,31 @@ def test_random_commit_failures_never_give_two_leaders(clock: ManualClock, seed:
         if rng.random() < 0.5:
             driver.pause(rng.choice(cores), rng.uniform(0.1, 2 * LEASE))
     assert driver.leader_time > 0
+
+
+def test_a_refresh_of_unknown_outcome_under_a_lowered_lease_caps_the_deadline(
+    faulty: tuple[Any, Faults], clock: ManualClock
+) -> None:
+    from fdb_election.election import ElectionConfig
+
+    db, faults = faulty
+    long_config = ElectionConfig.with_lease_duration(3.0)
+    leader = make_core(db, clock, "a", config=long_config)
+    follower = make_core(db, clock, "b", config=long_config)
+    start(leader)
+    start(follower)
+    tr = db.create_transaction()
+    leader.election.write_config(tr, ElectionConfig.with_lease_duration(2.0))
+    tr.commit().wait()
+    clock.advance(0.5)
+    # The refresh writes a record with the 2 s lease, but its commit reports 1021: the leader
+    # may not keep the 3 s deadline of its last known refresh, since followers that read the new
+    # record wait only the 2 s it records.
+    faults.pending.append(("committed", COMMIT_UNKNOWN_RESULT))
+    leader.step()
+    follower.step()  # first read of the new record
+    cores = [leader, follower]
+    driver = VirtualDriver(clock, cores)
+    driver.pause(leader, 10.0)
+    driver.run_for(3.0)  # the invariant is checked every 10 ms
+    assert follower.is_leader

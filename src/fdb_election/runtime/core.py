@@ -451,11 +451,14 @@ class ElectorCore:
                 delay = min(delay, self._wait_hint(record, read_done))
             self._watch(tr, "leader", self.election_leader_key())
             self._unwatch("step_down")
-        # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
-        # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it.
         preemptor: CandidateInfo | None = None
         if claimed is not None and config.allow_preemption:
             preemptor = self._preemptor(tr, wall)  # snapshot scan: acted on only after commit
+        # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
+        # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it;
+        # it is capped by it before the commit too, in case the outcome is unknown (1021).
+        if claimed is not None:
+            self._cap_deadline(attempt_start, lease)
         if claimed is not None and _mutations.enabled("adopt_before_commit"):  # mutation point
             self._adopt(claimed, attempt_start, lease)
         tr.commit().wait()
@@ -607,6 +610,19 @@ class ElectorCore:
         self._next_eviction = now + config.candidate_timeout.total_seconds()
         if evicted:
             self._log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
+
+    def _cap_deadline(self, attempt_start: float, lease: float) -> None:
+        """Before committing a record with ``lease``: lead no longer than that record allows.
+
+        Followers count from their first read of the record being written, with the lease it
+        records. If the commit's outcome is unknown (1021) the record may exist while the
+        deadline stays at the last KNOWN commit's, which after ``lease_duration`` was lowered
+        came from a longer lease and could outlast the followers' wait. A no-op unless the lease
+        was lowered (this attempt starts after the last known one did).
+        """
+        if self._deadline is not None:
+            cap = attempt_start + lease - safety_margin(lease, self.clock_drift)
+            self._deadline = min(self._deadline, cap)
 
     def _drop_leadership(self, reason: str, *, voluntary: bool = False) -> None:
         if self._deadline is None:
