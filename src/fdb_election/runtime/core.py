@@ -77,6 +77,8 @@ DEFAULT_CLOCK_DRIFT = 0.01
 FIXED_MARGIN = 0.005
 #: First retry delay after a failed step; doubles per consecutive failure.
 _FIRST_BACKOFF = 0.01
+#: Most dead candidates one eviction transaction removes (bounded transaction size, 2101).
+_EVICTION_BATCH = 1_000
 
 _log = logging.getLogger("fdb_election")
 
@@ -602,12 +604,13 @@ class ElectorCore:
             return
         try:
             tr = self._transaction()
-            evicted = self.election.evict_dead_candidates(tr, _wall_td(wall))
+            evicted = self.election.evict_dead_candidates(tr, _wall_td(wall), limit=_EVICTION_BATCH)
             tr.commit().wait()
         except Exception as exc:  # housekeeping failures only delay eviction (retried next time)
             self._note_error(exc, "eviction")
             return
-        self._next_eviction = now + config.candidate_timeout.total_seconds()
+        if evicted < _EVICTION_BATCH:  # else more may be left: another batch next heartbeat
+            self._next_eviction = now + config.candidate_timeout.total_seconds()
         if evicted:
             self._log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
 
