@@ -23,7 +23,7 @@ from fdb_election.runtime import core
 from fdb_election.sim.faults import SimConfig
 from fdb_election.sim.world import run_seed
 
-CONFIG = SimConfig(duration=60.0, shrink_leases=False)
+CONFIG = SimConfig(duration=60.0)
 #: A planted bug must be reported within this many seeds.
 BOUND = 25
 
