@@ -43,6 +43,7 @@ from fdb_election.runtime import (
     Elector,
     ElectorEvent,
     LeaderChanged,
+    Release,
     election_subspace,
     request_step_down,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "NotLeader",
     "ProcessNotFound",
     "RegistrationNotCommitted",
+    "Release",
     "Subspace",
     "UnregisteredCandidate",
     "Versionstamp",
