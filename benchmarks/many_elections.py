@@ -10,7 +10,8 @@ shard-leader process would; the steady state is measured after every election ha
   as a fraction of one core (target < 0.10);
 * ``many_elections_cpu_share_elector``: the same schedule driven by the runtime's
   ``ElectorCore.step()`` (what ``Elector`` runs: config read, heartbeat, leader read, step-down
-  check, refresh, watch, and the leader's housekeeping transaction that evicts and lists
+  check, refresh with the preemption check as a snapshot scan inside the same transaction,
+  watch, and once per ``candidate_timeout`` a transaction of its own that evicts dead
   candidates), with its own jittered delays;
 * ``many_elections_max_lateness_ms``: how late the scheduler ran the most delayed cycle (it
   should stay far below the heartbeat, or the share would understate the need).
@@ -19,8 +20,7 @@ What can surprise you: a cycle costs about twice the CPU here that it costs in a
 (``election_cycle.py``), because caches are cold after each sleep, more so on a busy machine.
 
 There is no batched variant: one transaction per election meets the target, and running many
-cycles in one transaction saved at most about 10 % of the CPU in a trial (and cost more on the
-embedded store as it is, whose reads scan the transaction's own writes), while it would make
+cycles in one transaction saved at most about 10 % of the CPU in a trial, while it would make
 one election's conflict or error retry or fail all the others in its transaction.
 
 Usage: ``python benchmarks/many_elections.py [--quick]``; ``run(quick)`` is what

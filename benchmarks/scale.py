@@ -13,7 +13,8 @@ its cycle; the others are registered, alive and silent. Measures:
 * ``evict_us_per_candidate``: ``evict_dead_candidates`` of every candidate but the leader (all
   timed out) at 10,000 candidates, committed, divided by the number evicted. Not at 100,000:
   clearing that many keys in one transaction exceeds the 10 MB limit (error 2101), on the
-  embedded store as on FoundationDB, and the seed's operation has no way to do it in parts.
+  embedded store as on FoundationDB; this times the seed's call, which clears every dead
+  candidate at once (``limit=`` evicts in bounded parts instead).
 
 Candidates are registered in batches: one transaction registers as many as fit in
 :data:`BATCH_BYTES` (far below FoundationDB's 10 MB transaction limit, and well within its 5 s
@@ -37,7 +38,7 @@ QUICK_SIZES = (1, 100, 10_000)
 #: Bytes of candidate keys and values written per registration transaction.
 BATCH_BYTES = 1_000_000
 
-#: Largest size evicted in one transaction (``evict_dead_candidates`` has no chunking).
+#: Largest size evicted in one transaction (the seed's ``evict_dead_candidates``, no ``limit``).
 EVICT_MAX = 10_000
 
 #: How far past the registrations the eviction runs: every candidate has timed out by then.

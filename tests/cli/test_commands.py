@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from fdb_election.cli.context import CliContext
 from fdb_election.cli.main import cli
 from fdb_election.cli.naming import election_for
-from fdb_election.election import now
+from fdb_election.election import LeaderElection, now
 
 
 def invoke(db: Any, *args: str) -> Result:
@@ -201,6 +201,38 @@ def test_evict_removes_only_dead_candidates(db: Any) -> None:
     remaining = as_json(invoke(db, "candidates", "--json"))["candidates"]
     assert [c["process_id"] for c in remaining] == ["here"]
     assert "Evicted 0 dead candidates" in invoke(db, "evict").stdout
+
+
+def test_evict_removes_a_backlog_in_bounded_transactions(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke(db, "init")
+    for i in range(7):
+        register(db, "default", f"gone-{i}", at=now() - timedelta(hours=1))
+    register(db, "default", "here")
+    calls: list[tuple[int | None, int]] = []
+    evict_some = LeaderElection.evict_dead_candidates
+
+    def spy(self: LeaderElection, tr: Any, current_time: Any, *, limit: int | None = None) -> int:
+        removed = evict_some(self, tr, current_time, limit=limit)
+        calls.append((limit, removed))
+        return removed
+
+    monkeypatch.setattr(LeaderElection, "evict_dead_candidates", spy)
+    assert as_json(invoke(db, "evict", "--batch", "3", "--json")) == {
+        "election": "default",
+        "evicted": 7,
+    }
+    assert calls == [(3, 3), (3, 3), (3, 1)]
+    remaining = as_json(invoke(db, "candidates", "--json"))["candidates"]
+    assert [c["process_id"] for c in remaining] == ["here"]
+
+
+def test_evict_rejects_a_batch_below_one(db: Any) -> None:
+    invoke(db, "init")
+    result = invoke(db, "evict", "--batch", "0")
+    assert result.exit_code == 2
+    assert "--batch" in result.output
 
 
 def test_status_watch_prints_json_lines_and_stops_after_count(db: Any) -> None:

@@ -3,6 +3,7 @@
 Examples::
 
     fdb-election evict                   # remove candidates past the candidate timeout
+    fdb-election evict --batch 500       # ... at most 500 per transaction
     fdb-election resign --id web-1       # ask the leader web-1 to step down, wait for it
 
 ``resign`` does not clear the leader key itself: that would let another candidate claim while
@@ -29,17 +30,37 @@ from fdb_election.cli.watching import arm_watch, wait_for_future
 __all__ = ["evict", "resign"]
 
 
+#: Most dead candidates one ``evict`` transaction removes: FoundationDB refuses a transaction
+#: over 10 MB (2101), which clearing ~100,000 candidates at once would be.
+DEFAULT_EVICTION_BATCH = 1_000
+
+
 @click.command()
 @common_options
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=DEFAULT_EVICTION_BATCH,
+    show_default=True,
+    help="Most candidates removed per transaction.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_cli
-def evict(cli: CliContext, as_json: bool) -> None:
+def evict(cli: CliContext, batch: int, as_json: bool) -> None:
     """Remove candidates whose last heartbeat is older than the candidate timeout."""
     from fdb_election.election import now
 
     election = cli.election()
+    evicted = 0
     with database_errors(cli):
-        evicted = transact(cli.database(), lambda tr: election.evict_dead_candidates(tr, now()))
+        while True:  # bounded transactions until one finds fewer than a full batch
+            removed = transact(
+                cli.database(),
+                lambda tr: election.evict_dead_candidates(tr, now(), limit=batch),
+            )
+            evicted += removed
+            if removed < batch:
+                break
     out = Output.current(json_mode=as_json)
     if as_json:
         out.json({"election": cli.election_name, "evicted": evicted})
