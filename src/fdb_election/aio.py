@@ -36,9 +36,10 @@ from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Self
 
-from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.election import ElectionConfig, LeaderElection
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
+from fdb_election.runtime.elector_base import ElectorBase, check_stop_timeout
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core
 
@@ -50,7 +51,7 @@ _MAX_WAIT = 3600.0
 Callback = Callable[[Any], object]
 
 
-class Elector:
+class Elector(ElectorBase):
     """The asyncio elector; same arguments and rules as :class:`fdb_election.runtime.Elector`.
 
     ``await start()`` / ``await stop(timeout)`` or ``async with``; ``await
@@ -77,14 +78,6 @@ class Elector:
         metrics: bool = True,
         before_release: Callable[[Release], object] | None = None,
     ) -> None:
-        for label, callback in (
-            ("on_elected", on_elected),
-            ("on_demoted", on_demoted),
-            ("on_leader_change", on_leader_change),
-            ("before_release", before_release),
-        ):
-            if callback is not None and not callable(callback):
-                raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
         self._core: ElectorCore = build_core(
             db,
             name_or_election,
@@ -98,6 +91,12 @@ class Elector:
             clock_drift=clock_drift,
             metrics=metrics,
             before_release=None if before_release is None else self._release_on_loop,
+            callbacks={
+                "on_elected": on_elected,
+                "on_demoted": on_demoted,
+                "on_leader_change": on_leader_change,
+                "before_release": before_release,
+            },
         )
         self._before_release = before_release
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -113,8 +112,7 @@ class Elector:
         self._changed: asyncio.Condition | None = None
         self._subscribers: list[asyncio.Queue[ElectorEvent | None]] = []
         self._stop_requested = False
-        self._stop_deadline = float("inf")
-        self._armed: dict[int, Any] = {}
+        self._init_loop_state()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -132,13 +130,12 @@ class Elector:
 
     async def stop(self, timeout: float = 5.0) -> bool:
         """Give up leadership, resign and unregister; True if that committed within ``timeout``."""
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        check_stop_timeout(timeout)
         task = self._task
         if task is None:
             return True
         self._stop_requested = True
-        self._stop_deadline = self._core.clock.monotonic() + timeout
+        self._set_stop_deadline(timeout)
         if self._wake is not None:
             self._wake.set()
         done, _ = await asyncio.wait({task}, timeout=timeout)
@@ -146,14 +143,7 @@ class Elector:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        stopped = self._core.phase is Phase.STOPPED
-        if not stopped:
-            _log.warning(
-                "elector %s did not stop within %.3gs (last error: %r)",
-                self.process_id,
-                timeout,
-                self._core.last_error,
-            )
+        stopped = self._stopped(timeout)
         if self._callback_queue is not None and self._callback_task is not None:
             self._callback_queue.put_nowait(None)
             with contextlib.suppress(TimeoutError):
@@ -176,29 +166,9 @@ class Elector:
     # ------------------------------------------------------------------ state
 
     @property
-    def process_id(self) -> str:
-        """This elector's process id (its candidate key)."""
-        return self._core.process_id
-
-    @property
     def is_leader(self) -> bool:
         """True only while this process leads (a local, monotonic deadline)."""
         return self._core.is_leader
-
-    @property
-    def ballot(self) -> int | None:
-        """Fencing token of the current tenure (the claim's ballot), None when not leading."""
-        return self._core.ballot
-
-    @property
-    def leader(self) -> LeaderState | None:
-        """The current leader record as this process sees it, or None."""
-        return self._core.leader
-
-    @property
-    def core(self) -> ElectorCore:
-        """The decision core (for inspection and tests)."""
-        return self._core
 
     def healthy(self) -> bool:
         """False once the loop has not completed a step for about a lease, or has stopped."""
@@ -216,8 +186,7 @@ class Elector:
 
     async def wait_for_leadership(self, timeout: float | None = None) -> bool:
         """Wait until this process leads (True) or ``timeout`` seconds pass (False)."""
-        if self._core.observer:
-            raise RuntimeError("an observer elector never leads; do not wait for leadership")
+        self._refuse_observer_wait()
         changed = self._changed
         if changed is None:
             raise RuntimeError("start the elector (await start() or async with) before waiting")
@@ -280,8 +249,7 @@ class Elector:
         try:
             while True:
                 wake.clear()
-                if self._stop_requested and core.phase not in (Phase.STOPPING, Phase.STOPPED):
-                    core.request_stop()
+                self._pass_on_stop(self._stop_requested)
                 delay = await asyncio.to_thread(core.step)
                 for event in core.take_events():
                     self._callback_queue.put_nowait(event)
@@ -289,16 +257,9 @@ class Elector:
                         subscriber.put_nowait(event)
                 async with self._changed:
                     self._changed.notify_all()
-                if core.phase is Phase.STOPPED:
+                if self._loop_done(self._stop_requested):
                     return
-                if self._stop_requested and core.clock.monotonic() >= self._stop_deadline:
-                    return
-                armed: dict[int, Any] = {}
-                for future in core.wake_futures():
-                    if id(future) not in self._armed:
-                        future.on_ready(on_ready)
-                    armed[id(future)] = future
-                self._armed = armed
+                self._arm(on_ready)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), min(delay, _MAX_WAIT))
         finally:

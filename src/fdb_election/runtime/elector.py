@@ -28,9 +28,10 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.election import ElectionConfig, LeaderElection
 from fdb_election.runtime.clock import Clock, Sleeper, SystemSleeper
 from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
+from fdb_election.runtime.elector_base import ElectorBase, check_stop_timeout
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core
 
@@ -42,7 +43,7 @@ _log = logging.getLogger("fdb_election")
 _MAX_WAIT = 3600.0
 
 
-class Elector:
+class Elector(ElectorBase):
     """Campaigns for (or, as an observer, follows) the leadership of one election.
 
     ``name_or_election`` is an election name (subspace ``("fdb-election", name)``) or a
@@ -81,14 +82,6 @@ class Elector:
         metrics: bool = True,
         before_release: Callable[[Release], object] | None = None,
     ) -> None:
-        for label, callback in (
-            ("on_elected", on_elected),
-            ("on_demoted", on_demoted),
-            ("on_leader_change", on_leader_change),
-            ("before_release", before_release),
-        ):
-            if callback is not None and not callable(callback):
-                raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
         self._core: ElectorCore = build_core(
             db,
             name_or_election,
@@ -102,6 +95,12 @@ class Elector:
             clock_drift=clock_drift,
             metrics=metrics,
             before_release=before_release,
+            callbacks={
+                "on_elected": on_elected,
+                "on_demoted": on_demoted,
+                "on_leader_change": on_leader_change,
+                "before_release": before_release,
+            },
         )
         self._sleeper: Sleeper = sleeper or SystemSleeper()
         self._on_elected = on_elected
@@ -113,8 +112,7 @@ class Elector:
         self._thread: threading.Thread | None = None
         self._callbacks: queue.SimpleQueue[ElectorEvent | None] = queue.SimpleQueue()
         self._callback_thread: threading.Thread | None = None
-        self._armed: dict[int, Any] = {}
-        self._stop_deadline = float("inf")
+        self._init_loop_state()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -139,22 +137,14 @@ class Elector:
         answer in time, the thread is abandoned after ``timeout`` seconds and the candidate
         record is left to be evicted (``candidate_timeout``).
         """
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        check_stop_timeout(timeout)
         if self._thread is None:
             return True
-        self._stop_deadline = self._core.clock.monotonic() + timeout
+        self._set_stop_deadline(timeout)
         self._stop_requested.set()
         self._wake.set()
         self._thread.join(timeout)
-        stopped = self._core.phase is Phase.STOPPED
-        if not stopped:
-            _log.warning(
-                "elector %s did not stop within %.3gs (last error: %r)",
-                self.process_id,
-                timeout,
-                self._core.last_error,
-            )
+        stopped = self._stopped(timeout)
         if self._callback_thread is not None:
             self._callbacks.put(None)
             if self._callback_thread is not threading.current_thread():
@@ -175,29 +165,9 @@ class Elector:
     # ------------------------------------------------------------------ state
 
     @property
-    def process_id(self) -> str:
-        """This elector's process id (its candidate key)."""
-        return self._core.process_id
-
-    @property
     def is_leader(self) -> bool:
         """True only while this process leads (a local, monotonic deadline; see the module doc)."""
         return self._core.is_leader
-
-    @property
-    def ballot(self) -> int | None:
-        """Fencing token of the current tenure (the claim's ballot), None when not leading."""
-        return self._core.ballot
-
-    @property
-    def leader(self) -> LeaderState | None:
-        """The current leader record as this process sees it, or None."""
-        return self._core.leader
-
-    @property
-    def core(self) -> ElectorCore:
-        """The decision core (for inspection and tests)."""
-        return self._core
 
     def healthy(self) -> bool:
         """False once the loop has not completed a step for about a lease, or has stopped."""
@@ -208,8 +178,7 @@ class Elector:
 
     def wait_for_leadership(self, timeout: float | None = None) -> bool:
         """Block until this process leads (True) or ``timeout`` seconds pass (False)."""
-        if self._core.observer:
-            raise RuntimeError("an observer elector never leads; do not wait for leadership")
+        self._refuse_observer_wait()
         clock = self._core.clock
         end = None if timeout is None else clock.monotonic() + timeout
         with self._changed:
@@ -233,21 +202,15 @@ class Elector:
         try:
             while True:
                 self._wake.clear()
-                if self._stop_requested.is_set() and core.phase not in (
-                    Phase.STOPPING,
-                    Phase.STOPPED,
-                ):
-                    core.request_stop()
+                self._pass_on_stop(self._stop_requested.is_set())
                 delay = core.step()
                 for event in core.take_events():
                     self._callbacks.put(event)
                 with self._changed:
                     self._changed.notify_all()
-                if core.phase is Phase.STOPPED:
+                if self._loop_done(self._stop_requested.is_set()):
                     return
-                if self._stop_requested.is_set() and core.clock.monotonic() >= self._stop_deadline:
-                    return  # stop() gave up waiting: do not retry forever in the background
-                self._arm(core.wake_futures())
+                self._arm(self._on_watch)
                 self._sleeper.wait(self._wake, min(delay, _MAX_WAIT))
         except BaseException:
             _log.exception("elector %s: loop crashed", core.process_id)
@@ -255,16 +218,6 @@ class Elector:
         finally:
             with self._changed:
                 self._changed.notify_all()
-
-    def _arm(self, futures: list[Any]) -> None:
-        """Wake the loop when any of ``futures`` becomes ready (each is armed once)."""
-        armed: dict[int, Any] = {}
-        for future in futures:
-            key = id(future)
-            if key not in self._armed:
-                future.on_ready(self._on_watch)
-            armed[key] = future
-        self._armed = armed
 
     def _on_watch(self, *_: object) -> None:
         self._wake.set()

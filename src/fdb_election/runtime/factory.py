@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fdb_election.election import ElectionConfig, LeaderElection
@@ -37,8 +37,16 @@ def build_core(
     clock_drift: float = DEFAULT_CLOCK_DRIFT,
     metrics: bool = True,
     before_release: Callable[[Release], object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
 ) -> ElectorCore:
-    """Validate the arguments and build the core (raises ValueError/TypeError on bad input)."""
+    """Validate the arguments and build the core (raises ValueError/TypeError on bad input).
+
+    ``callbacks`` are the elector's own callbacks by argument name (``on_elected``, ...): they
+    are checked here, first, but not handed to the core.
+    """
+    for label, callback in (callbacks or {}).items():
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{label} must be callable or None, got {type(callback).__name__}")
     if db is None or not callable(getattr(db, "create_transaction", None)):
         raise TypeError(
             "db must be a database with create_transaction() (fdb.open(), "
