@@ -27,6 +27,7 @@ from fdb_election.embedded.mutations import (
     versionstamp_bytes,
 )
 from fdb_election.embedded.storage import MVCC_WINDOW, VERSIONS_PER_SECOND, KeyRange
+from fdb_election.embedded.watch_registry import Watch, WatchRegistry
 
 __all__ = ["MemoryStorage"]
 
@@ -45,15 +46,6 @@ class _CommitRecord(NamedTuple):
     point_conflicts: list[bytes]
 
 
-class _Watch:
-    __slots__ = ("callback", "key", "seen")
-
-    def __init__(self, key: bytes, seen: bytes | None, callback: Callable[[], None]) -> None:
-        self.key = key
-        self.seen = seen
-        self.callback = callback
-
-
 class MemoryStorage:
     """:class:`~fdb_election.embedded.storage.Storage` in memory; ``clock`` gives seconds."""
 
@@ -70,7 +62,7 @@ class MemoryStorage:
         self._point_write_keys = SortedList()
         self._range_writes: deque[tuple[int, bytes, bytes]] = deque()
         self._history: deque[_CommitRecord] = deque()
-        self._watches: dict[bytes, list[_Watch]] = {}
+        self._watches = WatchRegistry()
         self._closed = False
 
     # -- versions ---------------------------------------------------------------------------
@@ -188,7 +180,7 @@ class MemoryStorage:
         write_conflicts: Sequence[KeyRange],
         mutations: Sequence[Mutation],
     ) -> int:
-        fired: list[_Watch] = []
+        fired: list[Watch] = []
         with self._lock:
             if read_version is not None:
                 if max(self._clock_version(), self._high) - read_version > MVCC_WINDOW:
@@ -212,9 +204,8 @@ class MemoryStorage:
                 else:
                     history.append((version, value))
                 mutated.append(key)
-                watchers = self._watches.get(key)
-                if watchers:
-                    fired.extend(self._take_fired(key, watchers, value))
+                if self._watches:
+                    fired.extend(self._watches.take_changed(key, value))
             point_conflicts: list[bytes] = []
             for begin, end in write_conflicts:
                 if begin >= end:  # an empty range conflicts with nothing
@@ -231,16 +222,6 @@ class MemoryStorage:
         for watch in fired:
             watch.callback()
         return version
-
-    def _take_fired(self, key: bytes, watchers: list[_Watch], value: bytes | None) -> list[_Watch]:
-        fired = [w for w in watchers if w.seen != value]
-        if fired:
-            remaining = [w for w in watchers if w.seen == value]
-            if remaining:
-                self._watches[key] = remaining
-            else:
-                del self._watches[key]
-        return fired
 
     def _prune(self, horizon: int) -> None:
         """Forget conflict history and value versions no reader inside the window can need."""
@@ -275,24 +256,17 @@ class MemoryStorage:
 
     # -- watches ----------------------------------------------------------------------------
 
-    def watch(self, key: bytes, seen: bytes | None, callback: Callable[[], None]) -> _Watch:
-        handle = _Watch(key, seen, callback)
+    def watch(self, key: bytes, seen: bytes | None, callback: Callable[[], None]) -> Watch:
+        handle = Watch(key, seen, callback)
         with self._lock:
             if self._latest(key) == seen:
-                self._watches.setdefault(key, []).append(handle)
-                return handle
+                return self._watches.add(handle)
         callback()
         return handle
 
     def unwatch(self, handle: object) -> None:
-        if not isinstance(handle, _Watch):
-            return
         with self._lock:
-            watchers = self._watches.get(handle.key)
-            if watchers and handle in watchers:
-                watchers.remove(handle)
-                if not watchers:
-                    del self._watches[handle.key]
+            self._watches.remove(handle)
 
     # -- introspection ----------------------------------------------------------------------
 
@@ -305,7 +279,7 @@ class MemoryStorage:
                 "commit_records": len(self._history),
                 "point_conflicts": len(self._point_writes),
                 "range_conflicts": len(self._range_writes),
-                "watches": sum(len(w) for w in self._watches.values()),
+                "watches": len(self._watches),
             }
 
     def close(self) -> None:

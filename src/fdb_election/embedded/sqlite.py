@@ -63,6 +63,7 @@ from fdb_election.embedded.mutations import (
     versionstamp_bytes,
 )
 from fdb_election.embedded.wakeup import WakeupListener, WakeupNotifier, wake_directory
+from fdb_election.embedded.watch_registry import Watch, WatchRegistry
 
 __all__ = [
     "FORMAT_NAME",
@@ -166,18 +167,6 @@ def _check_version(version: int, prune_mark: int, last_version: int) -> None:
         raise FDBError(1009)
 
 
-class _Watch:
-    __slots__ = ("callback", "key", "seen", "serial")
-
-    def __init__(
-        self, key: bytes, seen: bytes | None, callback: WatchCallback, serial: int
-    ) -> None:
-        self.key = key
-        self.seen = seen
-        self.callback = callback
-        self.serial = serial
-
-
 class SQLiteStorage:
     """Storage backend over one SQLite file (see the module docstring for the algorithm).
 
@@ -203,8 +192,7 @@ class SQLiteStorage:
         self._all: list[sqlite3.Connection] = []
         self._commit_lock = threading.Lock()
         self._watch_lock = threading.Lock()
-        self._watches: dict[bytes, list[_Watch]] = {}
-        self._watch_serial = 0
+        self._watches = WatchRegistry()
         self._listener: WakeupListener | None = None
         _create_file(self.path)
         self._writer = self._connect(busy_timeout_ms=0)
@@ -417,28 +405,20 @@ class SQLiteStorage:
         ``fallback_interval`` seconds; at once if the value already differs.
         """
         with self._watch_lock:
-            self._watch_serial += 1
-            entry = _Watch(key, seen, callback, self._watch_serial)
             if self._listener is None and not self._closed:
                 self._listener = WakeupListener(
                     wake_directory(self.path),
                     self.check_watches,
                     fallback_interval=self._fallback_interval,
                 )
-            self._watches.setdefault(key, []).append(entry)
+            entry = self._watches.add(Watch(key, seen, callback))
         self.check_watches(only=key)
         return entry
 
     def unwatch(self, handle: object) -> None:
         """Forget a watch; its callback will not be called (harmless if it already fired)."""
-        if not isinstance(handle, _Watch):
-            return
         with self._watch_lock:
-            entries = self._watches.get(handle.key)
-            if entries and handle in entries:
-                entries.remove(handle)
-                if not entries:
-                    del self._watches[handle.key]
+            self._watches.remove(handle)
 
     def check_watches(self, only: bytes | None = None) -> None:
         """Fire every watch whose key changed (reads the newest committed values).
@@ -448,8 +428,8 @@ class SQLiteStorage:
         limits the check to one key (used when a watch is registered).
         """
         with self._watch_lock:
-            keys = [only] if only is not None else list(self._watches)
-            registered = self._watch_serial
+            keys = [only] if only is not None else self._watches.keys()
+            registered = self._watches.serial
         if not keys or self._closed:
             return
         conn = self._reader()
@@ -460,20 +440,10 @@ class SQLiteStorage:
                 latest[key] = None if row is None else row[0]
         finally:
             self._release(conn)
-        fired: list[_Watch] = []
+        fired: list[Watch] = []
         with self._watch_lock:
             for key, value in latest.items():
-                entries = self._watches.get(key)
-                if not entries:
-                    continue
-                changed = [w for w in entries if w.seen != value and w.serial <= registered]
-                if changed:
-                    fired.extend(changed)
-                    keep = [w for w in entries if w not in changed]
-                    if keep:
-                        self._watches[key] = keep
-                    else:
-                        del self._watches[key]
+                fired.extend(self._watches.take_changed(key, value, registered))
         for w in fired:
             w.callback()
 
@@ -485,7 +455,7 @@ class SQLiteStorage:
                 "keys": conn.execute("SELECT COUNT(DISTINCT key) FROM kv").fetchone()[0],
                 "versions": conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0],
                 "conflict_ranges": conn.execute("SELECT COUNT(*) FROM conflicts").fetchone()[0],
-                "watches": sum(len(w) for w in self._watches.values()),
+                "watches": len(self._watches),
             }
         finally:
             self._release(conn)
