@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fdb_election.embedded.atomic_methods import AtomicMethods
 from fdb_election.embedded.errors import FDBError
 from fdb_election.embedded.futures import FutureVoid, Value
 from fdb_election.embedded.options import (
@@ -42,7 +43,7 @@ class _TransactionDefaults:
     size_limit: int = SIZE_LIMIT_MAX
 
 
-class Database:
+class Database(AtomicMethods):
     """An embedded FoundationDB-compatible database; open one with ``embedded.open()``.
 
     Example::
@@ -186,71 +187,10 @@ class Database:
 
         return self._run(body)
 
-    def _atomic(self, name: str, key: Any, param: Any) -> None:
-        self._run(lambda tr: getattr(tr, name)(key, param))
-
-    def add(self, key: Any, param: Any) -> None:
-        """Atomic add in its own transaction."""
-        self._atomic("add", key, param)
-
-    def bit_and(self, key: Any, param: Any) -> None:
-        """Atomic AND in its own transaction."""
-        self._atomic("bit_and", key, param)
-
-    def bit_or(self, key: Any, param: Any) -> None:
-        """Atomic OR in its own transaction."""
-        self._atomic("bit_or", key, param)
-
-    def bit_xor(self, key: Any, param: Any) -> None:
-        """Atomic XOR in its own transaction."""
-        self._atomic("bit_xor", key, param)
-
-    def max(self, key: Any, param: Any) -> None:
-        """Atomic max in its own transaction."""
-        self._atomic("max", key, param)
-
-    def min(self, key: Any, param: Any) -> None:
-        """Atomic min in its own transaction."""
-        self._atomic("min", key, param)
-
-    def byte_max(self, key: Any, param: Any) -> None:
-        """Atomic byte_max in its own transaction."""
-        self._atomic("byte_max", key, param)
-
-    def byte_min(self, key: Any, param: Any) -> None:
-        """Atomic byte_min in its own transaction."""
-        self._atomic("byte_min", key, param)
-
-    def compare_and_clear(self, key: Any, param: Any) -> None:
-        """Atomic compare_and_clear in its own transaction."""
-        self._atomic("compare_and_clear", key, param)
-
-    def append_if_fits(self, key: Any, param: Any) -> None:
-        """Atomic append_if_fits in its own transaction."""
-        self._atomic("append_if_fits", key, param)
-
-    def set_versionstamped_key(self, key: Any, param: Any) -> None:
-        """``set_versionstamped_key`` in its own transaction."""
-        self._atomic("set_versionstamped_key", key, param)
-
-    def set_versionstamped_value(self, key: Any, param: Any) -> None:
-        """``set_versionstamped_value`` in its own transaction."""
-        self._atomic("set_versionstamped_value", key, param)
-
-    and_ = bit_and
-    or_ = bit_or
-    xor = bit_xor
+    def _atomic(self, op: int, key: Any, param: Any) -> None:
+        self._run(lambda tr: tr._atomic(op, key, param))
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, slice):
             return self.get_range(key.start, key.stop, reverse=(key.step == -1))
         return self.get(key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.set(key, value)
-
-    def __delitem__(self, key: Any) -> None:
-        if isinstance(key, slice):
-            self.clear_range(key.start, key.stop)
-        else:
-            self.clear(key)

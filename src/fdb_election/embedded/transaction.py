@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sortedcontainers import SortedList
 
+from fdb_election.embedded.atomic_methods import AtomicMethods
 from fdb_election.embedded.errors import FDBError
 from fdb_election.embedded.futures import FutureInt64, FutureVoid, Key, Value
 from fdb_election.embedded.mutations import (
@@ -187,7 +188,7 @@ class _Snapshot(TransactionRead):
         return self._parent
 
 
-class Transaction(TransactionRead):
+class Transaction(TransactionRead, AtomicMethods):
     """One optimistic transaction: buffered writes, a consistent snapshot, commit or retry.
 
     Obtain it from ``db.create_transaction()``. Nothing is written until ``commit().wait()``
@@ -711,69 +712,6 @@ class Transaction(TransactionRead):
         self._mutations.append((_VS_KEY, key, param))
         self._size += len(key) + len(param)
         self._write_conflict(low, high)
-
-    def add(self, key: Any, param: Any) -> None:
-        """Atomic little-endian add of ``param`` (e.g. ``struct.pack('<q', 1)``)."""
-        self._atomic(MutationType.ADD, key, param)
-
-    def bit_and(self, key: Any, param: Any) -> None:
-        """Atomic bitwise AND."""
-        self._atomic(MutationType.BIT_AND, key, param)
-
-    def bit_or(self, key: Any, param: Any) -> None:
-        """Atomic bitwise OR."""
-        self._atomic(MutationType.BIT_OR, key, param)
-
-    def bit_xor(self, key: Any, param: Any) -> None:
-        """Atomic bitwise XOR."""
-        self._atomic(MutationType.BIT_XOR, key, param)
-
-    def max(self, key: Any, param: Any) -> None:
-        """Atomic unsigned little-endian maximum."""
-        self._atomic(MutationType.MAX, key, param)
-
-    def min(self, key: Any, param: Any) -> None:
-        """Atomic unsigned little-endian minimum."""
-        self._atomic(MutationType.MIN, key, param)
-
-    def byte_max(self, key: Any, param: Any) -> None:
-        """Atomic lexicographic maximum."""
-        self._atomic(MutationType.BYTE_MAX, key, param)
-
-    def byte_min(self, key: Any, param: Any) -> None:
-        """Atomic lexicographic minimum."""
-        self._atomic(MutationType.BYTE_MIN, key, param)
-
-    def compare_and_clear(self, key: Any, param: Any) -> None:
-        """Atomically clear ``key`` if its value equals ``param``."""
-        self._atomic(MutationType.COMPARE_AND_CLEAR, key, param)
-
-    def append_if_fits(self, key: Any, param: Any) -> None:
-        """Atomically append ``param`` unless the value would exceed 100,000 bytes."""
-        self._atomic(MutationType.APPEND_IF_FITS, key, param)
-
-    def set_versionstamped_key(self, key: Any, param: Any) -> None:
-        """Set a key whose 10-byte placeholder (offset in the last 4 bytes, little-endian)
-        becomes this transaction's versionstamp."""
-        self._atomic(MutationType.SET_VERSIONSTAMPED_KEY, key, param)
-
-    def set_versionstamped_value(self, key: Any, param: Any) -> None:
-        """Set ``key`` to ``param`` with its placeholder replaced by the versionstamp."""
-        self._atomic(MutationType.SET_VERSIONSTAMPED_VALUE, key, param)
-
-    # The binding's deprecated spellings.
-    and_ = bit_and
-    or_ = bit_or
-    xor = bit_xor
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.set(key, value)
-
-    def __delitem__(self, key: Any) -> None:
-        if isinstance(key, slice):
-            self.clear_range(key.start, key.stop)
-        else:
-            self.clear(key)
 
     # -- conflict ranges --------------------------------------------------------------------
 
