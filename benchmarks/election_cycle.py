@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from _common import commit
 from fdb_election import embedded, tuples
 from fdb_election.election import Leader, LeaderElection
 
@@ -43,19 +44,7 @@ PRIORITY = 0
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared helpers (scale.py and many_elections.py import these)
-
-
-def commit(db: Any, body: Callable[[Any], Any]) -> Any:
-    """Run ``body(tr)`` in a new transaction and commit it, retrying retryable errors."""
-    tr = db.create_transaction()
-    while True:
-        try:
-            result = body(tr)
-            tr.commit().wait()
-            return result
-        except embedded.FDBError as exc:
-            tr.on_error(exc).wait()
+# Shared helpers (scale.py imports these)
 
 
 def setup_election(db: Any, name: str, process_ids: list[str], when: float = T0) -> LeaderElection:

@@ -15,7 +15,6 @@ Usage: ``python benchmarks/failover.py [--quick]``; ``main()`` returns the named
 
 from __future__ import annotations
 
-import argparse
 import random
 import signal
 import statistics
@@ -28,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _common import print_figures, quick_flag
 from fdb_election import embedded
 from fdb_election.election import ElectionConfig
 from fdb_election.runtime import Elector
@@ -208,13 +208,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer trials, under a minute")
-    args = parser.parse_args(argv)
-    figures = run(quick=args.quick)
-    width = max(len(name) for name in figures)
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value:.4g}")
+    figures = run(quick=quick_flag(__doc__, "fewer trials, under a minute", argv))
+    print_figures(figures, ".4g")
     checks = {
         "graceful median < 10 ms": figures["failover_graceful_median_s"] < 0.010,
         "crash median <= lease": figures["failover_crash_median_s"] <= LEASE,

@@ -20,12 +20,10 @@ Usage: ``python benchmarks/file_throughput.py [--quick]``; ``run(quick)`` is wha
 
 from __future__ import annotations
 
-import argparse
 import os
 import queue
 import sqlite3
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -34,11 +32,14 @@ import threading
 import time
 from pathlib import Path
 
+from _common import count_up, print_figures, quick_flag
 from fdb_election import embedded
 
 _CHILD_PRELUDE = textwrap.dedent(
-    """
-    import struct, sys, time
+    f"""
+    import sys, time
+    sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+    from _common import count_up
     from fdb_election import embedded
 
     db = embedded.open(sys.argv[1])
@@ -50,18 +51,7 @@ _WORKER = textwrap.dedent(
     key, n = sys.argv[2].encode(), int(sys.argv[3])
     print("ready", flush=True)
     sys.stdin.readline()
-    tr = db.create_transaction()
-    for _ in range(n):
-        while True:
-            try:
-                value = tr[key]
-                count = struct.unpack("<q", bytes(value))[0] if value.present() else 0
-                tr[key] = struct.pack("<q", count + 1)
-                tr.commit().wait()
-                tr.reset()
-                break
-            except embedded.FDBError as e:
-                tr.on_error(e).wait()
+    count_up(db, key, n)
     print("done", time.monotonic(), flush=True)
     """
 )
@@ -127,19 +117,8 @@ class _Child:
 
 def _one_read_one_write(db: embedded.Database, key: bytes, n: int) -> float:
     """Transactions per second for ``n`` read-increment-write commits in this process."""
-    tr = db.create_transaction()
     started = time.perf_counter()
-    for _ in range(n):
-        while True:
-            try:
-                value = tr[key]
-                count = struct.unpack("<q", bytes(value))[0] if value.present() else 0
-                tr[key] = struct.pack("<q", count + 1)
-                tr.commit().wait()
-                tr.reset()
-                break
-            except embedded.FDBError as e:
-                tr.on_error(e).wait()
+    count_up(db, key, n)
     return n / (time.perf_counter() - started)
 
 
@@ -266,13 +245,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     """Command-line entry: run, print a table, return the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="reduced run, a few seconds")
-    args = parser.parse_args(argv)
-    figures = run(quick=args.quick)
-    width = max(len(name) for name in figures)
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value:12.3f}")
+    figures = run(quick=quick_flag(__doc__, "reduced run, a few seconds", argv))
+    print_figures(figures, "12.3f")
     return figures
 
 

@@ -29,14 +29,14 @@ Usage: ``python benchmarks/many_elections.py [--quick]``; ``run(quick)`` is what
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import random
 import time
 from collections.abc import Callable
 from typing import Any
 
-from election_cycle import PRIORITY, commit
+from _common import commit, print_figures, quick_flag
+from election_cycle import PRIORITY
 from fdb_election import embedded
 from fdb_election.election import ElectionConfig, Leader, LeaderElection
 from fdb_election.runtime.clock import SystemClock
@@ -158,14 +158,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one heartbeat period per variant")
-    args = parser.parse_args(argv)
-    figures = run(quick=args.quick)
-    width = max(len(name) for name in figures)
-    print(f"{'figure':<{width}}  value")
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value:.3g}")
+    figures = run(quick=quick_flag(__doc__, "one heartbeat period per variant", argv))
+    print_figures(figures, ".3g", header=True)
     print("target: many_elections_cpu_share < 0.10")
     return figures
 

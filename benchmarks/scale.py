@@ -24,11 +24,11 @@ lifetime). Usage: ``python benchmarks/scale.py [--quick]``; ``run(quick)`` is wh
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
-from election_cycle import PRIORITY, PROCESS_ID, T0, commit, setup_election, timed_rounds
+from _common import commit, print_figures, quick_flag
+from election_cycle import PRIORITY, PROCESS_ID, T0, setup_election, timed_rounds
 from fdb_election import embedded
 from fdb_election.election import ElectionConfig, Leader, LeaderElection, layout
 
@@ -132,14 +132,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="stop at 10,000 candidates")
-    args = parser.parse_args(argv)
-    figures = run(quick=args.quick)
-    width = max(len(name) for name in figures)
-    print(f"{'figure':<{width}}  value")
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value:.3g}")
+    figures = run(quick=quick_flag(__doc__, "stop at 10,000 candidates", argv))
+    print_figures(figures, ".3g", header=True)
     print("target: candidates_scale_ratio <= 1.5")
     return figures
 
