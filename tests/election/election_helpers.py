@@ -6,11 +6,12 @@ embedded stores and on a real FoundationDB cluster.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from fdb_election.election import LeaderElection
+from fdb_election.election import ElectionConfig, LeaderElection
 
 T = TypeVar("T")
 
@@ -90,3 +91,15 @@ def register(
 
     stamp = run(db, body)
     return bytes(stamp.wait()) + b"\x00\x00"
+
+
+def register_then_disable(
+    db: Any, election: LeaderElection, config: ElectionConfig, process_id: str = "a"
+) -> None:
+    """Initialize with ``config``, register ``process_id``, then disable the election."""
+    run(db, lambda tr: election.initialize_with_config(tr, config))
+    register(db, election, process_id)
+    run(
+        db,
+        lambda tr: election.write_config(tr, dataclasses.replace(config, election_enabled=False)),
+    )

@@ -13,6 +13,7 @@ from election_helpers import (
     attempt,
     read_raw,
     register,
+    register_then_disable,
     run,
     snapshot_all,
 )
@@ -197,12 +198,7 @@ def test_heartbeat_requires_initialize_and_enabled_elections(
 ) -> None:
     with pytest.raises(NotInitialized):
         run(db, lambda tr: election.heartbeat_candidate(tr, "a", 0, T0))
-    run(db, lambda tr: election.initialize_with_config(tr, config))
-    register(db, election, "a")
-    run(
-        db,
-        lambda tr: election.write_config(tr, dataclasses.replace(config, election_enabled=False)),
-    )
+    register_then_disable(db, election, config)
     with pytest.raises(ElectionDisabled):
         run(db, lambda tr: election.heartbeat_candidate(tr, "a", 0, at(1)))
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from election_helpers import T0, at, register, run
+from election_helpers import T0, at, register, register_then_disable, run
 
 from fdb_election.election import (
     ElectionConfig,
@@ -90,12 +90,7 @@ def test_the_cycle_requires_initialize_and_enabled_elections(
 ) -> None:
     with pytest.raises(NotInitialized):
         cycle(db, election, "a", 0, T0)
-    run(db, lambda tr: election.initialize_with_config(tr, config))
-    register(db, election, "a")
-    run(
-        db,
-        lambda tr: election.write_config(tr, dataclasses.replace(config, election_enabled=False)),
-    )
+    register_then_disable(db, election, config)
     with pytest.raises(ElectionDisabled):
         cycle(db, election, "a", 0, T0)
 

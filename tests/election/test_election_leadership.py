@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from election_helpers import T0, at, read_raw, register, run
+from election_helpers import T0, at, read_raw, register, register_then_disable, run
 
 from fdb_election import tuples
 from fdb_election.election import (
@@ -84,12 +84,7 @@ def test_claim_requires_initialize_and_enabled_elections(
 ) -> None:
     with pytest.raises(NotInitialized):
         claim(db, election, "a", 0, T0)
-    run(db, lambda tr: election.initialize_with_config(tr, config))
-    register(db, election, "a")
-    run(
-        db,
-        lambda tr: election.write_config(tr, dataclasses.replace(config, election_enabled=False)),
-    )
+    register_then_disable(db, election, config)
     with pytest.raises(ElectionDisabled):
         claim(db, election, "a", 0, T0)
     assert raw_leader(db, election) is None
