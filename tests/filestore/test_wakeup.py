@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,23 +16,32 @@ from fdb_election.embedded.wakeup import WakeupListener, WakeupNotifier, wake_di
 WAIT = 5.0  # bound on every wait; a pass takes milliseconds
 
 
+@contextlib.contextmanager
+def listener_and_notifier(
+    directory: str,
+) -> Iterator[tuple[WakeupListener, WakeupNotifier, threading.Event]]:
+    """A listener that sets the event when woken (no fallback re-check in a test's time) and a
+    notifier on ``directory``; both closed afterwards."""
+    woken = threading.Event()
+    listener = WakeupListener(directory, woken.set, fallback_interval=60)
+    notifier = WakeupNotifier(directory)
+    try:
+        yield listener, notifier, woken
+    finally:
+        listener.close()
+        notifier.close()
+
+
 def test_wake_directory_sits_next_to_the_file(tmp_path: Path) -> None:
     assert wake_directory(str(tmp_path / "db.fdbe")) == str(tmp_path / "db.fdbe.wake")
 
 
 def test_notify_wakes_a_listener_and_it_can_be_woken_again(tmp_path: Path) -> None:
-    directory = wake_directory(str(tmp_path / "db"))
-    woken = threading.Event()
-    listener = WakeupListener(directory, woken.set, fallback_interval=60)
-    notifier = WakeupNotifier(directory)
-    try:
+    with listener_and_notifier(wake_directory(str(tmp_path / "db"))) as (_, notifier, woken):
         for _ in range(3):
             woken.clear()
             assert notifier.notify() == 1
             assert woken.wait(WAIT)
-    finally:
-        listener.close()
-        notifier.close()
 
 
 def test_directory_is_private(tmp_path: Path) -> None:
@@ -42,15 +53,9 @@ def test_directory_is_private(tmp_path: Path) -> None:
 
 def test_notify_skips_the_excluded_listener(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
-    woken = threading.Event()
-    listener = WakeupListener(directory, woken.set, fallback_interval=60)
-    notifier = WakeupNotifier(directory)
-    try:
+    with listener_and_notifier(directory) as (listener, notifier, woken):
         assert notifier.notify(exclude=listener.name) == 0
         assert not woken.is_set()
-    finally:
-        listener.close()
-        notifier.close()
 
 
 def test_socket_of_a_dead_listener_is_removed_by_the_next_notify(tmp_path: Path) -> None:
@@ -83,15 +88,9 @@ def test_listener_works_when_the_socket_path_is_longer_than_unix_allows(tmp_path
     deep.mkdir()
     directory = wake_directory(str(deep / "db.fdbe"))
     assert len(directory) > 108
-    woken = threading.Event()
-    listener = WakeupListener(directory, woken.set, fallback_interval=60)
-    notifier = WakeupNotifier(directory)
-    try:
+    with listener_and_notifier(directory) as (_, notifier, woken):
         assert notifier.notify() == 1
         assert woken.wait(WAIT)
-    finally:
-        listener.close()
-        notifier.close()
 
 
 def test_new_listener_is_seen_by_a_notifier_that_listed_the_directory_before(
