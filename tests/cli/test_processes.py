@@ -7,6 +7,7 @@ overlap. Waits poll a condition with a deadline; nothing sleeps "to let it settl
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import signal
@@ -146,13 +147,26 @@ def start_run(
     )
 
 
+@contextlib.contextmanager
+def reaped(
+    runs: dict[str, subprocess.Popen[bytes]],
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """``runs`` by process id; every process in it (also one added inside the block) is killed
+    and reaped afterwards."""
+    try:
+        yield runs
+    finally:
+        for proc in runs.values():
+            proc.kill()
+            proc.wait(10)
+
+
 def test_kill_9_of_the_leader_hands_cmd_to_the_other_host_without_overlap(
     workspace: tuple[str, Path],
 ) -> None:
     url, tmp_path = workspace
     events = Events(tmp_path / "events")
-    runs = {pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}
-    try:
+    with reaped({pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}) as runs:
         wait_until(lambda: events.starts(), timeout=20)
         first = events.starts()[0]
         first_cmd_pid, first_host = first[1], first[3]
@@ -173,10 +187,6 @@ def test_kill_9_of_the_leader_hands_cmd_to_the_other_host_without_overlap(
         runs[other].send_signal(signal.SIGTERM)
         assert runs[other].wait(10) == 128 + signal.SIGTERM
         assert [r[0] for r in events.rows()] == ["start", "start", "stop"]
-    finally:
-        for proc in runs.values():
-            proc.kill()
-            proc.wait(10)
 
 
 def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
@@ -184,8 +194,7 @@ def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
 ) -> None:
     url, tmp_path = workspace
     events = Events(tmp_path / "events")
-    runs = {pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}
-    try:
+    with reaped({pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}) as runs:
         wait_until(lambda: events.starts(), timeout=20)
         leader = events.starts()[0][3]
         runs[leader].send_signal(signal.SIGTERM)
@@ -195,10 +204,6 @@ def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
         assert [(r[0], r[3]) for r in rows[:2]] == [("start", leader), ("stop", leader)]
         assert rows[2][0] == "start" and rows[2][3] != leader
         assert rows[2][2] > rows[1][2]
-    finally:
-        for proc in runs.values():
-            proc.kill()
-            proc.wait(10)
 
 
 def test_cmd_exit_code_is_propagated_and_the_candidate_leaves(
@@ -242,8 +247,7 @@ def test_step_down_request_stops_cmd_before_the_next_leader_starts_its_own(
 ) -> None:
     url, tmp_path = workspace
     events = Events(tmp_path / "events")
-    runs = {pid: start_run(url, tmp_path, pid, LINGER) for pid in ("host-a", "host-b")}
-    try:
+    with reaped({pid: start_run(url, tmp_path, pid, LINGER) for pid in ("host-a", "host-b")}):
         wait_until(lambda: events.starts(), timeout=20)
         leader = events.starts()[0][3]
         resign = subprocess.run(
@@ -256,10 +260,6 @@ def test_step_down_request_stops_cmd_before_the_next_leader_starts_its_own(
         wait_until(lambda: len(events.starts()) >= 2, timeout=10)
         assert events.starts()[1][3] != leader
         events.assert_never_two_at_once()
-    finally:
-        for proc in runs.values():
-            proc.kill()
-            proc.wait(10)
 
 
 def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(
@@ -267,8 +267,7 @@ def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(
 ) -> None:
     url, tmp_path = workspace
     events = Events(tmp_path / "events")
-    runs = {"host-low": start_run(url, tmp_path, "host-low", LINGER)}
-    try:
+    with reaped({"host-low": start_run(url, tmp_path, "host-low", LINGER)}) as runs:
         wait_until(lambda: events.starts(), timeout=20)
         runs["host-high"] = start_run(
             url, tmp_path, "host-high", LINGER, run_args=("--priority", "5")
@@ -276,7 +275,3 @@ def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(
         wait_until(lambda: any(r[3] == "host-high" for r in events.starts()), timeout=20)
         assert [r[3] for r in events.starts()] == ["host-low", "host-high"]
         events.assert_never_two_at_once()
-    finally:
-        for proc in runs.values():
-            proc.kill()
-            proc.wait(10)
