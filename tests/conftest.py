@@ -23,3 +23,17 @@ def memory_db() -> Any:
     from fdb_election import embedded
 
     return embedded.open()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per distinct skip reason (instead of one per test), so the reasons stay readable."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped tests, by reason")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.write_line(f"{count:5d}  {reason}")
