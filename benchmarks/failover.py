@@ -162,6 +162,32 @@ def process_failover(trials: int, crash: bool) -> list[float]:
     return times
 
 
+def _rss_mib(pid: int) -> float:
+    """Resident memory of a process (Linux ``/proc``), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def candidate_rss_mib() -> float:
+    """Resident memory of one candidate process (the larger of a leader and a follower)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "rss.fdbe")
+        leader = _spawn(path, "rss", "leader")
+        _expect(leader, "ready")
+        _expect(leader, "elected")
+        follower = _spawn(path, "rss", "follower")
+        _expect(follower, "ready")
+        time.sleep(3 * HEARTBEAT)  # a few cycles each, so every code path has run
+        try:
+            return max(_rss_mib(leader.pid), _rss_mib(follower.pid))
+        finally:
+            for proc in (follower, leader):
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(WAIT)
+
+
 def idle_cpu_per_minute(electors: int, seconds: float) -> tuple[float, float]:
     """CPU seconds per minute per elector at default timings, and the same with no elector."""
     t0 = time.process_time()
@@ -200,6 +226,8 @@ def run(quick: bool = False) -> dict[str, float]:
             _summary("file_failover_graceful", process_failover(process_trials, crash=False))
         )
         figures.update(_summary("file_failover_crash", process_failover(process_trials, True)))
+        if Path("/proc/self/status").exists():
+            figures["candidate_rss_mib"] = candidate_rss_mib()
     cpu, baseline = idle_cpu_per_minute(3, 5.0 if quick else 30.0)
     figures["idle_cpu_s_per_min_per_elector"] = cpu
     figures["idle_cpu_s_per_min_baseline"] = baseline
@@ -214,7 +242,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "graceful median < 10 ms": figures["failover_graceful_median_s"] < 0.010,
         "crash median <= lease": figures["failover_crash_median_s"] <= LEASE,
         "crash worst <= lease + heartbeat": figures["failover_crash_worst_s"] <= LEASE + HEARTBEAT,
+        "idle CPU < 50 ms per minute per elector": (
+            figures["idle_cpu_s_per_min_per_elector"] < 0.050
+        ),
     }
+    if "file_failover_graceful_median_s" in figures:
+        checks["file store: graceful median < 10 ms"] = (
+            figures["file_failover_graceful_median_s"] < 0.010
+        )
+        checks["file store: crash median <= lease"] = (
+            figures["file_failover_crash_median_s"] <= LEASE
+        )
+        checks["file store: crash worst <= lease + heartbeat"] = (
+            figures["file_failover_crash_worst_s"] <= LEASE + HEARTBEAT
+        )
+    if "candidate_rss_mib" in figures:
+        checks["candidate process < 30 MiB resident"] = figures["candidate_rss_mib"] < 30
     for label, ok in checks.items():
         print(f"{'ok  ' if ok else 'MISS'} {label}")
     return figures
