@@ -2,8 +2,8 @@
 
 Each benchmark module in this folder exposes ``run(quick: bool) -> dict[str, float]``: named
 figures, where ratios are measured against a baseline taken in the same run (timings on a shared
-2-core machine are noisy; ratios are what we compare). ``--quick`` runs a reduced version of every
-benchmark in under a minute.
+2-core machine are noisy; ratios are what we compare). Each benchmark runs in a fresh
+interpreter. ``--quick`` runs a reduced version of every benchmark in under a minute.
 
 Usage: ``make bench`` or ``make bench QUICK=1``
 (``python benchmarks/run.py [--quick] [--only NAME]``).
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,12 +58,36 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import {name} as bench
+figures = bench.run(quick=sys.argv[2] == "1")
+print("\\n" + json.dumps(figures), flush=True)
+"""
+
+
+def run_isolated(name: str, quick: bool) -> dict[str, Any]:
+    """Run one benchmark in a fresh interpreter, so no thread or cache of another one (or of this
+    runner) is charged to it; CPU figures measured with ``process_time`` depend on that."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(name=name), str(HERE), "1" if quick else "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"exited with {proc.returncode}; see its output above")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="reduced run, under a minute")
     parser.add_argument("--only", action="append", default=[], help="run only these benchmarks")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
 
     names = args.only or BENCHMARKS
     results: dict[str, dict[str, Any]] = {}
@@ -73,11 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (HERE / f"{name}.py").exists():
             failures[name] = "not written yet"
             continue
-        module = importlib.import_module(name)
         print(f"== {name}", flush=True)
         t0 = time.monotonic()
         try:
-            figures = module.run(quick=args.quick)
+            figures = run_isolated(name, args.quick)
         except Exception as exc:  # one broken benchmark must not hide the rest
             failures[name] = f"{type(exc).__name__}: {exc}"
             print(f"   FAILED: {failures[name]}", flush=True)

@@ -55,8 +55,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
     args = parser.parse_args(argv)
-    count = 2_000 if args.quick else 20_000
+    figures = run(quick=args.quick)
+    print(f"{'measure':<28}{'value':>14}")
+    print(f"{'memory store txn/s':<28}{figures['memory_txn_per_s']:>14,.0f}")
+    print(f"{'locked dict read+write/s':<28}{figures['dict_ops_per_s']:>14,.0f}")
+    print(f"{'dict / memory (x slower)':<28}{figures['memory_vs_dict_ratio']:>14.1f}")
+    print(f"{'memory txn cost (us)':<28}{figures['memory_txn_us']:>14.1f}")
+    return figures
 
+
+def run(quick: bool = False) -> dict[str, float]:
+    """The figures, for benchmarks/run.py (``quick``: fewer iterations)."""
+    count = 2_000 if quick else 20_000
     memory_rate = _rate(_memory_transactions, count)
     dict_rate = _rate(_dict_operations, count)
     figures = {
@@ -65,11 +75,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "memory_vs_dict_ratio": dict_rate / memory_rate,
         "memory_txn_us": 1e6 / memory_rate,
     }
-    print(f"{'measure':<28}{'value':>14}")
-    print(f"{'memory store txn/s':<28}{memory_rate:>14,.0f}")
-    print(f"{'locked dict read+write/s':<28}{dict_rate:>14,.0f}")
-    print(f"{'dict / memory (x slower)':<28}{figures['memory_vs_dict_ratio']:>14.1f}")
-    print(f"{'memory txn cost (us)':<28}{figures['memory_txn_us']:>14.1f}")
     return figures
 
 
