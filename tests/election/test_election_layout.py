@@ -22,15 +22,22 @@ from fdb_election.election import (
 )
 
 _REPO = Path(__file__).resolve().parents[2]
-_VECTORS = _REPO.parent / "shared" / "vectors" / "durable_layout.json"
+#: The project's copy of shared/vectors/durable_layout.json, so a clone on its own tests it too.
+_VECTORS = Path(__file__).resolve().parent / "data" / "durable_layout.json"
+#: The shared original, beside the repository in the project's workspace and in CI.
+_SHARED_VECTORS = _REPO.parent / "shared" / "vectors" / "durable_layout.json"
 
 U64_MAX = 2**64 - 1
 
 
+def test_the_vectors_copy_is_the_shared_original() -> None:
+    if not _SHARED_VECTORS.exists():
+        pytest.skip(f"no shared/ beside the repository ({_SHARED_VECTORS}) to compare with")
+    assert json.loads(_VECTORS.read_text()) == json.loads(_SHARED_VECTORS.read_text())
+
+
 @pytest.fixture(scope="module")
 def vectors() -> dict[str, Any]:
-    if not _VECTORS.exists():
-        pytest.skip(f"shared layout vectors not found at {_VECTORS} (shared/ next to the repo)")
     elections: list[dict[str, Any]] = json.loads(_VECTORS.read_text())["elections"]
     assert elections, "the vectors file lists no election"
     return elections[0]

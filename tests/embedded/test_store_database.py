@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from fdb_election import embedded
 
 
@@ -32,10 +30,3 @@ def test_transaction_links(db):
     tr = db.create_transaction()
     assert tr.db is db
     assert tr.snapshot.db is db
-
-
-def test_open_with_a_path_is_not_the_memory_store_error_message():
-    if embedded.SUPPORTS_FILES:
-        pytest.skip("the file store is available; open(path) is tested by its suite")
-    with pytest.raises(NotImplementedError, match="open\\(\\) with no path"):
-        embedded.open("/tmp/x.fdbe")
