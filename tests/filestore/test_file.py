@@ -116,3 +116,43 @@ def test_use_after_close_is_an_error_not_a_hang(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(Exception, match="closed"):
         db[b"k"] = b"v"
+
+
+_OPEN_AT = """
+import sys, time
+from fdb_election import embedded
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+db = embedded.open(sys.argv[1])
+tr = db.create_transaction()
+tr.add(b"opened", (1).to_bytes(8, "little"))
+tr.commit().wait()
+print("ok", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_file_at_the_same_moment_all_succeed(tmp_path: Path) -> None:
+    """Creating the file and switching it to WAL takes locks: openers racing for it wait."""
+    import subprocess
+    import sys
+    import time
+
+    path = str(tmp_path / "race.fdbe")
+    start = time.time() + 1.0  # every child is running by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT, path, repr(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    results = [proc.communicate(timeout=60) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 6, [err for _out, err in results]
+    db = embedded.open(path)
+    try:
+        assert int.from_bytes(bytes(db[b"opened"]), "little") == 6
+    finally:
+        db.close()

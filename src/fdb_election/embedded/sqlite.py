@@ -33,7 +33,9 @@ backend differs), and keeps them across processes:
   middle of a commit is rolled back by SQLite's WAL recovery.
 * **Watches across processes.** After each commit the committer sends a datagram to every
   listening process (see :mod:`.wakeup`); a process with watches re-reads its watched keys then,
-  and at least every second as a fallback.
+  and at least every ``fallback_interval`` seconds (default 10) as a fallback. The fallback only
+  matters if a wake-up were lost; each re-check is a wake-up of an idle process, which costs CPU
+  (milliseconds of it on some virtual machines), so it is kept rare.
 
 What can surprise you: a process stopped (SIGSTOP) *inside* the few-millisecond commit section
 holds SQLite's write lock; other processes' commits then wait up to ``lock_timeout`` seconds
@@ -181,7 +183,7 @@ class SQLiteStorage:
         *,
         lock_timeout: float = 2.0,
         version_clock: Callable[[], float] = time.time,
-        fallback_interval: float = 1.0,
+        fallback_interval: float = 10.0,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self._lock_timeout = lock_timeout
@@ -212,8 +214,15 @@ class SQLiteStorage:
             )
         except sqlite3.Error as exc:
             raise FileStoreError(f"cannot open database file {self.path!r}: {exc}") from exc
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA synchronous = FULL")
+        try:
+            # Setting up a connection can meet another process creating or recovering the file
+            # (switching it to WAL): wait for that like any lock, then use the caller's timeout.
+            conn.execute(f"PRAGMA busy_timeout = {int(self._lock_timeout * 1000)}")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise FileStoreError(f"cannot set up database file {self.path!r}: {exc}") from exc
         self._all.append(conn)
         return conn
 
