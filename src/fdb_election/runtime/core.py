@@ -576,7 +576,7 @@ class ElectorCore:
             self._tenure_ballot = state.ballot
             self._last_ballot = state.ballot
             self._report_leader_view()
-            self._events.append(Elected(state.ballot, state))
+            self._events.append(Elected(state.ballot, state, at=self.clock.monotonic()))
             self._metrics.transition("elected")
             self._metrics.leadership(True, state.ballot)
             self._log.info(

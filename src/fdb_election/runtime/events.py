@@ -10,7 +10,7 @@ asyncio driver to an async iterator. The order is part of the contract:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,10 +21,15 @@ __all__ = ["Demoted", "Elected", "ElectorEvent", "LeaderChanged", "Release"]
 
 @dataclass(frozen=True, slots=True)
 class Elected:
-    """This process now leads; ``ballot`` is the fencing token of the tenure."""
+    """This process now leads; ``ballot`` is the fencing token of the tenure.
+
+    ``at`` is when leadership began (the elector clock's monotonic seconds: right after the claim
+    committed), which can be earlier than when a callback receives the event.
+    """
 
     ballot: int
     leader: LeaderState
+    at: float = field(default=0.0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
