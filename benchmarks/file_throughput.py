@@ -12,7 +12,7 @@ Measures, on one database file in a temporary directory:
 * ``watch_latency_ms_median`` / ``_p99``: from the moment process A starts committing a change
   until the watch of process B on that key fires (B's callback time), over many changes;
 * ``idle_cpu_percent_with_watch``: CPU used by a process that only waits on a watch (the
-  wake-up listener sleeps in ``recv``; its fallback re-check runs once a second).
+  wake-up listener sleeps in ``recv``; its fallback re-check runs every 10 s).
 
 Usage: ``python benchmarks/file_throughput.py [--quick]``; ``run(quick)`` is what
 ``benchmarks/run.py`` calls.
