@@ -307,11 +307,9 @@ class LeaderElection:
         key = self._candidate_key(process_id)
         check_priority(priority)
         now_ns = to_nanos(current_time, "current_time")
-        config_future = tr.get(self._config_key)
-        candidate_future = tr.get(key)
-        leader_future = tr.get(self._leader_key)
-        mark_future = tr.get(self._ballot_key)
-        tenure_future = tr.get(self._tenure_key)
+        config_future, candidate_future, leader_future, mark_future, tenure_future = (
+            self._claim_reads(tr, key)
+        )
 
         config = self._enabled_config(config_future)
         candidate = self._candidate(tr, key, process_id, candidate_future)
@@ -448,11 +446,9 @@ class LeaderElection:
         key = self._candidate_key(process_id)
         check_priority(priority)
         now_ns = to_nanos(current_time, "current_time")
-        config_future = tr.get(self._config_key)
-        candidate_future = tr.get(key)
-        leader_future = tr.get(self._leader_key)
-        mark_future = tr.get(self._ballot_key)
-        tenure_future = tr.get(self._tenure_key)
+        config_future, candidate_future, leader_future, mark_future, tenure_future = (
+            self._claim_reads(tr, key)
+        )
 
         config = self._enabled_config(config_future)
         candidate = self._candidate(tr, key, process_id, candidate_future)
@@ -635,6 +631,17 @@ class LeaderElection:
             return None
         leader = layout.decode_leader(value)
         return leader if _lease_valid(leader, now_ns) else None
+
+    def _claim_reads(self, tr: Any, candidate_key: bytes) -> tuple[Any, Any, Any, Any, Any]:
+        """Start every read a claim needs at once (lazy values): config, candidate, leader,
+        ballot mark and tenure, in that order."""
+        return (
+            tr.get(self._config_key),
+            tr.get(candidate_key),
+            tr.get(self._leader_key),
+            tr.get(self._ballot_key),
+            tr.get(self._tenure_key),
+        )
 
     def _claim(
         self, tr: Any, reads: _ClaimReads, process_id: str, priority: int, now_ns: int
