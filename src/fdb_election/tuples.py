@@ -25,6 +25,7 @@ class Versionstamp(_fdb_tuple.Versionstamp):  # type: ignore[misc]
     """
 
     def to_bytes(self) -> bytes:
+        """The 12 packed bytes (10-byte transaction version, then the 2-byte user version)."""
         tr_version: Any = self.tr_version
         if not isinstance(tr_version, bytes | type(None)):
             # A Key future from a real cluster's get_versionstamp(): take its bytes.
@@ -37,14 +38,17 @@ class Versionstamp(_fdb_tuple.Versionstamp):  # type: ignore[misc]
 
     @classmethod
     def incomplete(cls, user_version: int = 0) -> Versionstamp:
+        """A placeholder that the commit fills in (``pack_with_versionstamp``)."""
         return cls(None, user_version)
 
     @classmethod
     def from_bytes(cls, v: bytes, start: int = 0) -> Versionstamp:
+        """Decode the 12 bytes at ``v[start:]``."""
         base = _fdb_tuple.Versionstamp.from_bytes(v, start)
         return cls(base.tr_version, base.user_version)
 
     def completed(self, new_tr_version: bytes) -> Versionstamp:
+        """This incomplete versionstamp with ``new_tr_version`` (10 bytes) filled in."""
         if self.is_complete():
             raise RuntimeError("Versionstamp already completed")
         return Versionstamp(new_tr_version, self.user_version)

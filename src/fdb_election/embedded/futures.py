@@ -133,6 +133,7 @@ class FutureVoid(Future):
     __slots__ = ()
 
     def wait(self) -> None:
+        """Block until ready; raise the operation's ``FDBError`` if it failed."""
         self._raise_if_error()
 
 
@@ -142,6 +143,7 @@ class FutureInt64(Future):
     __slots__ = ()
 
     def wait(self) -> int:
+        """Block until ready and return the integer (or raise the operation's ``FDBError``)."""
         self._raise_if_error()
         result: int = self._result
         return result
@@ -175,9 +177,11 @@ class _BytesFuture(Future):
         return self
 
     def as_foundationdb_key(self) -> bytes | None:
+        """The bytes, so the future can be passed where the binding expects a key."""
         return self.value
 
     def as_foundationdb_value(self) -> bytes | None:
+        """The bytes, so the future can be passed where the binding expects a value."""
         return self.value
 
     def _bytes(self, what: str) -> bytes:

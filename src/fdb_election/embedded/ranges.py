@@ -53,18 +53,22 @@ class KeySelector:
 
     @classmethod
     def last_less_than(cls, key: Any) -> KeySelector:
+        """The last key before ``key``."""
         return cls(key, False, 0)
 
     @classmethod
     def last_less_or_equal(cls, key: Any) -> KeySelector:
+        """``key`` if it exists, else the last key before it."""
         return cls(key, True, 0)
 
     @classmethod
     def first_greater_than(cls, key: Any) -> KeySelector:
+        """The first key after ``key``."""
         return cls(key, True, 1)
 
     @classmethod
     def first_greater_or_equal(cls, key: Any) -> KeySelector:
+        """``key`` if it exists, else the first key after it."""
         return cls(key, False, 1)
 
     def __add__(self, offset: int) -> KeySelector:

@@ -38,9 +38,11 @@ class SystemClock:
     __slots__ = ()
 
     def monotonic(self) -> float:
+        """``time.monotonic()``."""
         return time.monotonic()
 
     def wall(self) -> float:
+        """``time.time()``."""
         return time.time()
 
 
@@ -67,9 +69,11 @@ class ManualClock:
         self.wall_offset = wall_offset
 
     def monotonic(self) -> float:
+        """The timeline's current time (``start`` plus every ``advance``)."""
         return self._base._now[0]
 
     def wall(self) -> float:
+        """``wall_epoch`` plus the monotonic time plus this clock's ``wall_offset``."""
         return self.wall_epoch + self._base._now[0] + self.wall_offset
 
     def advance(self, seconds: float) -> None:
@@ -104,4 +108,5 @@ class SystemSleeper:
     __slots__ = ()
 
     def wait(self, event: threading.Event, timeout: float | None) -> bool:
+        """``event.wait(timeout)``: True when the event was set, False on timeout."""
         return event.wait(timeout)

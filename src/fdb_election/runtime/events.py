@@ -53,6 +53,7 @@ class LeaderChanged:
         return None if self.leader is None else self.leader.leader_id
 
 
+#: Any event an elector reports (what ``aio.Elector.events()`` yields).
 ElectorEvent = Elected | Demoted | LeaderChanged
 
 
