@@ -48,7 +48,7 @@ MODULES = (
 BINDING_DOCS = "https://apple.github.io/foundationdb/api-python.html"
 
 WIDTH = 100
-_ROLE = re.compile(r":(?:class|meth|func|mod|attr|data|exc|obj):`~?\.?([^`]+)`")
+_ROLE = re.compile(r":(?:class|meth|func|mod|attr|data|exc|obj):`(~?)\.?([^`]+)`")
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
@@ -109,7 +109,7 @@ def own_doc(obj: Any) -> str | None:
 
 def to_markdown(doc: str) -> str:
     """Docstring (reST-flavoured) to Markdown: roles become code, ``::`` blocks become fences."""
-    lines = _ROLE.sub(r"``\1``", doc).splitlines()
+    lines = _ROLE.sub(_role_text, doc).splitlines()
     out: list[str] = []
     i = 0
     while i < len(lines):
@@ -133,6 +133,12 @@ def to_markdown(doc: str) -> str:
         out.append(line)
         i += 1
     return "\n".join(out)
+
+
+def _role_text(match: re.Match[str]) -> str:
+    """``:class:`~a.b.C``` shows ``C`` (as Sphinx does); ``:class:`a.b.C``` the whole path."""
+    target = match.group(2)
+    return f"``{target.rsplit('.', 1)[-1] if match.group(1) else target}``"
 
 
 def summary(doc: str | None) -> str:
@@ -396,19 +402,22 @@ def render_class(w: Writer, module: str, name: str, cls: type) -> None:
         fields = [f.name for f in dataclasses.fields(cls)]
         if fields != list(inspect.signature(cls).parameters):
             w.para("Fields: " + ", ".join(f"`{f}`" for f in fields) + ".")
-    for member, value, owner in _own_members(cls):
+    members = list(_own_members(cls))
+    attributes = [
+        f"- `{member} = {_Default(value)!r}`"
+        for member, value, owner in members
+        if owner is cls
+        and not callable(value)
+        and not isinstance(value, property | staticmethod | classmethod)
+        and not isinstance(value, types.MemberDescriptorType)
+    ]
+    if attributes:
+        w.para("Class attributes:\n\n" + "\n".join(attributes))
+    for member, value, _owner in members:
         if isinstance(value, property):
             render_property(w, qualname, name, member, value)
         elif isinstance(value, staticmethod | classmethod) or inspect.isfunction(value):
-            if dataclasses.is_dataclass(cls) and member in ("__init__",):
-                continue
             render_method(w, qualname, name, member, value)
-        elif (
-            owner is cls
-            and not callable(value)
-            and not isinstance(value, types.MemberDescriptorType)
-        ):
-            render_attribute(w, qualname, name, member, value)
 
 
 def _base_name(base: type) -> str:
@@ -448,12 +457,6 @@ def render_method(w: Writer, qualname: str, cls_name: str, member: str, value: A
     w.doc(f"{qualname}.{member}", own_doc(func))
 
 
-def render_attribute(w: Writer, qualname: str, cls_name: str, member: str, value: Any) -> None:
-    """A class attribute (for example an exception's ``exit_code``)."""
-    w.heading(4, f"{cls_name}.{member}")
-    w.code(f"{member} = {_Default(value)!r}")
-
-
 def render_function(w: Writer, module: str, name: str, func: Callable[..., Any]) -> None:
     """A function; overloads are shown as the ways to call it."""
     overloads = typing.get_overloads(func)
@@ -484,7 +487,7 @@ def render_entry(w: Writer, entry: Entry, constants: dict[str, str]) -> None:
     elif isinstance(obj, type):
         render_class(w, entry.module, entry.name, obj)
     elif _is_alias(obj):
-        w.code(f"{entry.name} = {obj!r}".replace(f"{entry.module}.", ""))
+        w.code(f"{entry.name} = " + " | ".join(arg.__name__ for arg in typing.get_args(obj)))
         w.doc(qualname, constants.get(entry.name))
     elif callable(obj):
         render_function(w, entry.module, entry.name, obj)
