@@ -6,6 +6,8 @@ Usage::
     python -m fdb_election.sim --seeds 50 --start 7000 --processes 5 --hours 0.5
     python -m fdb_election.sim --replay 4242           # one seed, with its full trace
     python -m fdb_election.sim --seeds 20 --mutation lease_not_checked   # must find bugs
+    python -m fdb_election.sim --scenario crash --timeline crash.svg     # a picture of a failover
+    python -m fdb_election.sim --replay 3 --timeline seed3.svg --window 10:40
 
 The output ends with exactly one machine-readable line ``seeds=N violations=V``; the exit status
 is 1 when V > 0 (2 for bad arguments).
@@ -19,12 +21,15 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from typing import TextIO
 
 from fdb_election import _mutations
 from fdb_election.sim.faults import FAULT_KINDS, SimConfig
+from fdb_election.sim.scenarios import SCENARIOS, run_scenario
+from fdb_election.sim.timeline import render_svg
 from fdb_election.sim.world import Outcome, run_seed
 
 __all__ = ["main", "parse_args"]
@@ -44,6 +49,26 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _window(text: str) -> tuple[float, float]:
+    begin, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        window = float(begin), float(end)
+        if not 0 <= window[0] < window[1]:
+            raise ValueError
+        return window
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected START:END in seconds of simulated time with 0 <= START < END "
+            f"(e.g. 10:40), got {text!r}"
+        ) from None
+
+
+#: Options that shape a random run; a scenario has its own configuration.
+_RUN_OPTIONS = ("seeds", "start", "processes", "hours", "lease", "faults", "no_shrink_leases")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line (``--help`` lists everything)."""
     parser = argparse.ArgumentParser(
@@ -60,8 +85,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="simulated hours per seed (default 0.0333 = 2 minutes)",
     )
     parser.add_argument("--lease", type=_positive_float, default=2.0, help="initial lease, s")
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--replay", type=int, default=None, metavar="SEED", help="run one seed, print its trace"
+    )
+    which.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        help="run one scripted failover (its own configuration: 3 processes, lease 2 s), "
+        "print its trace",
     )
     parser.add_argument(
         "--faults",
@@ -81,7 +113,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="plant a known bug (test of the checker; repeatable)",
     )
     parser.add_argument("--trace", type=int, default=40, help="trace lines for a failure")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="FILE.svg",
+        help="with --replay or --scenario: draw the run's leadership timeline as SVG",
+    )
+    parser.add_argument(
+        "--window",
+        type=_window,
+        metavar="START:END",
+        help="with --timeline: draw only these seconds of simulated time",
+    )
+    args = parser.parse_args(argv)
+    if args.timeline is not None and args.replay is None and args.scenario is None:
+        parser.error("--timeline draws one run: give --replay SEED or --scenario NAME")
+    if args.window is not None and args.timeline is None:
+        parser.error("--window only applies to --timeline")
+    if args.scenario is not None:
+        given = [n for n in _RUN_OPTIONS if getattr(args, n) != parser.get_default(n)]
+        if given:
+            options = ", ".join("--" + n.replace("_", "-") for n in given)
+            parser.error(f"--scenario runs its own configuration; drop {options}")
+    return args
 
 
 def _config(args: argparse.Namespace) -> SimConfig:
@@ -112,8 +166,43 @@ def _quantiles(values: list[float]) -> str:
     )
 
 
+def _runs(args: argparse.Namespace, config: SimConfig) -> Iterator[Outcome]:
+    if args.scenario is not None:
+        yield run_scenario(args.scenario)
+        return
+    seeds = [args.replay] if args.replay is not None else range(args.start, args.start + args.seeds)
+    for seed in seeds:
+        yield run_seed(seed, config)
+
+
+def _settings(config: SimConfig) -> str:
+    return (
+        f"{config.processes} simulated processes, lease {config.lease:g} s, "
+        f"heartbeat {config.heartbeat:g} s"
+    )
+
+
+def _timeline(args: argparse.Namespace, outcome: Outcome) -> str:
+    """The SVG of one run, titled for the docs (a scenario) or for debugging (a seed)."""
+    start, end = args.window if args.window is not None else (0.0, None)
+    if args.scenario is not None:
+        scenario = SCENARIOS[args.scenario]
+        title = scenario.title
+        subtitle = f"{scenario.summary}\n{_settings(outcome.config)}"
+    else:
+        kinds = outcome.config.kinds
+        faults = "all kinds" if set(kinds) == set(FAULT_KINDS) else ", ".join(kinds) or "none"
+        title = f"Leadership timeline, seed {outcome.seed}"
+        subtitle = f"{_settings(outcome.config)}; faults: {faults}"
+        if outcome.violations:
+            subtitle += (
+                f"\n{len(outcome.violations)} violation(s), the first: {outcome.violations[0]}"
+            )
+    return render_svg(outcome.history, title=title, subtitle=subtitle, start=start, end=end)
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the simulator; the exit status (0 clean, 1 violations found)."""
+    """Run the simulator; the exit status (0 clean, 1 violations found, 2 bad arguments)."""
     stream = out if out is not None else sys.stdout
     try:
         args = parse_args(argv)
@@ -122,7 +211,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.getLogger("fdb_election").setLevel(logging.CRITICAL)
-    seeds = [args.replay] if args.replay is not None else range(args.start, args.start + args.seeds)
+    single = args.replay is not None or args.scenario is not None
+    seeds: list[int] = []
     faults: Counter[str] = Counter()
     changes = 0
     failovers: list[float] = []
@@ -133,8 +223,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.mutation:
             stack.enter_context(_mutations.active(*args.mutation))
             print(f"planted bugs: {', '.join(args.mutation)}", file=stream)
-        for seed in seeds:
-            outcome = run_seed(seed, config)
+        for outcome in _runs(args, config):
+            seeds.append(outcome.seed)
+            config = outcome.config
             faults.update(outcome.faults)
             changes += outcome.leadership_changes
             failovers.extend(outcome.failovers)
@@ -142,12 +233,21 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             if outcome.violations:
                 failing.append(outcome)
                 print(outcome.report(args.trace), file=stream)
-            elif args.replay is not None:
+            elif single:
                 print("\n".join(outcome.history.trace(args.trace)), file=stream)
+            if args.timeline is not None:
+                try:
+                    args.timeline.write_text(_timeline(args, outcome), encoding="utf-8")
+                except (OSError, ValueError) as exc:
+                    print(f"error: --timeline {args.timeline}: {exc}", file=sys.stderr)
+                    return 2
+                print(f"timeline: {args.timeline}", file=stream)
     elapsed = time.perf_counter() - began
     n = len(seeds)
     hours = n * config.duration / 3600
     violations = sum(len(o.violations) for o in failing)
+    if args.scenario is not None:
+        print(f"scenario {args.scenario}: {SCENARIOS[args.scenario].summary}", file=stream)
     print(
         f"seeds: {n} ({seeds[0]}..{seeds[-1]}), {config.processes} processes, "
         f"{config.duration:.0f} s each, {hours:.2f} simulated hours in {elapsed:.1f} s "

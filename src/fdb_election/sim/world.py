@@ -42,7 +42,7 @@ from fdb_election.sim.model import result_text
 from fdb_election.sim.observe import config_record, decode_resource, encode_resource, read_snapshot
 from fdb_election.sim.scheduler import Scheduler
 
-__all__ = ["Outcome", "RecordingElection", "World", "run_seed"]
+__all__ = ["Outcome", "RecordingElection", "World", "run_seed", "run_world"]
 
 #: FoundationDB error codes the simulator injects.
 NOT_COMMITTED = 1020
@@ -166,9 +166,12 @@ class Outcome:
     failovers: list[float]
     events: int
     mutations: tuple[str, ...] = ()
+    scenario: str | None = None
 
     def replay_command(self) -> str:
         """The command line that replays this seed (exact for configurations the CLI builds)."""
+        if self.scenario is not None:
+            return f"python -m fdb_election.sim --scenario {self.scenario}"
         c = self.config
         parts = [
             f"python -m fdb_election.sim --replay {self.seed} --processes {c.processes}",
@@ -605,7 +608,16 @@ def _event_text(event: Any) -> str:
 
 def run_seed(seed: int, config: SimConfig | None = None) -> Outcome:
     """Simulate one seed and check it."""
-    world = World(seed, config)
+    return run_world(World(seed, config))
+
+
+def run_world(world: World, scenario: str | None = None) -> Outcome:
+    """Run a built world and check it.
+
+    Build the :class:`World` first when a run needs scripted faults (append them to
+    ``world.plan.faults``); ``scenario`` names the script for the replay command.
+    """
+    seed = world.seed
     history = world.run()
     violations = check(history)
     faults = Counter(f.kind for f in history.faults())
@@ -622,4 +634,5 @@ def run_seed(seed: int, config: SimConfig | None = None) -> Outcome:
         failovers=failovers,
         events=world.sched.events_run,
         mutations=tuple(sorted(_mutations.enabled_names())),
+        scenario=scenario,
     )
