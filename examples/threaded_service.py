@@ -10,8 +10,8 @@ Run it::
     python examples/threaded_service.py --db sqlite:/tmp/svc.fdbe --seconds 30
     python examples/threaded_service.py --db fdb:              # a FoundationDB cluster
 
-Start it twice on the same ``sqlite:`` file (two terminals): one leads, the other waits and
-takes over when the first exits.
+``--db`` defaults to ``$FDB_ELECTION_DB`` when it is set. Start it twice on the same ``sqlite:``
+file (two terminals): one leads, the other waits and takes over when the first exits.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def main(url: str, seconds: float) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="a service with fdb_election.Elector")
     parser.add_argument("--db", help="memory:, sqlite:PATH or fdb: (default: a temporary file)")
     parser.add_argument("--seconds", type=float, default=2.0, help="how long to lead")
     args = parser.parse_args()
