@@ -444,6 +444,9 @@ class ElectorCore:
                 self._drop_leadership(f"the leader key names {who}")
             if record is not None:
                 self._note_record_lease(self.election.leader_lease_ns(tr), lease)
+                # Its refreshes wake this follower through the watch, and each wake-up
+                # heartbeats: a timer that runs out just after the next refresh saves a wake-up.
+                delay = self._next_heartbeat(later=True)
             claim_at = self._claim_time(tr, record, read_done, wall)
             if claim_at is not None:
                 claimed = self.election.try_claim_leadership(
@@ -681,8 +684,15 @@ class ElectorCore:
     def _wall(self) -> timedelta:
         return _wall_td(self.clock.wall())
 
-    def _next_heartbeat(self) -> float:
-        return self.heartbeat * (1.0 - self.jitter * self.rng.random())
+    def _next_heartbeat(self, *, later: bool = False) -> float:
+        """A heartbeat interval with jitter: up to ``jitter`` shorter, or (``later``) longer.
+
+        The leader refreshes at most a heartbeat apart; a follower of a live leader waits at
+        least a heartbeat, so the leader's next refresh (seen through the watch) comes first
+        and the follower wakes up once per refresh instead of twice.
+        """
+        spread = self.jitter * self.rng.random()
+        return self.heartbeat * (1.0 + spread if later else 1.0 - spread)
 
     def _bounded_by_deadline(self, delay: float) -> float:
         if self._deadline is not None:
