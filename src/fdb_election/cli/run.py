@@ -11,7 +11,8 @@ and ``FDB_ELECTION_DB`` in its environment, in its own process group.
 * Leadership at risk (no refresh committed) or lost: SIGTERM to CMD's group, SIGKILL after the
   grace period, and always before the local leadership deadline, so the old CMD is dead before any
   other elector may be elected (see :mod:`.grace`). Then ``run`` keeps campaigning and starts CMD
-  again when it is re-elected.
+  again only once it leads with a deadline that is not at risk: a refresh that commits in time
+  after all, or a new tenure. It never starts CMD only to stop it at once.
 * Leadership given up voluntarily (an operator's ``resign --id``, preemption by a higher-priority
   candidate): the elector's ``before_release`` hook stops CMD the same way and returns only when
   it is dead; the resignation that lets the next leader in commits after that.
@@ -49,6 +50,11 @@ from fdb_election.runtime.events import Release
 __all__ = ["Supervisor", "run"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: How often the loop looks at the election when nothing wakes it: while not leading, and while
+#: CMD is held back at risk (no event tells of a refresh, which may make it safe to start again).
+_NOT_LEADING_POLL_S = 1.0
+_AT_RISK_POLL_S = 0.1
+_MIN_PAUSE_S = 0.001
 
 
 def _say(message: str) -> None:
@@ -62,7 +68,13 @@ class Supervisor:
     ``elector`` needs ``is_leader``, ``ballot``, ``process_id`` and the local deadline
     (``deadline`` or ``core.deadline``: monotonic seconds, None when not leading). ``wake`` is
     set by the elector's callbacks, CMD's exit and stop signals, so the loop sleeps until
-    something happens or until the moment CMD must be stopped.
+    something happens or until the moment CMD must be stopped. ``launch(argv, env, on_exit=)``
+    starts CMD (:meth:`ChildProcess.start`; tests pass a stand-in).
+
+    CMD is started only while leadership is not at risk (``clock() < policy.stop_at(deadline)``):
+    once it has been stopped for a deadline, it stays stopped until a refresh moves the deadline
+    far enough ahead or a new tenure begins, instead of being started and stopped again and
+    again until the deadline passes.
     """
 
     def __init__(
@@ -75,6 +87,7 @@ class Supervisor:
         wake: threading.Event,
         clock: Callable[[], float] = time.monotonic,
         say: Callable[[str], None] = _say,
+        launch: Callable[..., ChildProcess] = ChildProcess.start,
     ) -> None:
         self.elector = elector
         self.policy = policy
@@ -83,9 +96,12 @@ class Supervisor:
         self.wake = wake
         self.clock = clock
         self.say = say
+        self.launch = launch
         self.stop_signal: int | None = None
         self.child: ChildProcess | None = None
         self._last_deadline: float | None = None
+        # The at-risk deadline CMD is being held back for (said once), None when not holding.
+        self._held_for: float | None = None
         # Held while CMD is started or stopped: a release (elector thread) that finds no CMD
         # can then be sure none is being started, and waits for a stop in progress to finish.
         self._child_lock = threading.Lock()
@@ -111,9 +127,14 @@ class Supervisor:
             child = self.child
             if child is None:
                 if self.elector.is_leader:
-                    self._start_child()
+                    pause = self._start_child()
                 else:
-                    self.wake.wait(1.0)
+                    pause = _NOT_LEADING_POLL_S
+                    if self._held_for is not None:
+                        self._held_for = None
+                        self.say("leadership lost while CMD was stopped; campaigning again")
+                if pause > 0:
+                    self.wake.wait(pause)
                 continue
             if child.exited.is_set():
                 code = child.exit_code
@@ -132,18 +153,44 @@ class Supervisor:
                 continue
             self.wake.wait(stop_at - now)
 
-    def _start_child(self) -> None:
+    def _start_child(self) -> float:
+        """Start CMD unless leadership is at risk; return how long to wait before looking again.
+
+        At risk (past ``stop_at`` of the current deadline) CMD would have to be stopped at once,
+        so it is held back instead (see :meth:`_hold`).
+        """
         with self._child_lock:
             ballot = self.elector.ballot
-            if ballot is None or not self.elector.is_leader:
-                return  # leadership ended (perhaps released) since the loop looked
+            deadline = self._deadline()
+            if ballot is None or deadline is None or not self.elector.is_leader:
+                return 0.0  # leadership ended (perhaps released) since the loop looked
+            now = self.clock()
+            if now >= self.policy.stop_at(deadline):
+                return self._hold(deadline, now)
             env = dict(self.env)
             env["FDB_ELECTION_BALLOT"] = str(ballot)
             env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
-            self._last_deadline = self._deadline()
-            child = ChildProcess.start(self.argv, env, on_exit=self.wake.set)
+            self._last_deadline = deadline
+            self._held_for = None
+            child = self.launch(self.argv, env, on_exit=self.wake.set)
             self.child = child
         self.say(f"elected (ballot {ballot}); started CMD (pid {child.pid})")
+        return 0.0
+
+    def _hold(self, deadline: float, now: float) -> float:
+        """Keep CMD stopped for the at-risk ``deadline``; the pause until the loop looks again.
+
+        No event announces a refresh, so the loop looks again shortly (a refresh that commits
+        after all moves the deadline out of risk) and at the latest at the deadline, when
+        leadership ends.
+        """
+        if self._held_for != deadline:
+            self._held_for = deadline
+            self.say(
+                f"leadership at risk (deadline in {max(0.0, deadline - now):.3f} s): CMD stays "
+                "stopped until a refresh commits in time or a new tenure begins"
+            )
+        return min(max(deadline - now, _MIN_PAUSE_S), _AT_RISK_POLL_S)
 
     def release(self, release: Release) -> None:
         """The elector's ``before_release`` hook: return only once CMD is dead.
