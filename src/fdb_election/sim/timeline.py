@@ -111,7 +111,7 @@ _HANDOVER = "#2e7d32"
 _WIDTH = 960
 _LEFT = 130
 _RIGHT = 24
-_HEADER = 78  # title, one subtitle line and the gap labels above the lanes
+_HEADER = 78  # the title and the gap labels above the lanes; each subtitle line adds _LINE
 _LINE = 15
 _LANE = 46
 _BAR_TOP = 8
@@ -236,7 +236,7 @@ def _num(value: float) -> str:
 
 def _seconds(value: float) -> str:
     """A duration for a label: milliseconds below one second."""
-    if value < 1.0:
+    if round(value * 1000) < 1000:
         return f"{value * 1000:.0f} ms"
     return f"{value:.2f} s"
 
