@@ -69,7 +69,11 @@ def test_incumbent_demoted_event_names_the_preemptor(db: Any, clock: ManualClock
     start(preemptor)
     incumbent.take_events()
     clock.advance(0.3)
-    incumbent.step()  # refresh, then housekeeping sees b
+    incumbent.step()  # refresh; the scan notes b's heartbeat stamp
+    assert incumbent.is_leader, "b has not been seen heartbeating yet"
+    preemptor.step()  # b heartbeats: its stamp changes
+    clock.advance(0.3)
+    incumbent.step()  # refresh, then housekeeping sees b heartbeating
     assert not incumbent.is_leader
     demoted = [e for e in incumbent.take_events() if isinstance(e, Demoted)]
     assert len(demoted) == 1 and "'b'" in demoted[0].reason
@@ -199,7 +203,10 @@ def test_release_hook_runs_before_a_preemption_handover(db: Any, clock: ManualCl
     preemptor = make_core(db, clock, "b", priority=5)
     start(preemptor)
     clock.advance(0.3)
-    incumbent.step()  # refresh; its scan finds b: leadership ends
+    incumbent.step()  # refresh; its scan notes b
+    preemptor.step()  # b heartbeats
+    clock.advance(0.3)
+    incumbent.step()  # refresh; its scan finds b heartbeating: leadership ends
     assert not incumbent.is_leader and probe.calls == []
     assert read_holder(db) == "a"
     incumbent.step()  # the hook, then the resignation
@@ -236,3 +243,20 @@ def test_a_failing_release_hook_does_not_block_the_resignation(db: Any, clock: M
     core.step()
     assert core.phase is Phase.STOPPED
     assert read_holder(db) is None
+
+
+def test_a_crashed_higher_priority_candidate_does_not_preempt(db: Any, clock: ManualClock) -> None:
+    """It stays "alive" until candidate_timeout but never heartbeats again: no handover to it."""
+    config = ElectionConfig(lease_duration=LEASE, heartbeat_interval=LEASE / 3, candidate_timeout=5)
+    high = make_core(db, clock, "high", priority=5, config=config)
+    low = make_core(db, clock, "low", priority=0, config=config)
+    start(high)
+    start(low)
+    assert high.is_leader
+    driver = VirtualDriver(clock, [low])  # "high" crashed: it never steps again
+    driver.run_for(1.5 * LEASE)
+    assert low.is_leader, "low took over after the lease"
+    driver.leader_time = 0.0
+    driver.run_for(4.0)  # "high" still counts as alive for all of it
+    assert low.is_leader
+    assert driver.leader_time >= 4.0 - 0.011, "low stepped down for a candidate that is gone"

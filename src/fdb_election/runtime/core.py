@@ -212,6 +212,10 @@ class ElectorCore:
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
         self._release: Release | None = None  # a voluntary release whose hook has not run yet
         self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
+        # Higher-priority candidates' heartbeat stamps as first seen by this leader: one may
+        # preempt only once its stamp has changed since, i.e. it heartbeats now (a crashed
+        # candidate stays "alive" for candidate_timeout but never heartbeats again).
+        self._preemptor_stamps: dict[str, int] = {}
 
         self._events: list[ElectorEvent] = []
         self._watches: dict[str, Any] = {}
@@ -458,7 +462,7 @@ class ElectorCore:
             self._unwatch("step_down")
         preemptor: CandidateInfo | None = None
         if claimed is not None and config.allow_preemption:
-            preemptor = self._preemptor(tr, wall)  # snapshot scan: acted on only after commit
+            preemptor = self._heartbeating_preemptor(tr, wall)  # acted on only after commit
         # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
         # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it;
         # it is capped by it before the commit too, in case the outcome is unknown (1021).
@@ -534,6 +538,30 @@ class ElectorCore:
         for candidate in self.election.list_candidates(tr.snapshot, _wall_td(wall)):
             if candidate.priority > (self.priority if best is None else best.priority) and (
                 candidate.process_id != self.process_id
+            ):
+                best = candidate
+        return best
+
+    def _heartbeating_preemptor(self, tr: Any, wall: float) -> CandidateInfo | None:
+        """The leader's preemptor: a live higher-priority candidate seen heartbeating.
+
+        A candidate that crashed still counts as alive until ``candidate_timeout``; stepping
+        down for it would hand leadership to nobody (and again after every claim) until it is
+        evicted. So a candidate qualifies only once its heartbeat stamp has changed since this
+        process first saw it while leading: compared as stored values, not against a clock.
+        """
+        candidates = [
+            candidate
+            for candidate in self.election.list_candidates(tr.snapshot, _wall_td(wall))
+            if candidate.priority > self.priority and candidate.process_id != self.process_id
+        ]
+        seen, self._preemptor_stamps = self._preemptor_stamps, {}
+        best: CandidateInfo | None = None
+        for candidate in candidates:
+            first = seen.get(candidate.process_id, candidate.last_heartbeat_nanos)
+            self._preemptor_stamps[candidate.process_id] = first
+            if first != candidate.last_heartbeat_nanos and (
+                best is None or candidate.priority > best.priority
             ):
                 best = candidate
         return best
@@ -639,6 +667,7 @@ class ElectorCore:
         self._deadline = None
         self._tenure_ballot = None
         self._own_state = None
+        self._preemptor_stamps = {}
         self._events.append(Demoted(ballot, reason))
         self._metrics.transition("demoted")
         self._metrics.leadership(False, None)
