@@ -24,7 +24,8 @@ Safety rules (the reasoning is in docs/elector.md):
   lowering ``lease_duration`` never shortens the wait below the lease the leader actually holds.
   The seed's ``run_election_cycle`` is not used: it would claim on the wall clock alone.
 * Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
-  it resigns) when a strictly higher-priority live candidate exists and the config allows
+  it resigns) when a strictly higher-priority live candidate exists, has been seen heartbeating
+  during the tenure (a crashed one stays "alive" for ``candidate_timeout``), and the config allows
   preemption; a preemptor never claims over a live lease. The leader looks for one with a snapshot
   scan inside its claim or refresh transaction (no extra transaction, no conflicts) and evicts
   dead candidates in a transaction of its own only once per ``candidate_timeout``. Followers
