@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo bench sim clean
+.PHONY: venv test lint typecheck pytest demo bench sim docs docs-images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples tools
+	$(BIN)/ruff format --check src tests benchmarks examples tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict examples
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
@@ -35,6 +36,14 @@ bench: $(STAMP)
 SEEDS ?= 1000
 sim: $(STAMP)
 	$(BIN)/python -m fdb_election.sim --seeds $(SEEDS)
+
+# Regenerate what docs/ derives from the code: the API reference and the timeline pictures.
+docs: docs-images $(STAMP)
+	$(BIN)/python tools/gen_api_reference.py
+
+docs-images: $(STAMP)
+	$(BIN)/python -m fdb_election.sim --scenario crash --timeline docs/images/timeline-crash.svg
+	$(BIN)/python -m fdb_election.sim --scenario handover --timeline docs/images/timeline-handover.svg
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info

@@ -9,6 +9,7 @@ Run it from the command line (``python -m fdb_election.sim --seeds 100``) or fro
 Modules: ``scheduler`` (virtual time), ``clocks`` (per-process skewed and drifting clocks),
 ``faults`` (the fault schedule), ``history`` (what happened), ``observe`` (reading the stored
 state back), ``model`` (the reference semantics and the replay check), ``checker`` (the
-invariants), ``world`` (the simulated processes and the run), ``cli`` (the command line).
+invariants), ``world`` (the simulated processes and the run), ``scenarios`` (scripted failovers
+for the docs), ``timeline`` (the SVG picture of a run), ``cli`` (the command line).
 See docs/simulation.md.
 """
