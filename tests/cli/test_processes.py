@@ -275,3 +275,33 @@ def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(
         wait_until(lambda: any(r[3] == "host-high" for r in events.starts()), timeout=20)
         assert [r[3] for r in events.starts()] == ["host-low", "host-high"]
         events.assert_never_two_at_once()
+
+
+def test_disabling_the_election_stops_cmd_once_and_does_not_restart_it(
+    workspace: tuple[str, Path],
+) -> None:
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    stderr = tmp_path / "solo.stderr"
+    # The longest grace a 1 s lease allows (heartbeat 1/3 s, kill margin 0.05 s): the at-risk
+    # window before the deadline is as wide as it gets.
+    with reaped({"solo": start_run(url, tmp_path, "solo", run_args=("--grace", "0.28"))}):
+        wait_until(lambda: events.starts(), timeout=20)
+        disable = subprocess.run(
+            fdb_election("--db", url, "config", "set", "--disable"),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert disable.returncode == 0, disable.stderr
+        # No refresh commits any more: CMD is stopped before the deadline, which then passes.
+        # run's own log counts every start (a CMD stopped at once may die before it records).
+        wait_until(
+            lambda: (
+                b"leadership lost while CMD was stopped" in stderr.read_bytes()
+                or stderr.read_text().count("started CMD") > 1
+            ),
+            timeout=10,
+        )
+        assert stderr.read_text().count("started CMD") == 1, stderr.read_text()
+        assert [r[0] for r in events.rows()] == ["start", "stop"], stderr.read_text()
