@@ -1,4 +1,4 @@
-"""The ``fdb-election`` command line (``fdb_election.cli.main:main``); see docs/cli.md.
+"""The ``fdb-election`` command line (``fdb_election.cli.main:main``); see docs/reference/cli.md.
 
 Modules: ``main`` (the click group), one module per command group (``status``, ``candidates``,
 ``config_cmd``, ``admin``, ``run``, ``demo``), ``context`` (``--db``/``--election`` and error

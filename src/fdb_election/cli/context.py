@@ -64,8 +64,6 @@ class CliContext:
                 self._opened = True
             except (ValueError, TypeError) as exc:
                 raise click.BadParameter(str(exc), param_hint="'--db'") from exc
-            except OSError as exc:
-                raise NotFound(f"cannot open database {url}: {exc}") from exc
             except Exception as exc:
                 if _is_database_error(exc):
                     raise

@@ -1,6 +1,6 @@
 """Exit codes of ``fdb-election`` and the exception that carries one to ``main``.
 
-Scripts branch on these, so they are part of the public interface (see docs/cli.md)::
+Scripts branch on these, so they are part of the public interface (see docs/reference/cli.md)::
 
     0    success
     1    operational failure (database unreachable, transaction failed, ...)

@@ -6,7 +6,7 @@ Usage::
 
 Commands: status, candidates, config show|set, init, evict, resign, run, demo. Every command also
 accepts ``--db`` and ``--election`` after its name. Exit codes are listed in
-:mod:`fdb_election.cli.exit_codes` and docs/cli.md.
+:mod:`fdb_election.cli.exit_codes` and docs/reference/cli.md.
 """
 
 from __future__ import annotations
