@@ -24,7 +24,7 @@ from typing import Final
 
 from fdb_election.embedded import predicates
 from fdb_election.embedded.database import Database
-from fdb_election.embedded.errors import FDBError
+from fdb_election.embedded.errors import FDBError, FileStoreError
 from fdb_election.embedded.futures import Future, FutureInt64, FutureVoid, Key, Value
 from fdb_election.embedded.memory import MemoryStorage
 from fdb_election.embedded.ranges import FDBRange, KeySelector, KeyValue, StreamingMode, strinc
@@ -35,6 +35,7 @@ __all__ = [
     "Database",
     "FDBError",
     "FDBRange",
+    "FileStoreError",
     "Future",
     "FutureInt64",
     "FutureVoid",

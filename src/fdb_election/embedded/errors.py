@@ -12,6 +12,7 @@ from typing import Final
 __all__ = [
     "DESCRIPTIONS",
     "FDBError",
+    "FileStoreError",
     "MAYBE_COMMITTED",
     "RETRYABLE_NOT_COMMITTED",
     "is_maybe_committed",
@@ -44,6 +45,7 @@ DESCRIPTIONS: Final[dict[int, str]] = {
     2005: "Range begin key larger than end key",
     2006: "Option set with an invalid value",
     2010: "Transaction already has a read version set",
+    2012: "Range limits not valid",
     2017: "Operation issued while a commit was outstanding",
     2020: "Transaction does not have a valid commit version",
     2021: "Transaction is read-only and therefore does not have a commit version",
@@ -104,3 +106,10 @@ def is_maybe_committed(error: FDBError) -> bool:
 def is_retryable_not_committed(error: FDBError) -> bool:
     """True when the transaction surely did not commit and can be retried."""
     return error.code in RETRYABLE_NOT_COMMITTED
+
+
+class FileStoreError(Exception):
+    """The database file cannot be used: not ours, a newer format, or not openable/writable.
+
+    Not an ``FDBError``: no retry helps; the message says what is wrong with the file.
+    """

@@ -54,7 +54,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from fdb_election.embedded.errors import FDBError
+from fdb_election.embedded.errors import FDBError, FileStoreError
 from fdb_election.embedded.mutations import (
     CLEAR_RANGE,
     SET_VALUE,
@@ -128,10 +128,6 @@ _PUT_CONFLICT = "INSERT OR IGNORE INTO conflicts (version, begin_key, end_key) V
 
 Range = tuple[bytes, bytes]
 WatchCallback = Callable[[], None]
-
-
-class FileStoreError(Exception):
-    """The database file cannot be used: not ours, a newer format, or not openable/writable."""
 
 
 def _merge(ranges: Iterable[Range]) -> list[Range]:
