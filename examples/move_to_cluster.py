@@ -23,25 +23,19 @@ import tempfile
 from typing import Any
 
 import fdb_election
-from fdb_election.election import layout
 
 
 @fdb_election.transactional
 def read_state(tr: Any, election: fdb_election.LeaderElection) -> tuple[Any, int]:
     """The configuration and the highest ballot issued (the leader's or the high-water mark)."""
-    mark = tr[layout.ballot_key(election.subspace)]
-    leader = election.get_leader_raw(tr)
-    highest = layout.decode_ballot_mark(bytes(mark)) if mark.present() else 0
-    return election.read_config(tr), max(highest, leader.ballot if leader else 0)
+    return election.read_config(tr), election.highest_ballot(tr)
 
 
 @fdb_election.transactional
 def write_state(tr: Any, election: fdb_election.LeaderElection, config: Any, ballot: int) -> None:
-    """Store the configuration and raise the ballot mark to at least ``ballot``."""
+    """Store the configuration; later claims take ballots above ``ballot``."""
     election.write_config(tr, config)
-    mark = tr[layout.ballot_key(election.subspace)]
-    if not mark.present() or layout.decode_ballot_mark(bytes(mark)) < ballot:
-        tr[layout.ballot_key(election.subspace)] = layout.encode_ballot_mark(ballot)
+    election.raise_ballot_floor(tr, ballot)
 
 
 def move(source_url: str, target_url: str, name: str) -> None:

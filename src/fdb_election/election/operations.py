@@ -431,6 +431,37 @@ class LeaderElection:
             return None
         return tenure.lease_ns
 
+    def highest_ballot(self, tr: Any) -> int:
+        """The highest ballot issued so far: the current leader's or the high-water mark; 0 if none.
+
+        The next claim or refresh takes a ballot above it. Use it to carry an election to
+        another database (with :meth:`raise_ballot_floor` there) or to seed an external fence.
+        Reads the leader and ballot keys without snapshot.
+        """
+        leader_future = tr.get(self._leader_key)
+        mark_future = tr.get(self._ballot_key)
+        leader_value = _value(leader_future)
+        mark_value = _value(mark_future)
+        leader = 0 if leader_value is None else layout.decode_leader(leader_value).ballot
+        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
+        return max(leader, mark)
+
+    def raise_ballot_floor(self, tr: Any, ballot: int) -> bool:
+        """Make every later claim or refresh take a ballot above ``ballot``; True if it changed.
+
+        Raises the high-water mark to ``ballot`` when it is lower; never lowers it. For moving
+        an election to a new database, so that fencing tokens keep growing across the move
+        (Rust processes ignore the mark: see docs/differences-from-rust.md). ``ballot`` must be
+        an ``int`` in [0, 2**64 - 1], checked before anything is written.
+        """
+        floor = check_u64(ballot, "ballot")
+        mark_value = _value(tr.get(self._ballot_key))
+        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
+        if floor <= mark:
+            return False
+        tr.set(self._ballot_key, layout.encode_ballot_mark(floor))
+        return True
+
     def run_election_cycle(
         self, tr: Any, process_id: str, priority: int, current_time: TimeLike
     ) -> ElectionResult:
