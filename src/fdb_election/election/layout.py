@@ -70,6 +70,9 @@ CANDIDATES = "candidates"
 BALLOT = "ballot"
 TENURE = "tenure"
 
+#: How many decoded values each memoized decoder keeps (values are small and immutable).
+_DECODED_CACHE = 1024
+
 
 def as_subspace(subspace: Any) -> Any:
     """Accept a subspace (anything with ``pack``/``unpack``/``range``) or a tuple prefix."""
@@ -233,7 +236,13 @@ def encode_leader(state: LeaderState) -> bytes:
 
 
 def decode_leader(data: bytes) -> LeaderState:
-    """The inverse of :func:`encode_leader`."""
+    """The inverse of :func:`encode_leader` (memoized on the bytes: ``LeaderState`` is immutable,
+    and one step, and every elector of a process, decodes the same stored value)."""
+    return _decode_leader(bytes(data))
+
+
+@functools.lru_cache(maxsize=_DECODED_CACHE)
+def _decode_leader(data: bytes) -> LeaderState:
     ballot, leader_id, priority, expiry, stamp = _unpack("leader", data, 5)
     if type(leader_id) is not str:
         raise InvalidState(f"leader leader_id must be a string, got {leader_id!r}")
@@ -273,7 +282,16 @@ def encode_candidate(priority: int, last_heartbeat_nanos: int, versionstamp: byt
 
 
 def decode_candidate(process_id: str, data: bytes) -> CandidateInfo:
-    """The inverse of :func:`encode_candidate`; an incomplete versionstamp is invalid."""
+    """The inverse of :func:`encode_candidate`; an incomplete versionstamp is invalid.
+
+    Memoized on the arguments (``CandidateInfo`` is immutable): a candidate's value changes
+    only at its heartbeats, but every scan of every elector decodes it.
+    """
+    return _decode_candidate(process_id, bytes(data))
+
+
+@functools.lru_cache(maxsize=_DECODED_CACHE)
+def _decode_candidate(process_id: str, data: bytes) -> CandidateInfo:
     what = f"candidate {process_id!r}"
     priority, heartbeat, stamp = _unpack(what, data, 3)
     if not isinstance(stamp, fdb_tuple.Versionstamp):
@@ -335,7 +353,14 @@ def encode_tenure(tenure: Tenure) -> bytes:
 
 
 def decode_tenure(data: bytes) -> Tenure:
-    """The inverse of :func:`encode_tenure`; accepts both the three- and two-element forms."""
+    """The inverse of :func:`encode_tenure`; accepts both the three- and two-element forms.
+
+    Memoized on the bytes (``Tenure`` is immutable)."""
+    return _decode_tenure(bytes(data))
+
+
+@functools.lru_cache(maxsize=_DECODED_CACHE)
+def _decode_tenure(data: bytes) -> Tenure:
     values = _unpack("tenure", data, 3, 2)
     first, value = values[0], values[1]
     if type(value) is not bytes:

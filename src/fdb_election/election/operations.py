@@ -58,6 +58,8 @@ __all__ = ["LeaderElection"]
 #: FoundationDB's ``accessed_unreadable``: a read of a key written by a versionstamped operation
 #: in the same transaction.
 _ACCESSED_UNREADABLE = 1036
+#: Candidate keys (and process ids) each election remembers: the same few recur every cycle.
+_PROCESS_ID_MEMO = 4096
 
 # Candidate keys each transaction registered, to name the process in RegistrationNotCommitted.
 # Keyed weakly by the transaction object, so nothing outlives the transaction.
@@ -124,9 +126,11 @@ class LeaderElection:
 
     __slots__ = (
         "_ballot_key",
+        "_candidate_keys",
         "_candidates_range",
         "_config_key",
         "_leader_key",
+        "_process_ids",
         "_subspace",
         "_tenure_key",
     )
@@ -140,6 +144,8 @@ class LeaderElection:
         self._ballot_key = layout.ballot_key(self._subspace)
         self._tenure_key = layout.tenure_key(self._subspace)
         self._candidates_range = layout.candidates_range(self._subspace)
+        self._process_ids: dict[bytes, str] = {}  # candidate key -> process id (bounded)
+        self._candidate_keys: dict[str, bytes] = {}  # valid process id -> its key (bounded)
 
     @property
     def subspace(self) -> Any:
@@ -579,9 +585,14 @@ class LeaderElection:
     # Helpers
 
     def _candidate_key(self, process_id: str) -> bytes:
-        check_process_id(process_id)
-        key = layout.candidate_key(self._subspace, process_id)
-        check_process_id(process_id, len(key))
+        key = self._candidate_keys.get(process_id) if type(process_id) is str else None
+        if key is None:
+            check_process_id(process_id)
+            key = layout.candidate_key(self._subspace, process_id)
+            check_process_id(process_id, len(key))
+            if len(self._candidate_keys) >= _PROCESS_ID_MEMO:
+                self._candidate_keys.clear()
+            self._candidate_keys[process_id] = key
         return key
 
     def _config(self, future: Any) -> ElectionConfig:
@@ -614,13 +625,23 @@ class LeaderElection:
                 raise RegistrationNotCommitted(process_id) from None
             raise
 
+    def _process_id_of(self, key: bytes) -> str:
+        """The process id in a candidate key, remembered: every scan sees the same keys."""
+        known = self._process_ids.get(key)
+        if known is None:
+            known = layout.candidate_process_id(self._subspace, key)
+            if len(self._process_ids) >= _PROCESS_ID_MEMO:
+                self._process_ids.clear()
+            self._process_ids[key] = known
+        return known
+
     def _scan_candidates(self, tr: Any) -> list[tuple[bytes, CandidateInfo]]:
         begin, end = self._candidates_range
         found: list[tuple[bytes, CandidateInfo]] = []
         try:
             for item in tr.get_range(begin, end):
                 key = bytes(item.key)
-                process_id = layout.candidate_process_id(self._subspace, key)
+                process_id = self._process_id_of(key)
                 found.append((key, self._candidate_value(tr, key, process_id, item.value)))
         except Exception as exc:
             if _is_unreadable(exc):
@@ -642,7 +663,7 @@ class LeaderElection:
                 raise
             for item in rows:
                 key = bytes(item.key)
-                process_id = layout.candidate_process_id(self._subspace, key)
+                process_id = self._process_id_of(key)
                 yield key, self._candidate_value(tr, key, process_id, item.value)
             if len(rows) < batch:
                 return

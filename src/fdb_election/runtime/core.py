@@ -174,6 +174,9 @@ class ElectorCore:
             )
         self.db = db
         self.election = election
+        # Packed once: every step reads or watches them.
+        self._leader_key = layout.leader_key(election.subspace)
+        self._step_down_key = step_down_key(election.subspace)
         self.process_id = process_id
         self.priority = priority
         self.observer = observer
@@ -425,7 +428,7 @@ class ElectorCore:
         elif record is not None and record.leader_id == self.process_id:
             # The stored leader is this process: refresh (also re-adopts a claim whose commit
             # reported 1021 but happened; nobody else can have claimed since, see module doc).
-            step_down = read_step_down(tr, self.election.subspace)
+            step_down = read_step_down(tr, self.election.subspace, key=self._step_down_key)
             if step_down is not None and step_down.applies_to(
                 self.process_id, self._tenure_ballot or 0
             ):
@@ -441,7 +444,7 @@ class ElectorCore:
                 claimed = self.election.try_claim_leadership(
                     tr, self.process_id, self.priority, _wall_td(wall)
                 )
-            self._watch(tr, "step_down", step_down_key(self.election.subspace))
+            self._watch(tr, "step_down", self._step_down_key)
             self._unwatch("leader")
         else:
             if self.is_leader:
@@ -694,15 +697,15 @@ class ElectorCore:
             )
 
     def _clear_own_step_down_request(self, tr: Any) -> None:
-        request = read_step_down(tr, self.election.subspace)
+        request = read_step_down(tr, self.election.subspace, key=self._step_down_key)
         if request is not None and request.process_id == self.process_id:
-            tr.clear(step_down_key(self.election.subspace))
+            tr.clear(self._step_down_key)
 
     # ------------------------------------------------------------------ plumbing
 
     def election_leader_key(self) -> bytes:
         """The key of the leader record (watched by followers and observers)."""
-        return layout.leader_key(self.election.subspace)
+        return self._leader_key
 
     def _transaction(self) -> Any:
         tr = self.db.create_transaction()

@@ -65,9 +65,12 @@ class StepDownRequest:
         return cls(items[0], items[1], items[2])
 
 
-def read_step_down(tr: Any, subspace: Any) -> StepDownRequest | None:
-    """The pending request in ``tr`` (snapshot read: it never makes a refresh conflict)."""
-    value = tr.snapshot.get(step_down_key(subspace)).wait()
+def read_step_down(tr: Any, subspace: Any, *, key: bytes | None = None) -> StepDownRequest | None:
+    """The pending request in ``tr`` (snapshot read: it never makes a refresh conflict).
+
+    ``key``: :func:`step_down_key` of ``subspace``, when the caller has it already.
+    """
+    value = tr.snapshot.get(step_down_key(subspace) if key is None else key).wait()
     if not value.present():
         return None
     request = StepDownRequest.decode(bytes(value))
