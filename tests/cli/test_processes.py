@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -277,7 +278,7 @@ def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(
         events.assert_never_two_at_once()
 
 
-def test_disabling_the_election_stops_cmd_once_and_does_not_restart_it(
+def test_a_leader_that_cannot_refresh_stops_cmd_once_and_does_not_restart_it(
     workspace: tuple[str, Path],
 ) -> None:
     url, tmp_path = workspace
@@ -287,21 +288,21 @@ def test_disabling_the_election_stops_cmd_once_and_does_not_restart_it(
     # window before the deadline is as wide as it gets.
     with reaped({"solo": start_run(url, tmp_path, "solo", run_args=("--grace", "0.28"))}):
         wait_until(lambda: events.starts(), timeout=20)
-        disable = subprocess.run(
-            fdb_election("--db", url, "config", "set", "--disable"),
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-        assert disable.returncode == 0, disable.stderr
-        # No refresh commits any more: CMD is stopped before the deadline, which then passes.
-        # run's own log counts every start (a CMD stopped at once may die before it records).
-        wait_until(
-            lambda: (
-                b"leadership lost while CMD was stopped" in stderr.read_bytes()
-                or stderr.read_text().count("started CMD") > 1
-            ),
-            timeout=10,
-        )
-        assert stderr.read_text().count("started CMD") == 1, stderr.read_text()
-        assert [r[0] for r in events.rows()] == ["start", "stop"], stderr.read_text()
+        # Hold the file's write lock: reads go on, but no refresh can commit any more.
+        blocker = sqlite3.connect(url.removeprefix("sqlite:"), timeout=10, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            # CMD is stopped before the deadline, which then passes. run's own log counts
+            # every start (a CMD stopped at once may die before it records).
+            wait_until(
+                lambda: (
+                    b"leadership lost while CMD was stopped" in stderr.read_bytes()
+                    or stderr.read_text().count("started CMD") > 1
+                ),
+                timeout=10,
+            )
+            assert stderr.read_text().count("started CMD") == 1, stderr.read_text()
+            assert [r[0] for r in events.rows()] == ["start", "stop"], stderr.read_text()
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()

@@ -34,6 +34,8 @@ Safety rules (the reasoning is in docs/elector.md):
 * A resignation ends local leadership before it is committed, which is what makes claiming an
   empty leader key at once safe. Operators ask a leader to step down through a request key
   (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
+* With elections disabled the seed refuses heartbeats and claims but not refreshes: the leader
+  keeps refreshing, everyone else only observes, and nobody evicts or preempts.
 * Between the end of local leadership and a voluntary resignation (step-down request, preemption,
   stop) the ``before_release`` hook runs, in the step, and the resignation commits only after it
   returns: the service can finish what must not overlap the next leader while the unrefreshed
@@ -405,7 +407,11 @@ class ElectorCore:
         config = self.election.read_config(tr)
         self.config = config
         lease = config.lease_duration.total_seconds()
-        if not self.observer:
+        # Elections disabled: the seed refuses heartbeats and claims but lets the leader
+        # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
+        # or preempts until they are enabled again.
+        enabled = config.election_enabled
+        if not self.observer and enabled:
             try:
                 self.election.heartbeat_candidate(
                     tr, self.process_id, self.priority, _wall_td(wall)
@@ -455,17 +461,17 @@ class ElectorCore:
                 # Its refreshes wake this follower through the watch, and each wake-up
                 # heartbeats: a timer that runs out just after the next refresh saves a wake-up.
                 delay = self._next_heartbeat(later=True)
-            claim_at = self._claim_time(tr, record, read_done, wall)
+            claim_at = self._claim_time(tr, record, read_done, wall) if enabled else None
             if claim_at is not None:
                 claimed = self.election.try_claim_leadership(
                     tr, self.process_id, self.priority, claim_at
                 )
-            else:
+            elif enabled:
                 delay = min(delay, self._wait_hint(record, read_done))
             self._watch(tr, "leader", self.election_leader_key())
             self._unwatch("step_down")
         preemptor: CandidateInfo | None = None
-        if claimed is not None and config.allow_preemption:
+        if claimed is not None and config.allow_preemption and enabled:
             preemptor = self._heartbeating_preemptor(tr, wall)  # acted on only after commit
         # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
         # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it;
@@ -635,8 +641,8 @@ class ElectorCore:
             return
         config = self.config
         now = self.clock.monotonic()
-        if config is None or now < self._next_eviction:
-            return
+        if config is None or not config.election_enabled or now < self._next_eviction:
+            return  # disabled: nobody can heartbeat, so nobody is judged dead
         try:
             tr = self._transaction()
             evicted = self.election.evict_dead_candidates(tr, _wall_td(wall), limit=_EVICTION_BATCH)
