@@ -121,6 +121,22 @@ def test_config_set_rejects_an_invalid_result_and_writes_nothing(db: Any) -> Non
     assert as_json(invoke(db, "config", "show", "--json"))["config"]["heartbeat_s"] == 3.0
 
 
+def test_a_candidate_timeout_not_above_the_heartbeat_is_refused_and_writes_nothing(
+    db: Any,
+) -> None:
+    invoke(db, "init")
+    result = invoke(db, "config", "set", "--candidate-timeout", "3")
+    assert result.exit_code == 2
+    assert "candidate timeout" in result.stderr and "above the heartbeat" in result.stderr
+    shown = as_json(invoke(db, "config", "show", "--json"))["config"]
+    assert shown["candidate_timeout_s"] == 15.0
+    fresh = invoke(
+        db, "--election", "other", "init", "--heartbeat", "2", "--candidate-timeout", "1"
+    )
+    assert fresh.exit_code == 2 and "above the heartbeat" in fresh.stderr
+    assert invoke(db, "--election", "other", "status").exit_code == 3, "nothing was created"
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -16,6 +16,7 @@ from elector_harness import (
     start,
 )
 
+from fdb_election.election import ElectionConfig
 from fdb_election.runtime import (
     DEFAULT_CLOCK_DRIFT,
     Demoted,
@@ -187,6 +188,22 @@ def test_config_is_initialized_once_and_then_read(db: Any, clock: ManualClock) -
     second = make_core(db, clock, "b", config=other_config)
     start(second)
     assert second.config == CONFIG, "the stored configuration wins over the constructor's"
+
+
+def test_a_stored_candidate_timeout_below_the_heartbeat_is_warned_about_once(
+    db: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad = ElectionConfig(lease_duration=LEASE, heartbeat_interval=LEASE / 3, candidate_timeout=0.2)
+    tr = db.create_transaction()
+    new_election().initialize_with_config(tr, bad)  # as another implementation could
+    tr.commit().wait()
+    core = make_core(db, clock, "a")
+    with caplog.at_level("WARNING", logger="fdb_election"):
+        start(core)
+        core.step()
+    warnings = [r for r in caplog.records if "candidate_timeout" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in caplog.records]
+    assert "config set --candidate-timeout" in warnings[0].getMessage()
 
 
 def test_observer_follows_without_registering(db: Any, clock: ManualClock) -> None:

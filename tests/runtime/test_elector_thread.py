@@ -144,6 +144,12 @@ def test_start_twice_is_refused(db: Any) -> None:
         (("db", "x"), {"rng": 3}, TypeError, "random.Random"),
         (("db", "x"), {"clock": object()}, TypeError, "monotonic"),
         (("db", "x"), {"priority": 2**40}, ValueError, "32-bit"),
+        (
+            ("db", "x"),
+            {"config": ElectionConfig(lease_duration=9, heartbeat_interval=3, candidate_timeout=3)},
+            ValueError,
+            "candidate_timeout",
+        ),
     ],
 )
 def test_bad_arguments(

@@ -99,9 +99,18 @@ class ConfigChanges:
         not a valid configuration.
         """
         try:
-            return dataclasses.replace(config, **self.field_updates())
+            result = dataclasses.replace(config, **self.field_updates())
         except (ValueError, TypeError) as exc:
             raise click.BadParameter(f"invalid configuration: {exc}") from exc
+        # Stored configurations may have any timeout (the seed, and Rust, accept it), but an
+        # operator writing one that evicts live candidates between two heartbeats is a mistake.
+        if result.candidate_timeout_ns <= result.heartbeat_interval_ns:
+            raise click.BadParameter(
+                f"invalid configuration: the candidate timeout ({result.candidate_timeout}) "
+                f"must be above the heartbeat interval ({result.heartbeat_interval}), or live "
+                "candidates are judged dead between two heartbeats; several heartbeats is better"
+            )
+        return result
 
     def initial_config(self, config_type: Any) -> Any:
         """The configuration ``init`` creates: defaults, or derived from ``--lease`` alone.

@@ -346,7 +346,7 @@ class ElectorCore:
             config = self._initial_config or ElectionConfig()
             self.election.initialize_with_config(tr, config)
             tr.commit().wait()
-        self.config = config
+        self._use_config(config)
         self.phase = Phase.RUN if self.observer else Phase.REGISTER
         self._log.debug("%s: config %s", self._context(), config)
         return 0.0
@@ -405,7 +405,7 @@ class ElectorCore:
         wall = self.clock.wall()
         tr = self._transaction()
         config = self.election.read_config(tr)
-        self.config = config
+        self._use_config(config)
         lease = config.lease_duration.total_seconds()
         # Elections disabled: the seed refuses heartbeats and claims but lets the leader
         # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
@@ -491,6 +491,23 @@ class ElectorCore:
         return delay
 
     # ------------------------------------------------------------------ follower rules
+
+    def _use_config(self, config: ElectionConfig) -> None:
+        """Adopt the configuration just read; warn once per change about one that works against
+        the election (stored through the seed API or by another implementation: the CLI and
+        the Elector refuse to write one)."""
+        if config == self.config:
+            return
+        self.config = config
+        if config.candidate_timeout_ns <= config.heartbeat_interval_ns:
+            self._log.warning(
+                "%s: the stored candidate_timeout (%s) is not above the heartbeat_interval (%s): "
+                "live candidates will be evicted between heartbeats; raise it "
+                "(fdb-election config set --candidate-timeout)",
+                self._context(),
+                config.candidate_timeout,
+                config.heartbeat_interval,
+            )
 
     def _claim_time(
         self, tr: Any, record: LeaderState | None, now: float, wall: float

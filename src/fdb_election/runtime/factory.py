@@ -52,6 +52,15 @@ def build_core(
             "db must be a database with create_transaction() (fdb.open(), "
             f"fdb_election.embedded.open() or fdb_election.connect()), got {type(db).__name__}"
         )
+    if (
+        isinstance(config, ElectionConfig)
+        and config.candidate_timeout_ns <= config.heartbeat_interval_ns
+    ):
+        raise ValueError(
+            f"config.candidate_timeout ({config.candidate_timeout}) must be above its "
+            f"heartbeat_interval ({config.heartbeat_interval}), or live candidates are judged "
+            "dead between two heartbeats; several heartbeats is better"
+        )
     election, name = resolve_election(name_or_election)
     if clock is None:
         clock = SystemClock()
