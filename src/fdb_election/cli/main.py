@@ -4,9 +4,9 @@ Usage::
 
     fdb-election [--db URL] [--election NAME] COMMAND [ARGS...]
 
-Commands: status, candidates, config show|set, init, evict, resign, run, demo. Every command also
-accepts ``--db`` and ``--election`` after its name. Exit codes are listed in
-:mod:`fdb_election.cli.exit_codes` and docs/reference/cli.md.
+Commands: status, candidates, config show|set, init, evict, resign, run, demo, simulate. Every
+command but ``simulate`` also accepts ``--db`` and ``--election`` after its name. Exit codes are
+listed in :mod:`fdb_election.cli.exit_codes` and docs/reference/cli.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fdb_election.cli.config_cmd import config_group, init
 from fdb_election.cli.context import CliContext, common_options
 from fdb_election.cli.demo import demo
 from fdb_election.cli.run import run
+from fdb_election.cli.simulate import simulate
 from fdb_election.cli.status import status
 
 __all__ = ["cli", "main"]
@@ -34,7 +35,7 @@ def cli(ctx: click.Context) -> None:
     ctx.call_on_close(cli_context.close)
 
 
-for _command in (status, candidates, config_group, init, evict, resign, run, demo):
+for _command in (status, candidates, config_group, init, evict, resign, run, demo, simulate):
     cli.add_command(_command)
 
 

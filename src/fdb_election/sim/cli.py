@@ -69,10 +69,12 @@ def _window(text: str) -> tuple[float, float]:
 _RUN_OPTIONS = ("seeds", "start", "processes", "hours", "lease", "faults", "no_shrink_leases")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(
+    argv: Sequence[str] | None = None, prog: str = "python -m fdb_election.sim"
+) -> argparse.Namespace:
     """Parse the command line (``--help`` lists everything)."""
     parser = argparse.ArgumentParser(
-        prog="python -m fdb_election.sim",
+        prog=prog,
         description="Deterministic simulation of fdb-election electors with fault injection.",
     )
     parser.add_argument("--seeds", type=_positive_int, default=100, help="how many seeds to run")
@@ -201,11 +203,18 @@ def _timeline(args: argparse.Namespace, outcome: Outcome) -> str:
     return render_svg(outcome.history, title=title, subtitle=subtitle, start=start, end=end)
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the simulator; the exit status (0 clean, 1 violations found, 2 bad arguments)."""
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    prog: str = "python -m fdb_election.sim",
+) -> int:
+    """Run the simulator; the exit status (0 clean, 1 violations found, 2 bad arguments).
+
+    ``prog`` is the name the usage and error messages give the command.
+    """
     stream = out if out is not None else sys.stdout
     try:
-        args = parse_args(argv)
+        args = parse_args(argv, prog)
         config = _config(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
