@@ -145,6 +145,32 @@ def test_leader_evicts_a_dead_candidate_within_two_candidate_timeouts(
     assert leader.is_leader
 
 
+def test_a_leader_whose_wall_clock_runs_ahead_evicts_no_live_candidate(
+    db: Any, clock: ManualClock
+) -> None:
+    """Liveness is judged by stamps changing on the leader's monotonic clock, not wall clocks."""
+    timeout = CONFIG.candidate_timeout.total_seconds()
+    leader = make_core(db, clock, "a", wall_offset=3 * timeout)  # far ahead of everyone
+    follower = make_core(db, clock, "b")
+    dead = make_core(db, clock, "c", wall_offset=10 * timeout)  # ahead too: looks alive for long
+    for core in (leader, follower, dead):
+        start(core)
+    assert leader.is_leader
+
+    def registration(pid: str) -> bytes | None:
+        tr = db.create_transaction()
+        found = leader.election.get_candidate(tr, pid)
+        return None if found is None else found.versionstamp
+
+    first = registration("b")
+    driver = VirtualDriver(clock, [leader, follower])  # "c" died after registering
+    driver.run_for(3 * timeout)
+    assert registration("c") is None, "the dead candidate was evicted"
+    # A re-registration gets a new versionstamp: the same one means never evicted.
+    assert registration("b") == first, "the live follower was never evicted"
+    assert leader.is_leader and driver.leaders_seen == {"a"}
+
+
 class ReleaseProbe:
     """A ``before_release`` hook that records what was true while it ran."""
 

@@ -24,13 +24,15 @@ Safety rules (the reasoning is in docs/elector.md):
   lowering ``lease_duration`` never shortens the wait below the lease the leader actually holds.
   The seed's ``run_election_cycle`` is not used: it would claim on the wall clock alone.
 * Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
-  it resigns) when a strictly higher-priority live candidate exists, has been seen heartbeating
-  during the tenure (a crashed one stays "alive" for ``candidate_timeout``), and the config allows
-  preemption; a preemptor never claims over a live lease. The leader looks for one with a snapshot
-  scan inside its claim or refresh transaction (no extra transaction, no conflicts) and evicts
-  dead candidates in a transaction of its own only once per ``candidate_timeout``. Followers
-  that see an empty leader key let a live higher-priority candidate claim first (they wait two
-  heartbeats).
+  it resigns) when a strictly higher-priority candidate has been seen heartbeating during the
+  tenure and the config allows preemption; a preemptor never claims over a live lease. The
+  leader looks for one with a snapshot scan inside its claim or refresh transaction (no extra
+  transaction, no conflicts). Liveness is judged by heartbeat stamps changing between the
+  leader's scans on its monotonic clock (:mod:`.liveness`), never by comparing wall clocks: a
+  crashed candidate (which the seed deems alive for ``candidate_timeout``) never preempts, and
+  the leader evicts, in a transaction of its own once per ``candidate_timeout``, only candidates
+  it has seen silent for that long. Followers that see an empty leader key let a live
+  higher-priority candidate claim first (they wait two heartbeats).
 * A resignation ends local leadership before it is committed, which is what makes claiming an
   empty leader key at once safe. Operators ask a leader to step down through a request key
   (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
@@ -63,6 +65,7 @@ from fdb_election.election.errors import (
 )
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
+from fdb_election.runtime.liveness import HeartbeatObserver
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.stepdown import StepDownRequest, read_step_down, step_down_key
 
@@ -218,10 +221,10 @@ class ElectorCore:
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
         self._release: Release | None = None  # a voluntary release whose hook has not run yet
         self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
-        # Higher-priority candidates' heartbeat stamps as first seen by this leader: one may
-        # preempt only once its stamp has changed since, i.e. it heartbeats now (a crashed
-        # candidate stays "alive" for candidate_timeout but never heartbeats again).
-        self._preemptor_stamps: dict[str, int] = {}
+        # Candidates' heartbeat stamps as this process's leader scans saw them, on the
+        # monotonic clock: who may preempt (seen heartbeating) and who is evicted (silent for
+        # a candidate_timeout), whatever the wall clocks say.
+        self._liveness = HeartbeatObserver()
 
         self._events: list[ElectorEvent] = []
         self._watches: dict[str, Any] = {}
@@ -472,7 +475,7 @@ class ElectorCore:
             self._unwatch("step_down")
         preemptor: CandidateInfo | None = None
         if claimed is not None and config.allow_preemption and enabled:
-            preemptor = self._heartbeating_preemptor(tr, wall)  # acted on only after commit
+            preemptor = self._heartbeating_preemptor(tr)  # acted on only after commit
         # The deadline uses ``lease`` read from the configuration in THIS transaction, the same
         # value try_claim_leadership/refresh_lease wrote the lease with and recorded next to it;
         # it is capped by it before the commit too, in case the outcome is unknown (1021).
@@ -485,7 +488,7 @@ class ElectorCore:
             self._adopt(claimed, attempt_start, lease)
             if self.is_leader:
                 self._unwatch("leader")  # its own refreshes would fire it
-                self._maintain(wall, preemptor)
+                self._maintain(preemptor)
             if self._resign_pending is not None:
                 return 0.0
         return delay
@@ -569,29 +572,42 @@ class ElectorCore:
                 best = candidate
         return best
 
-    def _heartbeating_preemptor(self, tr: Any, wall: float) -> CandidateInfo | None:
-        """The leader's preemptor: a live higher-priority candidate seen heartbeating.
+    def _heartbeating_preemptor(self, tr: Any) -> CandidateInfo | None:
+        """The leader's preemptor: the highest-priority candidate above ours seen heartbeating.
 
-        A candidate that crashed still counts as alive until ``candidate_timeout``; stepping
-        down for it would hand leadership to nobody (and again after every claim) until it is
-        evicted. So a candidate qualifies only once its heartbeat stamp has changed since this
-        process first saw it while leading: compared as stored values, not against a clock.
+        A candidate that crashed still counts as alive by the seed's wall-clock rule until
+        ``candidate_timeout``; stepping down for it would hand leadership to nobody (and again
+        after every claim) until it is evicted. So a candidate qualifies only when this process
+        saw its heartbeat stamp change within the last ``candidate_timeout`` of its own
+        monotonic clock (see :mod:`.liveness`).
         """
-        candidates = [
-            candidate
-            for candidate in self.election.list_candidates(tr.snapshot, _wall_td(wall))
-            if candidate.priority > self.priority and candidate.process_id != self.process_id
-        ]
-        seen, self._preemptor_stamps = self._preemptor_stamps, {}
+        candidates = self._scan_candidates(tr)
+        now = self.clock.monotonic()
+        # A live candidate's stamp changes every heartbeat (+ jitter) and this scan runs every
+        # refresh: a change seen within two heartbeats means it runs now.
+        within = self._candidate_timeout()
         best: CandidateInfo | None = None
         for candidate in candidates:
-            first = seen.get(candidate.process_id, candidate.last_heartbeat_nanos)
-            self._preemptor_stamps[candidate.process_id] = first
-            if first != candidate.last_heartbeat_nanos and (
-                best is None or candidate.priority > best.priority
+            if (
+                candidate.priority > (self.priority if best is None else best.priority)
+                and candidate.process_id != self.process_id
+                and self._liveness.heartbeating(candidate.process_id, now, within)
             ):
                 best = candidate
         return best
+
+    def _scan_candidates(self, tr: Any) -> list[CandidateInfo]:
+        """Every registered candidate (snapshot read), recorded in the heartbeat observer."""
+        # A current time before every heartbeat: nobody is judged dead by the wall clock here.
+        candidates = self.election.list_candidates(tr.snapshot, timedelta(0))
+        # Only scans while leading are a heartbeat apart: a change seen across a time when this
+        # process did not lead says nothing about whether the candidate runs now.
+        self._liveness.observe(candidates, self.clock.monotonic(), count_changes=self.is_leader)
+        return candidates
+
+    def _candidate_timeout(self) -> float:
+        config = self.config or self._initial_config or ElectionConfig()
+        return config.candidate_timeout.total_seconds()
 
     def _observe(self, record: LeaderState | None, read_done: float) -> None:
         if record != self._observed or (record is None and self._observed_empty_since is None):
@@ -641,12 +657,13 @@ class ElectorCore:
                 "%s: elected (ballot %d, lease %.3fs)", self._context(), state.ballot, lease
             )
 
-    def _maintain(self, wall: float, preemptor: CandidateInfo | None) -> None:
+    def _maintain(self, preemptor: CandidateInfo | None) -> None:
         """Leader duties after a committed claim or refresh: hand over, or evict now and then.
 
         ``preemptor`` was found by the claim or refresh transaction's own scan. Eviction needs a
-        transaction that writes (and may conflict), so it runs once per ``candidate_timeout``:
-        a dead candidate is never a preemptor anyway (only live ones are listed).
+        transaction that writes (and may conflict), so it runs once per ``candidate_timeout``;
+        a candidate silent for that long by this process's monotonic clock is evicted at the
+        pass after, so within two timeouts of its last heartbeat this process saw.
         """
         if preemptor is not None:
             self._drop_leadership(
@@ -661,9 +678,7 @@ class ElectorCore:
         if config is None or not config.election_enabled or now < self._next_eviction:
             return  # disabled: nobody can heartbeat, so nobody is judged dead
         try:
-            tr = self._transaction()
-            evicted = self.election.evict_dead_candidates(tr, _wall_td(wall), limit=_EVICTION_BATCH)
-            tr.commit().wait()
+            evicted = self._evict_silent_candidates()
         except Exception as exc:  # housekeeping failures only delay eviction (retried next time)
             self._note_error(exc, "eviction")
             return
@@ -671,6 +686,30 @@ class ElectorCore:
             self._next_eviction = now + config.candidate_timeout.total_seconds()
         if evicted:
             self._log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
+
+    def _evict_silent_candidates(self) -> int:
+        """Unregister candidates whose heartbeat stamp this process has seen unchanged for a
+        whole ``candidate_timeout`` (at most ``_EVICTION_BATCH``); return how many.
+
+        Each is re-read without snapshot and cleared only if still unchanged, so a heartbeat
+        that commits meanwhile makes this transaction conflict rather than evict a live one.
+        """
+        tr = self._transaction()
+        candidates = self._scan_candidates(tr)
+        now = self.clock.monotonic()
+        timeout = self._candidate_timeout()
+        silent = [
+            candidate
+            for candidate in candidates
+            if candidate.process_id != self.process_id
+            and self._liveness.silent_for(candidate.process_id, now) >= timeout
+        ][:_EVICTION_BATCH]
+        for candidate in silent:
+            if self.election.get_candidate(tr, candidate.process_id) == candidate:
+                self.election.unregister_candidate(tr, candidate.process_id)
+        if silent:
+            tr.commit().wait()
+        return len(silent)
 
     def _cap_deadline(self, attempt_start: float, lease: float) -> None:
         """Before committing a record with ``lease``: lead no longer than that record allows.
@@ -694,7 +733,6 @@ class ElectorCore:
         self._deadline = None
         self._tenure_ballot = None
         self._own_state = None
-        self._preemptor_stamps = {}
         self._events.append(Demoted(ballot, reason))
         self._metrics.transition("demoted")
         self._metrics.leadership(False, None)
