@@ -20,7 +20,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict examples
+	$(BIN)/mypy --strict examples tools
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q

@@ -380,8 +380,8 @@ def render_class(w: Writer, module: str, name: str, cls: type) -> None:
     if issubclass(cls, enum.Enum):
         w.code(f"class {name}({cls.__bases__[0].__name__})")
         w.doc(qualname, own_doc(cls))
-        members = "\n".join(f"- `{m.name}` = `{m.value!r}`" for m in cls)
-        w.para(members)
+        enum_members = "\n".join(f"- `{m.name}` = `{m.value!r}`" for m in cls)
+        w.para(enum_members)
         return
     if external:
         w.para(
@@ -556,10 +556,10 @@ def render() -> tuple[str, list[str]]:
     rows = ["| name | kind | summary |", "|---|---|---|"]
     for name in top.__all__:
         obj = getattr(top, name)
-        entry = home.get(id(obj)) if _homeable(obj) else None
-        if entry is not None:
-            link = f"[`{name}`](#{entry.anchor})"
-            doc = constant_docs(entry.module).get(name) if _is_alias(obj) else own_doc(obj)
+        found = home.get(id(obj)) if _homeable(obj) else None
+        if found is not None:
+            link = f"[`{name}`](#{found.anchor})"
+            doc = constant_docs(found.module).get(name) if _is_alias(obj) else own_doc(obj)
             text = summary(doc)
         elif name == "__version__":
             link, text = "`__version__`", f"The package version, `{obj!r}`."
