@@ -50,7 +50,7 @@ import enum
 import logging
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -564,8 +564,12 @@ class ElectorCore:
 
     def _preemptor(self, tr: Any, wall: float) -> CandidateInfo | None:
         """The live candidate of the highest priority above ours, if any (one snapshot scan)."""
+        return self._highest_above_own(self.election.list_candidates(tr.snapshot, _wall_td(wall)))
+
+    def _highest_above_own(self, candidates: Iterable[CandidateInfo]) -> CandidateInfo | None:
+        """The other candidate of the highest priority above this process's, if any."""
         best: CandidateInfo | None = None
-        for candidate in self.election.list_candidates(tr.snapshot, _wall_td(wall)):
+        for candidate in candidates:
             if candidate.priority > (self.priority if best is None else best.priority) and (
                 candidate.process_id != self.process_id
             ):
@@ -583,18 +587,12 @@ class ElectorCore:
         """
         candidates = self._scan_candidates(tr)
         now = self.clock.monotonic()
-        # A live candidate's stamp changes every heartbeat (+ jitter) and this scan runs every
-        # refresh: a change seen within two heartbeats means it runs now.
         within = self._candidate_timeout()
-        best: CandidateInfo | None = None
-        for candidate in candidates:
-            if (
-                candidate.priority > (self.priority if best is None else best.priority)
-                and candidate.process_id != self.process_id
-                and self._liveness.heartbeating(candidate.process_id, now, within)
-            ):
-                best = candidate
-        return best
+        return self._highest_above_own(
+            candidate
+            for candidate in candidates
+            if self._liveness.heartbeating(candidate.process_id, now, within)
+        )
 
     def _scan_candidates(self, tr: Any) -> list[CandidateInfo]:
         """Every registered candidate (snapshot read), recorded in the heartbeat observer."""
