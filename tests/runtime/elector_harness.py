@@ -21,6 +21,13 @@ def new_election() -> LeaderElection:
     return LeaderElection(Subspace(ELECTION_PREFIX))
 
 
+def write_config(db: Any, config: ElectionConfig) -> None:
+    """Store ``config`` for the test election (as an operator's ``config set`` would)."""
+    tr = db.create_transaction()
+    new_election().write_config(tr, config)
+    tr.commit().wait()
+
+
 def make_core(
     db: Any,
     clock: ManualClock,

@@ -10,18 +10,20 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, new_election, start
+from elector_harness import (
+    CONFIG,
+    LEASE,
+    VirtualDriver,
+    make_core,
+    new_election,
+    start,
+    write_config,
+)
 
-from fdb_election.election import ElectionConfig, layout
+from fdb_election.election import layout
 from fdb_election.runtime import ManualClock
 
 DISABLED = dataclasses.replace(CONFIG, election_enabled=False)
-
-
-def write_config(db: Any, config: ElectionConfig) -> None:
-    tr = db.create_transaction()
-    new_election().write_config(tr, config)
-    tr.commit().wait()
 
 
 def candidate_ids(db: Any) -> set[str]:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from elector_harness import VirtualDriver, at_most_one_leader, make_core, new_election, start
+from elector_harness import (
+    VirtualDriver,
+    at_most_one_leader,
+    make_core,
+    new_election,
+    start,
+    write_config,
+)
 
 from fdb_election.election import ElectionConfig, layout
 from fdb_election.runtime import ElectorCore, ManualClock
@@ -18,12 +25,6 @@ from fdb_election.runtime import ElectorCore, ManualClock
 LONG_S = 10.0
 LONG = ElectionConfig.with_lease_duration(LONG_S)
 SHORT = ElectionConfig.with_lease_duration(1.0)
-
-
-def write_config(db: Any, config: ElectionConfig) -> None:
-    tr = db.create_transaction()
-    new_election().write_config(tr, config)
-    tr.commit().wait()
 
 
 def forget_recorded_lease(db: Any) -> None:
