@@ -21,6 +21,7 @@ from fdb.subspace_impl import Subspace
 from fdb_election.connect import connect, default_url
 from fdb_election.election import (
     CandidateInfo,
+    DuplicateProcessId,
     ElectionConfig,
     ElectionDisabled,
     ElectionResult,
@@ -53,6 +54,7 @@ from fdb_election.tuples import Versionstamp
 __all__ = [
     "CandidateInfo",
     "Demoted",
+    "DuplicateProcessId",
     "Elected",
     "ElectionConfig",
     "ElectionDisabled",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fdb_election.election import ElectionConfig, NotLeader
+from fdb_election.election import DuplicateProcessId, ElectionConfig, NotLeader
 from fdb_election.runtime import Demoted, Elected, Elector, ElectorEvent, LeaderChanged
 
 FAST = ElectionConfig.with_lease_duration(0.6)
@@ -214,3 +214,24 @@ def _holder(db: Any) -> str | None:
 def test_before_release_must_be_callable(db: Any) -> None:
     with pytest.raises(TypeError, match="before_release must be callable"):
         elector(db, before_release="stop-cmd")
+
+
+def test_a_second_elector_with_the_same_id_retires_the_first(db: Any) -> None:
+    first_events = Recorder()
+    first = elector(db, first_events, process_id="same").start()
+    try:
+        assert first.wait_for_leadership(WAIT)
+        second = elector(db, process_id="same").start()
+        try:
+            # The first sees the newer registration at its next heartbeat, hands over and stops;
+            # the second then claims at once (the first resigned), never both at once.
+            assert second.wait_for_leadership(WAIT)
+            assert first_events.wait_for(Demoted)
+            assert not first.is_leader
+            assert isinstance(first.failure, DuplicateProcessId)
+            assert not first.healthy()
+            assert second.failure is None and second.healthy()
+        finally:
+            assert second.stop(WAIT)
+    finally:
+        first.stop(WAIT)

@@ -27,10 +27,25 @@ def registered(*pids: str) -> ElectionModel:
 def test_claim_rules() -> None:
     model = registered("a", "b")
     first = model.try_claim_leadership("a", 0, 0)
-    assert first == LeaderRecord(1, "a", 0, 10 * SECOND)
+    assert first == LeaderRecord(1, "a", 0, 10 * SECOND, 1)
     assert model.try_claim_leadership("b", 0, 5 * SECOND) is None  # lease still valid
-    assert model.try_claim_leadership("b", 1, 5 * SECOND) == LeaderRecord(2, "b", 1, 15 * SECOND)
-    assert model.try_claim_leadership("a", 0, 15 * SECOND) == LeaderRecord(3, "a", 0, 25 * SECOND)
+    second = model.try_claim_leadership("b", 1, 5 * SECOND)
+    assert second == LeaderRecord(2, "b", 1, 15 * SECOND, 2)
+    third = model.try_claim_leadership("a", 0, 15 * SECOND)
+    assert third == LeaderRecord(3, "a", 0, 25 * SECOND, 1)
+
+
+def test_a_new_registration_of_the_leader_id_waits_for_the_lease() -> None:
+    model = registered("a")
+    model.try_claim_leadership("a", 0, 0)
+    model.register_candidate("a", 0, 1 * SECOND, version=7)  # a restart with the same id
+    assert model.try_claim_leadership("a", 0, 5 * SECOND) is None
+    assert model.refresh_lease("a", 5 * SECOND, stamp=7) is None
+    assert model.resign_leadership("a", stamp=7) is False
+    with_stamp = model.apply(OpCall("heartbeat_candidate", "a", 0, 0, stamp=1), 8)
+    assert with_stamp == "!DuplicateProcessId"
+    claimed = model.try_claim_leadership("a", 0, 10 * SECOND)
+    assert claimed == LeaderRecord(2, "a", 0, 20 * SECOND, 7)
 
 
 def test_ballot_survives_resignation() -> None:
@@ -38,7 +53,7 @@ def test_ballot_survives_resignation() -> None:
     model.try_claim_leadership("a", 0, 0)
     assert model.resign_leadership("a") is True
     assert model.resign_leadership("a") is False
-    assert model.try_claim_leadership("b", 0, 0) == LeaderRecord(2, "b", 0, 10 * SECOND)
+    assert model.try_claim_leadership("b", 0, 0) == LeaderRecord(2, "b", 0, 10 * SECOND, 2)
 
 
 def test_errors_are_named_like_the_election_errors() -> None:
@@ -54,7 +69,7 @@ def test_errors_are_named_like_the_election_errors() -> None:
 
 def test_replay_accepts_a_faithful_history_and_reports_a_wrong_one() -> None:
     a = CandidateRecord("a", 0, 0, 10)
-    good_after = Snapshot(CONFIG, LeaderRecord(1, "a", 0, 10 * SECOND), 1, (a,))
+    good_after = Snapshot(CONFIG, LeaderRecord(1, "a", 0, 10 * SECOND, 10), 1, (a,))
     ops = (
         OpCall("initialize_with_config", config=CONFIG, result="None"),
         OpCall("register_candidate", "a", 0, 0, result="None"),
@@ -64,7 +79,7 @@ def test_replay_accepts_a_faithful_history_and_reports_a_wrong_one() -> None:
     history.record(Commit(1.0, 10, "a", ops, good_after))
     assert replay(history) == []
 
-    bad_after = Snapshot(CONFIG, LeaderRecord(1, "a", 0, 10 * SECOND), None, (a,))
+    bad_after = Snapshot(CONFIG, LeaderRecord(1, "a", 0, 10 * SECOND, 10), None, (a,))
     bad = History(seed=0, processes=("a",))
     bad.record(Commit(1.0, 10, "a", ops, bad_after))
     problems = replay(bad)

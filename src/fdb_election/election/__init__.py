@@ -8,6 +8,7 @@ conversion of ``timedelta``/seconds to stored nanoseconds) and ``validation`` (a
 from __future__ import annotations
 
 from fdb_election.election.errors import (
+    DuplicateProcessId,
     ElectionDisabled,
     InvalidState,
     LeaderElectionError,
@@ -30,6 +31,7 @@ from fdb_election.election.types import (
 
 __all__ = [
     "CandidateInfo",
+    "DuplicateProcessId",
     "ElectionConfig",
     "ElectionDisabled",
     "ElectionResult",

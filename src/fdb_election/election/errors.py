@@ -9,6 +9,7 @@ wrapped, unlike the seed's ``LeaderElectionError::Fdb``: retry loops such as
 from __future__ import annotations
 
 __all__ = [
+    "DuplicateProcessId",
     "ElectionDisabled",
     "InvalidState",
     "LeaderElectionError",
@@ -107,4 +108,26 @@ class NotLeader(LeaderElectionError):
         self.reason = reason
         super().__init__(
             f"process {process_id!r} does not hold the leadership of ballot {ballot}: {reason}"
+        )
+
+
+class DuplicateProcessId(LeaderElectionError):
+    """The candidate was registered again, by another run of this process id, after this one.
+
+    Raised by a heartbeat that names the registration it expects (``registration=``): the stored
+    candidate carries another registration versionstamp, so another process (or a restart of
+    this one) now uses the same process id. Two live processes must never share an id; the
+    elector that gets this stops campaigning. Attributes: ``process_id``, ``expected`` and
+    ``found`` (the 12-byte versionstamps).
+    """
+
+    def __init__(self, process_id: str, expected: bytes, found: bytes) -> None:
+        self.process_id = process_id
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"process id {process_id!r} was registered again by another elector after this one "
+            f"(registration {found.hex()}, not this elector's {expected.hex()}): another "
+            "process, or a newer run of this one, uses the same id. Give every live process a "
+            "unique id; this elector stops competing"
         )

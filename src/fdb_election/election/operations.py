@@ -16,11 +16,13 @@ Example::
     setup(db)
     result = cycle(db)  # then again every heartbeat_interval
 
-Semantics follow the Rust recipe (``foundationdb`` 0.11) exactly, with three documented
+Semantics follow the Rust recipe (``foundationdb`` 0.11) exactly, with four documented
 improvements: ballots never go backwards (a high-water mark under ``("ballot",)``), a fencing
-check for protected writes (:meth:`LeaderElection.fence`), and a clear error when a candidate is
-read in the transaction that registered it. Database errors propagate unwrapped so retry loops
-keep working; only the election's own conditions raise :class:`LeaderElectionError`.
+check for protected writes (:meth:`LeaderElection.fence`), a clear error when a candidate is
+read in the transaction that registered it, and leadership that belongs to one *registration*
+of a process id rather than to the id alone (see :meth:`LeaderElection.try_claim_leadership`).
+Database errors propagate unwrapped so retry loops keep working; only the election's own
+conditions raise :class:`LeaderElectionError`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any, NamedTuple
 from fdb_election import _mutations
 from fdb_election.election import layout
 from fdb_election.election.errors import (
+    DuplicateProcessId,
     ElectionDisabled,
     InvalidState,
     NotInitialized,
@@ -51,7 +54,12 @@ from fdb_election.election.types import (
     Leader,
     LeaderState,
 )
-from fdb_election.election.validation import check_priority, check_process_id, check_u64
+from fdb_election.election.validation import (
+    check_priority,
+    check_process_id,
+    check_u64,
+    check_versionstamp,
+)
 
 __all__ = ["LeaderElection"]
 
@@ -206,16 +214,27 @@ class LeaderElection:
         _remember_registration(tr, key, process_id)
 
     def heartbeat_candidate(
-        self, tr: Any, process_id: str, priority: int, current_time: TimeLike
+        self,
+        tr: Any,
+        process_id: str,
+        priority: int,
+        current_time: TimeLike,
+        *,
+        registration: bytes | None = None,
     ) -> None:
         """Record that the candidate is alive at ``current_time`` (and update its priority).
 
-        A plain ``set`` that keeps the registration versionstamp. Raises
+        A plain ``set`` that keeps the registration versionstamp. With ``registration`` (ours:
+        the 12-byte versionstamp of the caller's own registration) the heartbeat is refused
+        with :class:`DuplicateProcessId`, writing nothing, when the stored candidate was
+        registered by someone else since: another process uses the same id. Raises
         :class:`ProcessNotFound` when not registered, :class:`NotInitialized`,
         :class:`ElectionDisabled`, :class:`RegistrationNotCommitted`.
         """
         key = self._candidate_key(process_id)
         check_priority(priority)
+        if registration is not None:
+            check_versionstamp(registration, "registration")
         now_ns = to_nanos(current_time, "current_time")
         config_future = tr.get(self._config_key)
         candidate_future = tr.get(key)
@@ -223,6 +242,8 @@ class LeaderElection:
         candidate = self._candidate(tr, key, process_id, candidate_future)
         if candidate is None:
             raise ProcessNotFound(process_id)
+        if registration is not None and candidate.versionstamp != registration:
+            raise DuplicateProcessId(process_id, registration, candidate.versionstamp)
         tr.set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
 
     def unregister_candidate(self, tr: Any, process_id: str) -> None:
@@ -303,7 +324,12 @@ class LeaderElection:
 
         A registered candidate may claim when there is no leader, when it already leads (this
         refreshes the lease), when the leader's lease has expired at ``current_time``, or when
-        preemption is allowed and ``priority`` is strictly higher than the leader's. The claim
+        preemption is allowed and ``priority`` is strictly higher than the leader's. "Already
+        leads" means the record names ``process_id`` *and* carries this candidate's registration
+        versionstamp (ours; the seed compares ids only): a record left by an earlier run of the
+        same id, or by another process using it, belongs to someone else and is taken only when
+        its lease has expired, so a restarted or duplicated process never takes over a lease
+        its predecessor may still be acting on. The claim
         writes a lease of ``lease_duration`` from ``current_time``, the candidate's versionstamp
         and the next ballot: ``max(leader ballot, high-water mark) + 1``, so ballots never go
         backwards, even after a resignation cleared the leader key (the seed restarts at 1).
@@ -331,15 +357,26 @@ class LeaderElection:
             now_ns,
         )
 
-    def refresh_lease(self, tr: Any, process_id: str, current_time: TimeLike) -> LeaderState | None:
+    def refresh_lease(
+        self,
+        tr: Any,
+        process_id: str,
+        current_time: TimeLike,
+        *,
+        versionstamp: bytes | None = None,
+    ) -> LeaderState | None:
         """Extend the lease of the current leader ``process_id``; ``None`` if it does not lead.
 
         As in the seed, this succeeds whenever the leader key still names the process, even if
         its lease ran out meanwhile (nobody took over), and it works while elections are
         disabled (the leader keeps its role). The new ballot is ``max(leader ballot, mark) + 1``.
-        Raises :class:`NotInitialized`.
+        With ``versionstamp`` (ours: the ``LeaderState.versionstamp`` of the caller's claim)
+        a record made by another registration of the same id is not refreshed. Raises
+        :class:`NotInitialized`.
         """
         check_process_id(process_id)
+        if versionstamp is not None:
+            check_versionstamp(versionstamp)
         now_ns = to_nanos(current_time, "current_time")
         config_future = tr.get(self._config_key)
         leader_future = tr.get(self._leader_key)
@@ -349,8 +386,9 @@ class LeaderElection:
         config = self._config(config_future)
         leader_value = _value(leader_future)
         leader = None if leader_value is None else layout.decode_leader(leader_value)
-        if leader is None or leader.leader_id != process_id:
+        if not _held_by(leader, process_id, versionstamp):
             return None
+        assert leader is not None
         state = LeaderState(
             ballot=_next_ballot(leader, _value(mark_future)),
             leader_id=leader.leader_id,
@@ -361,19 +399,25 @@ class LeaderElection:
         self._write_leader(tr, state, config, leader, leader_value, _value(tenure_future))
         return state
 
-    def resign_leadership(self, tr: Any, process_id: str) -> bool:
+    def resign_leadership(
+        self, tr: Any, process_id: str, *, versionstamp: bytes | None = None
+    ) -> bool:
         """Step down at once if ``process_id`` leads; ``True`` if it did, ``False`` otherwise.
 
         Clears the leader key (as the seed does, so Rust processes see no leader) and the tenure
         record, and raises the ballot high-water mark to the resigned ballot first, so the next
-        claim continues above it.
+        claim continues above it. With ``versionstamp`` (ours, as for :meth:`refresh_lease`)
+        only a record of that registration is cleared: a stale run of a process never ends the
+        leadership of a newer one with the same id.
         """
         check_process_id(process_id)
+        if versionstamp is not None:
+            check_versionstamp(versionstamp)
         leader_future = tr.get(self._leader_key)
         mark_future = tr.get(self._ballot_key)
         leader_value = _value(leader_future)
         leader = None if leader_value is None else layout.decode_leader(leader_value)
-        if leader is None or leader.leader_id != process_id:
+        if leader is None or not _held_by(leader, process_id, versionstamp):
             return False
         mark_value = _value(mark_future)
         mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
@@ -514,6 +558,8 @@ class LeaderElection:
         process_id: str,
         ballot: int,
         current_time: TimeLike | None = None,
+        *,
+        versionstamp: bytes | None = None,
     ) -> LeaderState:
         """Check, inside the caller's transaction, that ``process_id`` still holds the tenure
         in which it received ``ballot``; raise :class:`NotLeader` otherwise.
@@ -532,7 +578,11 @@ class LeaderElection:
         the ballot of their latest cycle as the token. A ballot of an earlier tenure, even the
         same process's, is refused, as is any ballot when the leader key was last written by
         a process that keeps no tenure record (the Rust recipe): that is never unsafe, only
-        conservative. With ``current_time`` the lease must also be valid at that time.
+        conservative. With ``current_time`` the lease must also be valid at that time. With
+        ``versionstamp`` (the ``LeaderState.versionstamp`` of the claim) the record must also
+        carry it: another registration of the same process id (an earlier run of it, or a
+        second process using it) never passes. A tenure ends when another registration
+        claims, so a ballot issued to an earlier run is refused either way.
 
         The leader and tenure keys are read without snapshot, so if leadership changes before
         this transaction commits, the commit fails with a conflict (1020) instead of writing
@@ -540,6 +590,8 @@ class LeaderElection:
         """
         check_process_id(process_id)
         check_u64(ballot, "ballot")
+        if versionstamp is not None:
+            check_versionstamp(versionstamp)
         now_ns = None if current_time is None else to_nanos(current_time, "current_time")
         leader_future = tr.get(self._leader_key)
         tenure_future = tr.get(self._tenure_key)
@@ -552,6 +604,13 @@ class LeaderElection:
         if leader.leader_id != process_id:
             raise NotLeader(
                 process_id, ballot, f"{leader.leader_id!r} leads now (ballot {leader.ballot})"
+            )
+        if versionstamp is not None and leader.versionstamp != versionstamp:
+            raise NotLeader(
+                process_id,
+                ballot,
+                "another registration of this process id leads now (an earlier run of the "
+                "process, or another process using the same id)",
             )
         tenure_value = _value(tenure_future)
         tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
@@ -702,7 +761,7 @@ class LeaderElection:
         leader = reads.leader
         can_claim = (
             leader is None
-            or leader.leader_id == process_id
+            or _held_by(leader, process_id, reads.candidate.versionstamp)
             or not _lease_valid(leader, now_ns)
             or _mutations.enabled("lease_not_checked")  # mutation point
             or (reads.config.allow_preemption and priority > leader.priority)
@@ -733,10 +792,11 @@ class LeaderElection:
         """Write the leader, raise the ballot mark and carry or start the tenure record.
 
         The tenure record also stores the lease ``state`` was written with (see
-        :meth:`LeaderElection.leader_lease_ns`).
+        :meth:`LeaderElection.leader_lease_ns`). A tenure continues only through the same
+        registration (id and versionstamp): a claim by a restarted process starts a new one.
         """
         first_ballot = state.ballot
-        if previous is not None and previous.leader_id == state.leader_id:
+        if previous is not None and _held_by(previous, state.leader_id, state.versionstamp):
             tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
             if tenure is not None and tenure.leader_value == previous_value:
                 first_ballot = tenure.first_ballot
@@ -756,6 +816,15 @@ class _ClaimReads(NamedTuple):
     leader_value: bytes | None
     mark_future: Any
     tenure_future: Any
+
+
+def _held_by(leader: LeaderState | None, process_id: str, versionstamp: bytes | None) -> bool:
+    """Whether ``leader`` names ``process_id`` (and, when given, that registration's stamp)."""
+    return (
+        leader is not None
+        and leader.leader_id == process_id
+        and (versionstamp is None or leader.versionstamp == versionstamp)
+    )
 
 
 def _lease_valid(leader: LeaderState, now_ns: int) -> bool:

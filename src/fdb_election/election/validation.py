@@ -16,6 +16,7 @@ __all__ = [
     "check_priority",
     "check_process_id",
     "check_u64",
+    "check_versionstamp",
 ]
 
 #: Range of the seed's ``i32`` priority.
@@ -43,6 +44,15 @@ def check_u64(value: object, name: str) -> int:
         raise TypeError(f"{name} must be an int from 0 to 2**64-1, got {type(value).__name__}")
     if not 0 <= value <= U64_MAX:
         raise ValueError(f"{name} must be from 0 to 2**64-1 (unsigned 64-bit), got {value}")
+    return value
+
+
+def check_versionstamp(value: object, name: str = "versionstamp") -> bytes:
+    """Return ``value`` if it is a 12-byte ``bytes`` (a tuple-layer versionstamp)."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"{name} must be bytes (12 bytes), got {type(value).__name__}")
+    if len(value) != 12:
+        raise ValueError(f"{name} must be exactly 12 bytes, got {len(value)}")
     return value
 
 

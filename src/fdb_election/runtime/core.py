@@ -33,6 +33,13 @@ Safety rules (the reasoning is in docs/elector.md):
   the leader evicts, in a transaction of its own once per ``candidate_timeout``, only candidates
   it has seen silent for that long. Followers that see an empty leader key let a live
   higher-priority candidate claim first (they wait two heartbeats).
+* Leadership belongs to one registration of the process id, not to the id alone. Every elector
+  registers anew when it starts and remembers the versionstamps of its own registrations; it
+  refreshes, resigns or fences only a leader record carrying one of them. A record that names
+  its id but another registration (an earlier run of the process, or another process using the
+  same id) is treated like any other process's: waited out for a full lease. An elector whose
+  heartbeat finds its candidate registered again by someone else (``DuplicateProcessId``) gives
+  up local leadership, resigns its own tenure and stops: the newer registration wins the id.
 * A resignation ends local leadership before it is committed, which is what makes claiming an
   empty leader key at once safe. Operators ask a leader to step down through a request key
   (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
@@ -57,6 +64,7 @@ from typing import Any
 from fdb_election import _mutations
 from fdb_election.election import CandidateInfo, ElectionConfig, LeaderElection, LeaderState, layout
 from fdb_election.election.errors import (
+    DuplicateProcessId,
     LeaderElectionError,
     NotInitialized,
     NotLeader,
@@ -85,6 +93,11 @@ FIXED_MARGIN = 0.005
 _FIRST_BACKOFF = 0.01
 #: Most dead candidates one eviction transaction removes (bounded transaction size, 2101).
 _EVICTION_BATCH = 1_000
+#: Registration versionstamps an elector remembers as its own (it registers again only after
+#: being evicted; a leader record made with an older one is no longer refreshed).
+_OWN_REGISTRATIONS = 16
+#: The user version of a candidate's versionstamp (the registration's incomplete stamp).
+_REGISTRATION_USER_VERSION = b"\x00\x00"
 
 _log = logging.getLogger("fdb_election")
 
@@ -199,6 +212,12 @@ class ElectorCore:
         self.config: ElectionConfig | None = None
         self._stop_requested = False
         self._registered = False
+        # Versionstamps of this elector's own registrations, newest last: the identity of this
+        # run of the process id (see the module doc).
+        self._registrations: list[bytes] = []
+        # Why the elector stopped on its own (another elector registered the same id), if so.
+        self.failure: DuplicateProcessId | None = None
+        self._foreign_record: LeaderState | None = None  # a record of our id, not ours (warned)
 
         # Local leadership: only while monotonic() < _deadline.
         self._deadline: float | None = None
@@ -301,11 +320,29 @@ class ElectorCore:
             self._drop_leadership("lease deadline passed without a committed refresh")
 
     def fence(self, tr: Any) -> None:
-        """Check in ``tr`` that this process still holds its tenure (see ``election.fence``)."""
+        """Check in ``tr`` that this process still holds its tenure (see ``election.fence``).
+
+        The check names this elector's registration too, so another run of the same process id
+        never passes it.
+        """
         ballot = self.ballot
-        if ballot is None:
+        state = self._own_state
+        if ballot is None or state is None:
             raise NotLeader(self.process_id, self._last_ballot or 0, "this elector is not leading")
-        self.election.fence(tr, self.process_id, ballot)
+        self.election.fence(tr, self.process_id, ballot, versionstamp=state.versionstamp)
+
+    @property
+    def registration(self) -> bytes | None:
+        """The versionstamp of this elector's current registration (None before it registers)."""
+        return self._registrations[-1] if self._registrations else None
+
+    def _is_mine(self, record: LeaderState | None) -> bool:
+        """Whether ``record`` was made by this elector (its id and one of its registrations)."""
+        return (
+            record is not None
+            and record.leader_id == self.process_id
+            and record.versionstamp in self._registrations
+        )
 
     # ------------------------------------------------------------------ the step
 
@@ -356,39 +393,68 @@ class ElectorCore:
 
     def _step_register(self) -> float:
         tr = self._transaction()
+        earlier = self.election.get_candidate(tr, self.process_id) if not self._registered else None
         self.election.register_candidate(tr, self.process_id, self.priority, self._wall())
+        stamp = tr.get_versionstamp()
         tr.commit().wait()
+        self._registrations.append(bytes(stamp.wait()) + _REGISTRATION_USER_VERSION)
+        del self._registrations[:-_OWN_REGISTRATIONS]
         self._registered = True
         self.phase = Phase.RUN
         self._log.info(
             "%s: registered as a candidate (priority %d)", self._context(), self.priority
         )
+        if earlier is not None and not self._is_mine_stamp(earlier.versionstamp):
+            self._log.info(
+                "%s: took over process id %r from an earlier registration (an earlier run of "
+                "this process, or another process using the same id, which will stop); its "
+                "leadership, if any, is waited out for a lease",
+                self._context(),
+                self.process_id,
+            )
         return 0.0
+
+    def _is_mine_stamp(self, versionstamp: bytes) -> bool:
+        return versionstamp in self._registrations
 
     def _step_stop(self) -> float:
         self._drop_leadership("stopping", voluntary=True)
         self._run_release_hook()
         tr = self._transaction()
         record = self.election.get_leader_raw(tr)
-        if record is not None and record.leader_id == self.process_id:
-            self.election.resign_leadership(tr, self.process_id)
+        mine = self._is_mine(record)
+        if mine and record is not None:
+            self.election.resign_leadership(tr, self.process_id, versionstamp=record.versionstamp)
+            self._clear_own_step_down_request(tr)
         if not self.observer:
-            self.election.unregister_candidate(tr, self.process_id)
-        self._clear_own_step_down_request(tr)
+            # Only this elector's own registration: a newer one of the same id stays.
+            candidate = self.election.get_candidate(tr, self.process_id)
+            if candidate is not None and self._is_mine_stamp(candidate.versionstamp):
+                self.election.unregister_candidate(tr, self.process_id)
         tr.commit().wait()
         self._registered = False
         self.phase = Phase.STOPPED
-        if record is not None and record.leader_id == self.process_id:
+        if mine:
             self._observe(None, self.clock.monotonic())
         self._cancel_watches()
-        self._log.info("%s: stopped (resigned and unregistered)", self._context())
+        if self.failure is not None:
+            self._log.error("%s: stopped: %s", self._context(), self.failure)
+        else:
+            self._log.info("%s: stopped (resigned and unregistered)", self._context())
         return math.inf
 
     def _step_resign(self) -> float:
         """Commit a resignation after local leadership was already given up (and the hook ran)."""
         self._run_release_hook()
         tr = self._transaction()
-        resigned = self.election.resign_leadership(tr, self.process_id)
+        record = self.election.get_leader_raw(tr)
+        resigned = (
+            record is not None
+            and self._is_mine(record)
+            and self.election.resign_leadership(
+                tr, self.process_id, versionstamp=record.versionstamp
+            )
+        )
         self._clear_own_step_down_request(tr)
         tr.commit().wait()
         self._log.info(
@@ -417,8 +483,14 @@ class ElectorCore:
         if not self.observer and enabled:
             try:
                 self.election.heartbeat_candidate(
-                    tr, self.process_id, self.priority, _wall_td(wall)
+                    tr,
+                    self.process_id,
+                    self.priority,
+                    _wall_td(wall),
+                    registration=self.registration,
                 )
+            except DuplicateProcessId as exc:
+                return self._superseded(exc)
             except ProcessNotFound:
                 # Evicted (e.g. paused past candidate_timeout): register again, then continue.
                 self._registered = False
@@ -434,7 +506,7 @@ class ElectorCore:
         delay = self._next_heartbeat()
         if self.observer:
             self._watch(tr, "leader", self.election_leader_key())
-        elif record is not None and record.leader_id == self.process_id:
+        elif record is not None and self._is_mine(record):
             # The stored leader is this process: refresh (also re-adopts a claim whose commit
             # reported 1021 but happened; nobody else can have claimed since, see module doc).
             step_down = read_step_down(tr, self.election.subspace, key=self._step_down_key)
@@ -448,17 +520,16 @@ class ElectorCore:
                 )
                 self._resign_pending = f"step-down requested by {step_down.requested_by}"
                 return 0.0
-            claimed = self.election.refresh_lease(tr, self.process_id, _wall_td(wall))
-            if claimed is None:
-                claimed = self.election.try_claim_leadership(
-                    tr, self.process_id, self.priority, _wall_td(wall)
-                )
+            claimed = self.election.refresh_lease(
+                tr, self.process_id, _wall_td(wall), versionstamp=record.versionstamp
+            )
             self._watch(tr, "step_down", self._step_down_key)
             self._unwatch("leader")
         else:
             if self.is_leader:
                 who = "nobody" if record is None else repr(record.leader_id)
                 self._drop_leadership(f"the leader key names {who}")
+            self._warn_foreign_record(record)
             if record is not None:
                 self._note_record_lease(self.election.leader_lease_ns(tr), lease)
                 # Its refreshes wake this follower through the watch, and each wake-up
@@ -492,6 +563,37 @@ class ElectorCore:
             if self._resign_pending is not None:
                 return 0.0
         return delay
+
+    def _superseded(self, exc: DuplicateProcessId) -> float:
+        """Another elector registered this process id after us: give the id up and stop.
+
+        Local leadership ends at once; the stop step then resigns this elector's own tenure (if
+        it still holds one) and leaves the newer registration alone.
+        """
+        self.failure = exc
+        # Voluntary: ``before_release`` runs (e.g. ``run`` stops CMD) before the resignation
+        # lets the newer registration in at once.
+        self._drop_leadership(
+            f"process id {self.process_id!r} registered again by another elector", voluntary=True
+        )
+        self._resign_pending = None
+        self._stop_requested = True
+        self.phase = Phase.STOPPING
+        return 0.0
+
+    def _warn_foreign_record(self, record: LeaderState | None) -> None:
+        """Say once per record that it names this process id but another registration."""
+        if record is None or record.leader_id != self.process_id or self._is_mine(record):
+            return
+        if self._foreign_record != record:
+            self._foreign_record = record
+            self._log.warning(
+                "%s: the leader record (ballot %d) names this process id but another "
+                "registration of it (an earlier run of this process, or another process "
+                "using the same id); waiting out its lease before claiming",
+                self._context(),
+                record.ballot,
+            )
 
     # ------------------------------------------------------------------ follower rules
 
@@ -619,10 +721,7 @@ class ElectorCore:
         record = self._observed
         if record is None or self._observed_since is None:
             return record
-        if (
-            record.leader_id != self.process_id
-            and now >= self._observed_since + self._presumed_dead_after()
-        ):
+        if not self._is_mine(record) and now >= self._observed_since + self._presumed_dead_after():
             return None  # not refreshed for a full lease: presumed gone
         return record
 

@@ -57,6 +57,16 @@ class ElectorBase:
         return self._core.leader
 
     @property
+    def failure(self) -> BaseException | None:
+        """Why the elector stopped on its own, or None.
+
+        Today one cause: another elector registered the same process id after this one
+        (:class:`~fdb_election.election.DuplicateProcessId`). The newer registration keeps the
+        id; this elector gave up leadership, resigned and stopped campaigning.
+        """
+        return self._core.failure
+
+    @property
     def core(self) -> ElectorCore:
         """The decision core (for inspection and tests)."""
         return self._core

@@ -37,12 +37,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class LeaderRecord:
-    """The stored leader value (without its versionstamp, which the checker does not need)."""
+    """The stored leader value; ``stamp_version`` is the commit version inside its versionstamp
+    (the leader's candidate registration: which run of ``leader_id`` holds it)."""
 
     ballot: int
     leader_id: str
     priority: int
     lease_expiry_ns: int
+    stamp_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,9 @@ class OpCall:
     """One election operation run inside a transaction, with its arguments and result.
 
     ``now_ns`` is the ``current_time`` argument (wall clock of the caller) when the operation
-    takes one; ``result`` is a short text of what it returned or raised.
+    takes one; ``result`` is a short text of what it returned or raised; ``stamp`` the commit
+    version of the registration versionstamp the call named (``registration=`` or
+    ``versionstamp=``), if it named one.
     """
 
     name: str
@@ -108,6 +112,7 @@ class OpCall:
     config: ConfigRecord | None = None
     result: str = ""
     limit: int | None = None
+    stamp: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

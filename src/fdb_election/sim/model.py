@@ -127,11 +127,21 @@ class ElectionModel:
         current = self.leader.ballot if self.leader is not None else 0
         return max(current, self.mark or 0) + 1
 
-    def _lead(self, process_id: str, priority: int, now_ns: int) -> LeaderRecord:
+    def _lead(self, process_id: str, priority: int, now_ns: int, stamp: int) -> LeaderRecord:
         ballot = self._next_ballot()
-        self.leader = LeaderRecord(ballot, process_id, priority, now_ns + self._config().lease_ns)
+        expiry = now_ns + self._config().lease_ns
+        self.leader = LeaderRecord(ballot, process_id, priority, expiry, stamp)
         self.mark = ballot
         return self.leader
+
+    def _held_by(self, process_id: str, stamp: int | None) -> bool:
+        """The record names ``process_id`` (and, when given, that registration)."""
+        leader = self.leader
+        return (
+            leader is not None
+            and leader.leader_id == process_id
+            and (stamp is None or leader.stamp_version == stamp)
+        )
 
     # -- the seed's operations --------------------------------------------------
 
@@ -149,12 +159,17 @@ class ElectionModel:
         self._enabled()
         self.candidates[process_id] = CandidateRecord(process_id, priority, now_ns, version)
 
-    def heartbeat_candidate(self, process_id: str, priority: int, now_ns: int) -> None:
-        """Update priority and heartbeat time, keeping the versionstamp."""
+    def heartbeat_candidate(
+        self, process_id: str, priority: int, now_ns: int, registration: int | None = None
+    ) -> None:
+        """Update priority and heartbeat time, keeping the versionstamp; with ``registration``,
+        refuse when the stored candidate was registered by someone else since."""
         self._enabled()
         current = self.candidates.get(process_id)
         if current is None:
             raise ModelError("ProcessNotFound")
+        if registration is not None and current.stamp_version != registration:
+            raise ModelError("DuplicateProcessId")
         self.candidates[process_id] = replace(current, priority=priority, last_heartbeat_ns=now_ns)
 
     def unregister_candidate(self, process_id: str) -> None:
@@ -182,34 +197,38 @@ class ElectionModel:
     def try_claim_leadership(
         self, process_id: str, priority: int, now_ns: int
     ) -> LeaderRecord | None:
-        """Claim when nobody leads, we lead, the lease expired, or by preemption."""
+        """Claim when nobody leads, this registration leads, the lease expired, or by
+        preemption."""
         config = self._enabled()
-        if process_id not in self.candidates:
+        candidate = self.candidates.get(process_id)
+        if candidate is None:
             raise ModelError("UnregisteredCandidate")
         leader = self.leader
         if (
             leader is None
-            or leader.leader_id == process_id
+            or self._held_by(process_id, candidate.stamp_version)
             or now_ns >= leader.lease_expiry_ns
             or (config.allow_preemption and priority > leader.priority)
         ):
-            return self._lead(process_id, priority, now_ns)
+            return self._lead(process_id, priority, now_ns, candidate.stamp_version)
         return None
 
-    def refresh_lease(self, process_id: str, now_ns: int) -> LeaderRecord | None:
+    def refresh_lease(
+        self, process_id: str, now_ns: int, stamp: int | None = None
+    ) -> LeaderRecord | None:
         """A new ballot and lease for the current leader; None for anybody else.
 
         Works while elections are disabled (the leader keeps its role), as in the seed.
         """
         self._config()
         leader = self.leader
-        if leader is None or leader.leader_id != process_id:
+        if leader is None or not self._held_by(process_id, stamp):
             return None
-        return self._lead(process_id, leader.priority, now_ns)
+        return self._lead(process_id, leader.priority, now_ns, leader.stamp_version)
 
-    def resign_leadership(self, process_id: str) -> bool:
+    def resign_leadership(self, process_id: str, stamp: int | None = None) -> bool:
         """Clear the leader record if ``process_id`` holds it; the mark keeps its ballot."""
-        if self.leader is None or self.leader.leader_id != process_id:
+        if self.leader is None or not self._held_by(process_id, stamp):
             return False
         self.mark = max(self.mark or 0, self.leader.ballot)
         self.leader = None
@@ -236,7 +255,7 @@ class ElectionModel:
                 self.register_candidate(pid, prio, now, version)
                 value: object = None
             elif op.name == "heartbeat_candidate":
-                self.heartbeat_candidate(pid, prio, now)
+                self.heartbeat_candidate(pid, prio, now, op.stamp)
                 value = None
             elif op.name == "unregister_candidate":
                 self.unregister_candidate(pid)
@@ -246,9 +265,9 @@ class ElectionModel:
             elif op.name == "try_claim_leadership":
                 value = self.try_claim_leadership(pid, prio, now)
             elif op.name == "refresh_lease":
-                value = self.refresh_lease(pid, now)
+                value = self.refresh_lease(pid, now, op.stamp)
             elif op.name == "resign_leadership":
-                value = self.resign_leadership(pid)
+                value = self.resign_leadership(pid, op.stamp)
             elif op.name == "get_leader_raw":
                 value = self.get_leader_raw()
             elif op.name in ("write_config", "initialize_with_config") and op.config is not None:

@@ -77,7 +77,11 @@ def read_snapshot(tr: Any, election: LeaderElection, resource_key: bytes | None 
     if leader_value is not None:
         state = layout.decode_leader(leader_value)
         leader = LeaderRecord(
-            state.ballot, state.leader_id, state.priority, state.lease_expiry_nanos
+            state.ballot,
+            state.leader_id,
+            state.priority,
+            state.lease_expiry_nanos,
+            stamp_version(state.versionstamp),
         )
     resource = None
     if resource_key is not None:

@@ -13,7 +13,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -39,7 +39,13 @@ from fdb_election.sim.history import (
     Snapshot,
 )
 from fdb_election.sim.model import result_text
-from fdb_election.sim.observe import config_record, decode_resource, encode_resource, read_snapshot
+from fdb_election.sim.observe import (
+    config_record,
+    decode_resource,
+    encode_resource,
+    read_snapshot,
+    stamp_version,
+)
 from fdb_election.sim.scheduler import Scheduler
 
 __all__ = ["Outcome", "RecordingElection", "World", "run_seed", "run_world"]
@@ -84,9 +90,20 @@ class RecordingElection(LeaderElection):
         op = OpCall("register_candidate", process_id, priority, _ns(now))
         self._call(tr, op, LeaderElection.register_candidate, process_id, priority, now)
 
-    def heartbeat_candidate(self, tr: Any, process_id: str, priority: int, now: Any) -> None:
-        op = OpCall("heartbeat_candidate", process_id, priority, _ns(now))
-        self._call(tr, op, LeaderElection.heartbeat_candidate, process_id, priority, now)
+    def heartbeat_candidate(
+        self,
+        tr: Any,
+        process_id: str,
+        priority: int,
+        now: Any,
+        *,
+        registration: bytes | None = None,
+    ) -> None:
+        op = OpCall(
+            "heartbeat_candidate", process_id, priority, _ns(now), stamp=_stamp(registration)
+        )
+        call = partial(LeaderElection.heartbeat_candidate, registration=registration)
+        self._call(tr, op, call, process_id, priority, now)
 
     def unregister_candidate(self, tr: Any, process_id: str) -> None:
         op = OpCall("unregister_candidate", process_id)
@@ -108,16 +125,20 @@ class RecordingElection(LeaderElection):
         )
         return result
 
-    def refresh_lease(self, tr: Any, process_id: str, now: Any) -> LeaderState | None:
-        op = OpCall("refresh_lease", process_id, now_ns=_ns(now))
-        result: LeaderState | None = self._call(
-            tr, op, LeaderElection.refresh_lease, process_id, now
-        )
+    def refresh_lease(
+        self, tr: Any, process_id: str, now: Any, *, versionstamp: bytes | None = None
+    ) -> LeaderState | None:
+        op = OpCall("refresh_lease", process_id, now_ns=_ns(now), stamp=_stamp(versionstamp))
+        call = partial(LeaderElection.refresh_lease, versionstamp=versionstamp)
+        result: LeaderState | None = self._call(tr, op, call, process_id, now)
         return result
 
-    def resign_leadership(self, tr: Any, process_id: str) -> bool:
-        op = OpCall("resign_leadership", process_id)
-        result: bool = self._call(tr, op, LeaderElection.resign_leadership, process_id)
+    def resign_leadership(
+        self, tr: Any, process_id: str, *, versionstamp: bytes | None = None
+    ) -> bool:
+        op = OpCall("resign_leadership", process_id, stamp=_stamp(versionstamp))
+        call = partial(LeaderElection.resign_leadership, versionstamp=versionstamp)
+        result: bool = self._call(tr, op, call, process_id)
         return result
 
     def get_leader_raw(self, tr: Any) -> LeaderState | None:
@@ -128,7 +149,12 @@ class RecordingElection(LeaderElection):
 
 
 def _with_result(op: OpCall, result: str) -> OpCall:
-    return OpCall(op.name, op.process_id, op.priority, op.now_ns, op.config, result)
+    return replace(op, result=result)
+
+
+def _stamp(versionstamp: bytes | None) -> int | None:
+    """A registration versionstamp as the history records it (its commit version)."""
+    return None if versionstamp is None else stamp_version(versionstamp)
 
 
 def _ns(current_time: Any) -> int:
