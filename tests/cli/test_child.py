@@ -1,4 +1,5 @@
-"""CMD supervision: process group, exit codes, SIGTERM then SIGKILL, death with the parent."""
+"""CMD under its guard: process group, exit codes, SIGTERM then SIGKILL, the deadline, and the
+whole tree dying whatever happens to ``run``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fdb_election.cli.child import ChildProcess, resolve_command
+from fdb_election.cli.child import Guard, StartRefused, resolve_command
 from fdb_election.cli.exit_codes import CannotExecute, CommandNotFound
+from fdb_election.cli.grace import GracePolicy
+from fdb_election.cli.guard import GuardState, descendants
 
 PY = sys.executable
+POLICY = GracePolicy(grace=0.3, kill_margin=0.05)
+LINUX = sys.platform.startswith("linux")
+FAR = 3600.0  # a deadline that does not matter during the test
 
 
 def _alive(pid: int) -> bool:
@@ -26,7 +33,7 @@ def _alive(pid: int) -> bool:
     # A zombie still answers kill(0); it is dead for our purposes.
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
 
@@ -38,6 +45,45 @@ def _wait_until(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-un
             return True
         time.sleep(0.01)
     return condition()
+
+
+def _pids_in(path: Path, count: int) -> list[int]:
+    assert _wait_until(lambda: path.exists() and len(path.read_text().split()) >= count)
+    return [int(p) for p in path.read_text().split()]
+
+
+def _tree_program(pid_file: Path, *, leave: bool = False) -> str:
+    """CMD that starts a grandchild in its group and a daemon that left it (setsid, forked
+    twice), writes their pids, then waits (or exits at once with ``leave``)."""
+    return textwrap.dedent(
+        f"""
+        import os, pathlib, subprocess, sys, time
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        grandchild = subprocess.Popen(sleeper)
+        daemon = subprocess.Popen(
+            [sys.executable, "-c",
+             "import os, subprocess, sys; os.setsid(); "
+             "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+             "print(p.pid, flush=True)"],
+            stdout=subprocess.PIPE, text=True)
+        escaped = int(daemon.stdout.readline())
+        daemon.wait()
+        path = pathlib.Path({str(pid_file)!r})
+        path.with_suffix(".tmp").write_text(f"{{grandchild.pid}} {{escaped}}")
+        path.with_suffix(".tmp").rename(path)
+        if not {leave!r}:
+            time.sleep(60)
+        """
+    )
+
+
+@pytest.fixture
+def guard() -> Iterator[Guard]:
+    g = Guard.spawn(POLICY)
+    try:
+        yield g
+    finally:
+        g.close()
 
 
 def test_resolve_command_reports_missing_and_non_executable(tmp_path: Path) -> None:
@@ -53,28 +99,53 @@ def test_resolve_command_reports_missing_and_non_executable(tmp_path: Path) -> N
     assert resolve_command("sh", os.environ.get("PATH")).endswith("/sh")
 
 
-def test_exit_code_is_propagated() -> None:
-    child = ChildProcess.start([PY, "-c", "raise SystemExit(7)"], dict(os.environ))
+def test_exit_code_is_propagated(guard: Guard) -> None:
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", "raise SystemExit(7)"], dict(os.environ))
     assert child.exited.wait(10)
-    assert child.exit_code == 7
+    assert child.exit_code == 7 and child.reason == "exited"
 
 
-def test_child_runs_in_its_own_process_group() -> None:
-    child = ChildProcess.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
+def test_child_runs_in_its_own_process_group_under_the_guard(guard: Guard) -> None:
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
     try:
         assert os.getpgid(child.pid) == child.pid
         assert os.getpgid(child.pid) != os.getpgrp()
+        assert os.getsid(guard.pid) == guard.pid, "the guard is out of run's session"
     finally:
         child.stop(time.monotonic())
 
 
-def test_sigterm_is_enough_for_a_cooperative_child() -> None:
-    child = ChildProcess.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
+def test_the_guard_refuses_to_start_cmd_without_a_deadline(guard: Guard) -> None:
+    with pytest.raises(StartRefused):
+        guard.start([PY, "-c", "pass"], dict(os.environ))
+    guard.set_deadline(time.monotonic() + 0.1)  # inside grace + margin: already at risk
+    with pytest.raises(StartRefused):
+        guard.start([PY, "-c", "pass"], dict(os.environ))
+
+
+def test_a_command_that_cannot_start_is_reported(guard: Guard, tmp_path: Path) -> None:
+    guard.set_deadline(time.monotonic() + FAR)
+    script = tmp_path / "gone.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    env = dict(os.environ)
+    script.unlink()  # between run's check and the guard's exec
+    with pytest.raises((CommandNotFound, CannotExecute)):
+        guard.start([str(script)], env)
+
+
+def test_sigterm_is_enough_for_a_cooperative_child(guard: Guard) -> None:
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
     code = child.stop(time.monotonic() + 10)
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + signal.SIGTERM and child.reason == "stopped"
 
 
-def test_sigkill_after_the_grace_period_for_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
+def test_sigkill_after_the_grace_period_for_a_child_that_ignores_sigterm(
+    guard: Guard, tmp_path: Path
+) -> None:
     ready = tmp_path / "ready"
     program = textwrap.dedent(
         f"""
@@ -84,7 +155,8 @@ def test_sigkill_after_the_grace_period_for_a_child_that_ignores_sigterm(tmp_pat
         time.sleep(30)
         """
     )
-    child = ChildProcess.start([PY, "-c", program], dict(os.environ))
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", program], dict(os.environ))
     assert _wait_until(ready.exists)
     started = time.monotonic()
     code = child.stop(started + 0.3)
@@ -94,47 +166,159 @@ def test_sigkill_after_the_grace_period_for_a_child_that_ignores_sigterm(tmp_pat
     assert not _alive(child.pid)
 
 
-def test_grandchildren_in_the_group_are_stopped_too(tmp_path: Path) -> None:
-    pid_file = tmp_path / "grandchild.pid"
-    program = textwrap.dedent(
-        f"""
-        import pathlib, subprocess, sys, time
-        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-        pathlib.Path({str(pid_file)!r} + ".tmp").write_text(str(p.pid))
-        pathlib.Path({str(pid_file)!r} + ".tmp").rename({str(pid_file)!r})
-        raise SystemExit(0)
-        """
-    )
-    child = ChildProcess.start([PY, "-c", program], dict(os.environ))
+@pytest.mark.skipif(not LINUX, reason="the subreaper and /proc are Linux-only")
+def test_what_cmd_leaves_behind_dies_with_it_even_outside_its_group(
+    guard: Guard, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "tree.pids"
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", _tree_program(pid_file, leave=True)], dict(os.environ))
     assert child.exited.wait(10)
-    grandchild = int(pid_file.read_text())
-    # CMD exited on its own: what it left in its group is killed.
-    assert _wait_until(lambda: not _alive(grandchild))
+    grandchild, escaped = _pids_in(pid_file, 2)
+    # The exit is reported only once nothing of CMD is left.
+    assert not _alive(grandchild) and not _alive(escaped)
+    assert child.exit_code == 0 and child.reason == "exited"
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
-def test_cmd_dies_when_its_supervisor_is_killed_with_sigkill(tmp_path: Path) -> None:
-    pid_file = tmp_path / "cmd.pid"
-    supervisor = textwrap.dedent(
+@pytest.mark.skipif(not LINUX, reason="the subreaper and /proc are Linux-only")
+def test_an_unrefreshed_deadline_kills_the_whole_tree_before_it(
+    guard: Guard, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "tree.pids"
+    deadline = time.monotonic() + 2.0
+    guard.set_deadline(deadline)
+    child = guard.start([PY, "-c", _tree_program(pid_file)], dict(os.environ))
+    grandchild, escaped = _pids_in(pid_file, 2)
+    assert _alive(escaped) and os.getsid(escaped) != os.getsid(child.pid), "it left CMD's session"
+    assert child.exited.wait(10)
+    assert time.monotonic() < deadline - POLICY.kill_margin + 0.05
+    assert child.reason == "deadline"
+    assert not _alive(child.pid) and not _alive(grandchild) and not _alive(escaped)
+
+
+def test_a_refreshed_deadline_keeps_cmd_running(guard: Guard) -> None:
+    guard.set_deadline(time.monotonic() + 0.6)
+    child = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
+    for _ in range(6):
+        time.sleep(0.15)  # the refresh cadence under test, not a settle wait
+        guard.set_deadline(time.monotonic() + 0.6)
+    assert not child.exited.is_set()
+    guard.set_deadline(None)  # leadership ended: stopped at once
+    assert child.exited.wait(5)
+    assert child.reason == "stopped"
+
+
+def _supervisor_script(pid_file: Path, deadline_in: float) -> str:
+    """A stand-in for run: a guard, CMD with a tree, then it waits to be killed or stopped."""
+    return textwrap.dedent(
         f"""
         import os, pathlib, sys, time
-        from fdb_election.cli.child import ChildProcess
-        child = ChildProcess.start(
-            [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ)
-        )
-        pathlib.Path({str(pid_file)!r} + ".tmp").write_text(str(child.pid))
-        pathlib.Path({str(pid_file)!r} + ".tmp").rename({str(pid_file)!r})
+        from fdb_election.cli.child import Guard
+        from fdb_election.cli.grace import GracePolicy
+        guard = Guard.spawn(GracePolicy(grace={POLICY.grace!r}, kill_margin={POLICY.kill_margin!r}))
+        guard.set_deadline(time.monotonic() + {deadline_in!r})
+        tree = {_tree_program(pid_file)!r}
+        child = guard.start([sys.executable, "-c", tree], dict(os.environ))
+        print(child.pid, guard.pid, flush=True)
         time.sleep(60)
         """
     )
-    proc = subprocess.Popen([PY, "-c", supervisor])
+
+
+@pytest.mark.skipif(not LINUX, reason="the subreaper and /proc are Linux-only")
+def test_kill_9_of_run_takes_cmds_whole_tree_down(tmp_path: Path) -> None:
+    pid_file = tmp_path / "tree.pids"
+    run = subprocess.Popen(
+        [PY, "-c", _supervisor_script(pid_file, FAR)], stdout=subprocess.PIPE, text=True
+    )
     try:
-        assert _wait_until(pid_file.exists)
-        cmd_pid = int(pid_file.read_text())
-        assert _alive(cmd_pid)
-        proc.kill()
-        proc.wait(10)
-        assert _wait_until(lambda: not _alive(cmd_pid), timeout=5)
+        assert run.stdout is not None
+        cmd_pid, guard_pid = map(int, run.stdout.readline().split())
+        grandchild, escaped = _pids_in(pid_file, 2)
+        assert all(map(_alive, (cmd_pid, grandchild, escaped, guard_pid)))
+        run.kill()
+        run.wait(10)
+        # SIGTERM at once, SIGKILL after the grace period at the latest.
+        assert _wait_until(
+            lambda: not any(map(_alive, (cmd_pid, grandchild, escaped))), POLICY.grace + 1.0
+        )
+        assert _wait_until(lambda: not _alive(guard_pid), 5.0), "the guard exits after"
     finally:
-        proc.kill()
-        proc.wait(10)
+        run.kill()
+        run.wait(10)
+
+
+@pytest.mark.skipif(not LINUX, reason="the subreaper and /proc are Linux-only")
+def test_a_stopped_run_does_not_keep_cmd_past_its_deadline(tmp_path: Path) -> None:
+    pid_file = tmp_path / "tree.pids"
+    run = subprocess.Popen(
+        [PY, "-c", _supervisor_script(pid_file, 1.5)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert run.stdout is not None
+        cmd_pid, _guard_pid = map(int, run.stdout.readline().split())
+        grandchild, escaped = _pids_in(pid_file, 2)
+        run.send_signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        assert _wait_until(lambda: not any(map(_alive, (cmd_pid, grandchild, escaped))), 5.0)
+        assert time.monotonic() - stopped_at < 1.5, "dead before the deadline run never refreshed"
+    finally:
+        run.send_signal(signal.SIGCONT)
+        run.kill()
+        run.wait(10)
+
+
+@pytest.mark.skipif(not LINUX, reason="PR_SET_PDEATHSIG is Linux-only")
+def test_cmd_dies_when_its_guard_is_killed(guard: Guard) -> None:
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", "import time; time.sleep(60)"], dict(os.environ))
+    os.kill(guard.pid, signal.SIGKILL)
+    assert child.exited.wait(10), "run learns that CMD is gone"
+    assert not _alive(child.pid)
+
+
+def test_descendants_lists_a_tree_from_proc() -> None:
+    if not LINUX:
+        pytest.skip("reads /proc")
+    outer = subprocess.Popen(
+        [PY, "-c", "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+         "'import time; time.sleep(30)'])"]
+    )  # fmt: skip
+    try:
+        assert _wait_until(lambda: len(descendants(outer.pid)) == 1)
+        below = descendants(os.getpid())
+        assert outer.pid in below and descendants(outer.pid)[0] in below
+    finally:
+        for pid in descendants(outer.pid):
+            os.kill(pid, signal.SIGKILL)
+        outer.kill()
+        outer.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# The guard's timing rules, without processes
+
+
+def test_guard_state_times_follow_the_deadline() -> None:
+    state = GuardState(grace=0.5, kill_margin=0.1)
+    assert state.term_at == float("-inf"), "never told of a deadline: CMD may not run"
+    state.set_deadline(10.0, now=0.0)
+    assert (state.term_at, state.kill_at) == (9.4, 9.9)
+    state.set_deadline(12.0, now=1.0)  # a refresh moves both
+    assert (state.term_at, state.kill_at) == (11.4, 11.9)
+    state.set_deadline(11.0, now=2.0)  # a lowered lease lowers both
+    assert (state.term_at, state.kill_at) == (10.4, 10.9)
+    assert state.cause(10.5) == "deadline"
+
+
+def test_guard_state_stops_never_outlast_the_last_deadline() -> None:
+    state = GuardState(grace=0.5, kill_margin=0.1)
+    state.set_deadline(10.0, now=0.0)
+    state.request_stop(now=3.0, kill_at=20.0)
+    assert (state.term_at, state.kill_at) == (3.0, 9.9)
+    assert state.cause(3.0) == "stopped"
+    state.child_gone()
+    state.set_deadline(None, now=9.8)  # leadership ended near the deadline: SIGKILL by it
+    assert (state.term_at, state.kill_at) == (9.8, 9.9)
+    state.child_gone()
+    assert state.term_at == float("-inf"), "not leading: nothing may start"

@@ -175,7 +175,7 @@ def test_kill_9_of_the_leader_hands_cmd_to_the_other_host_without_overlap(
 
         runs[first_host].kill()
         runs[first_host].wait(10)
-        # PR_SET_PDEATHSIG: the killed run's CMD dies with it.
+        # The guard sees run die and stops CMD at once (SIGTERM; it exits cleanly).
         wait_until(lambda: not alive(first_cmd_pid), timeout=5)
         first_dead_by = time.monotonic()
 
@@ -187,7 +187,8 @@ def test_kill_9_of_the_leader_hands_cmd_to_the_other_host_without_overlap(
 
         runs[other].send_signal(signal.SIGTERM)
         assert runs[other].wait(10) == 128 + signal.SIGTERM
-        assert [r[0] for r in events.rows()] == ["start", "start", "stop"]
+        assert [r[0] for r in events.rows()] == ["start", "stop", "start", "stop"]
+        events.assert_never_two_at_once()
 
 
 def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(

@@ -8,9 +8,13 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from fdb_election.cli.child import Guard
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.run import Supervisor
 
@@ -18,11 +22,15 @@ PY = sys.executable
 
 
 class ScriptedElector:
-    """Stands in for an Elector: the test decides when it leads and until when."""
+    """Stands in for an Elector: the test decides when it leads and until when.
+
+    Like the real elector's core, it tells the guard of every deadline change as it happens.
+    """
 
     process_id = "scripted-1"
 
-    def __init__(self) -> None:
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
         self.deadline: float | None = None
         self.ballot: int | None = None
 
@@ -30,12 +38,19 @@ class ScriptedElector:
     def is_leader(self) -> bool:
         return self.deadline is not None and time.monotonic() < self.deadline
 
+    def _set_deadline(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.guard.set_deadline(deadline)
+
     def elect(self, ballot: int, lease: float) -> None:
         self.ballot = ballot
-        self.deadline = time.monotonic() + lease
+        self._set_deadline(time.monotonic() + lease)
+
+    def refresh(self, lease: float) -> None:
+        self._set_deadline(time.monotonic() + lease)
 
     def demote(self) -> None:
-        self.deadline = None
+        self._set_deadline(None)
         self.ballot = None
 
 
@@ -79,11 +94,32 @@ def _wait_until(condition: Any, timeout: float = 10.0) -> bool:
     return bool(condition())
 
 
+@pytest.fixture
+def guards() -> Iterator[Callable[[GracePolicy], Guard]]:
+    spawned: list[Guard] = []
+
+    def spawn(policy: GracePolicy) -> Guard:
+        spawned.append(Guard.spawn(policy))
+        return spawned[-1]
+
+    yield spawn
+    for guard in spawned:
+        guard.close()
+
+
 def _supervise(
     elector: ScriptedElector, argv: list[str], policy: GracePolicy
 ) -> tuple[Supervisor, threading.Thread, list[int]]:
     wake = threading.Event()
-    supervisor = Supervisor(elector, policy, argv, dict(os.environ), wake=wake, say=lambda _m: None)
+    supervisor = Supervisor(
+        elector,
+        policy,
+        argv,
+        dict(os.environ),
+        wake=wake,
+        say=lambda _m: None,
+        launch=elector.guard.start,
+    )
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(supervisor.loop()), daemon=True)
     thread.start()
@@ -91,10 +127,10 @@ def _supervise(
 
 
 def test_cmd_starts_with_the_ballot_and_is_killed_before_an_unrefreshed_deadline(
-    tmp_path: Path,
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
 ) -> None:
-    elector = ScriptedElector()
     policy = GracePolicy(grace=0.2, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
     supervisor, thread, _ = _supervise(elector, _recording_cmd(tmp_path, ignore_term=True), policy)
     elector.elect(ballot=7, lease=1.5)
     deadline = elector.deadline
@@ -114,9 +150,11 @@ def test_cmd_starts_with_the_ballot_and_is_killed_before_an_unrefreshed_deadline
     assert not thread.is_alive()
 
 
-def test_cmd_keeps_running_while_the_lease_is_refreshed(tmp_path: Path) -> None:
-    elector = ScriptedElector()
+def test_cmd_keeps_running_while_the_lease_is_refreshed(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
     policy = GracePolicy(grace=0.1, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
     supervisor, thread, result = _supervise(elector, _recording_cmd(tmp_path), policy)
     elector.elect(ballot=3, lease=0.6)
     supervisor.wake.set()
@@ -127,7 +165,7 @@ def test_cmd_keeps_running_while_the_lease_is_refreshed(tmp_path: Path) -> None:
     for _ in range(5):
         time.sleep(0.2)  # the refresh cadence under test, not a settle wait
         assert elector.deadline is not None
-        elector.deadline = time.monotonic() + 0.6
+        elector.refresh(0.6)
     assert not child.exited.is_set()
     supervisor.request_stop(signal.SIGINT)
     thread.join(5)
@@ -135,9 +173,11 @@ def test_cmd_keeps_running_while_the_lease_is_refreshed(tmp_path: Path) -> None:
     assert [e[0] for e in _events(tmp_path)] == ["start", "stop"]
 
 
-def test_demotion_stops_cmd_and_reelection_starts_it_again(tmp_path: Path) -> None:
-    elector = ScriptedElector()
+def test_demotion_stops_cmd_and_reelection_starts_it_again(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
     policy = GracePolicy(grace=1.0, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
     supervisor, thread, _ = _supervise(elector, _recording_cmd(tmp_path), policy)
     elector.elect(ballot=1, lease=30)
     supervisor.wake.set()
@@ -155,9 +195,11 @@ def test_demotion_stops_cmd_and_reelection_starts_it_again(tmp_path: Path) -> No
     assert [e[0] for e in _events(tmp_path)][-1] == "stop"
 
 
-def test_cmd_exit_code_ends_the_loop(tmp_path: Path) -> None:
-    elector = ScriptedElector()
+def test_cmd_exit_code_ends_the_loop(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
     policy = GracePolicy(grace=1.0, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
     supervisor, thread, result = _supervise(elector, [PY, "-c", "raise SystemExit(42)"], policy)
     elector.elect(ballot=1, lease=30)
     supervisor.wake.set()
@@ -166,12 +208,12 @@ def test_cmd_exit_code_ends_the_loop(tmp_path: Path) -> None:
 
 
 def test_release_hook_returns_only_once_cmd_is_dead_and_kills_by_the_deadline(
-    tmp_path: Path,
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
 ) -> None:
     from fdb_election.runtime import Release
 
-    elector = ScriptedElector()
     policy = GracePolicy(grace=0.3, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
     supervisor, thread, _ = _supervise(elector, _recording_cmd(tmp_path, ignore_term=True), policy)
     elector.elect(ballot=4, lease=30)
     supervisor.wake.set()

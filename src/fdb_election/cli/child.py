@@ -1,47 +1,59 @@
-"""CMD as a supervised child: its own process group, dies with us, stopped SIGTERM → SIGKILL.
+"""CMD as a guarded child: started, watched and stopped by a guard process that owns its deadline.
 
 Usage::
 
-    child = ChildProcess.start(["my-service", "--port", "80"], env)
+    guard = Guard.spawn(policy)                   # once, when run starts
+    elector.core.set_deadline_listener(guard.set_deadline)
+    child = guard.start(["my-service", "--port", "80"], env, on_exit=wake.set)
     ...
-    child.stop(kill_at=time.monotonic() + 2.0)   # SIGTERM to the group, SIGKILL at kill_at
+    child.stop(kill_at=time.monotonic() + 2.0)   # SIGTERM to the tree, SIGKILL at kill_at
     child.exit_code                               # CMD's code, or 128+N after signal N
+
+The guard (:mod:`.guard`) is a separate small process. It is told every change of the local
+leadership deadline as it happens (from the elector's own thread, before a refresh that lowers it
+commits), and stops CMD's whole process tree on its own before that deadline, when ``run`` dies,
+or when asked. So nothing that happens to ``run`` (SIGKILL, SIGSTOP, a hang) lets CMD outlive its
+leadership; ``run``'s own timers remain as a second line (see :meth:`ChildProcess.stop`).
 
 What can surprise you:
 
 * CMD runs in its own process group, so a terminal's Ctrl-C reaches ``run`` only; ``run``
-  forwards the stop. Signals go to the whole group, so CMD's own children are stopped too, and
-  whatever is left of the group after CMD exits is killed (nothing of CMD may outlive its
-  leadership).
-* On Linux the child asks the kernel for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), and
-  checks right after that its parent is still the one that forked it, which closes the race where
-  the parent dies before the request is made. The kernel ties that request to the parent
-  *thread*: start children from a thread that lives as long as the process (``run`` uses the
-  main thread). On other platforms there is no such request: if ``run`` is killed with SIGKILL,
-  CMD keeps running (its process group is still separate, so ``kill -- -PGID`` stops it).
+  forwards the stop. When CMD exits, whatever it left running is killed: nothing of CMD may
+  outlive it, and its exit is reported only once the tree is gone.
+* The guard is in a session of its own, so signals for ``run``'s process group or terminal do not
+  reach it; SIGTERM to the guard itself stops CMD (with the grace period) and ends the guard.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
+import errno
+import json
 import os
+import queue
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from fdb_election.cli.exit_codes import CannotExecute, CliFailure, CommandNotFound, signal_exit_code
+from fdb_election.cli.grace import GracePolicy
 
-__all__ = ["ChildProcess", "die_with_parent", "resolve_command"]
+__all__ = ["ChildProcess", "Guard", "StartRefused", "die_with_parent", "resolve_command"]
 
 _PR_SET_PDEATHSIG = 1
-# How long to wait for the kernel to reap a child after SIGKILL before giving up on it.
-_KILL_WAIT_S = 5.0
+#: How long ``run`` waits for the guard to answer a start, and for CMD's tree to die after the
+#: guard (or, as a last resort, ``run`` itself) sent SIGKILL.
+_ANSWER_S = 5.0
+#: How long after the kill time ``run`` trusts the guard before killing CMD's group itself.
+_GUARD_SLACK_S = 0.02
+_GUARD_PROGRAM = Path(__file__).with_name("guard.py")
 
 
 def resolve_command(argv0: str, path: str | None) -> str:
@@ -66,6 +78,9 @@ def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child die with its parent (Linux), or None elsewhere."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+    import ctypes.util
+
     libc_name = ctypes.util.find_library("c")
     if libc_name is None:
         return None
@@ -84,55 +99,31 @@ def die_with_parent(parent_pid: int) -> Callable[[], None] | None:
     return preexec
 
 
-class ChildProcess:
-    """A started CMD. ``exited`` is set (and ``on_exit`` called) when it has been reaped."""
+class StartRefused(Exception):
+    """The guard did not start CMD: leadership is not held, or is at risk, as far as it knows."""
 
-    def __init__(self, popen: subprocess.Popen[bytes], on_exit: Callable[[], None] | None) -> None:
-        self._popen = popen
+
+class ChildProcess:
+    """A started CMD. ``exited`` is set (and ``on_exit`` called) once its whole tree is gone.
+
+    ``reason`` then says how it ended: ``"exited"`` on its own, ``"stopped"`` when asked to (or
+    when leadership ended, or ``run`` went away), ``"deadline"`` when the guard stopped it
+    because no refresh moved the leadership deadline in time.
+    """
+
+    def __init__(self, guard: Guard, pid: int, on_exit: Callable[[], None] | None) -> None:
+        self._guard = guard
+        self.pid = pid
         self._on_exit = on_exit
         self.exited = threading.Event()
         self.started_at = time.monotonic()
-        self._reaper = threading.Thread(
-            target=self._reap, name=f"fdb-election-reaper-{popen.pid}", daemon=True
-        )
-        self._reaper.start()
-
-    @classmethod
-    def start(
-        cls,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        *,
-        on_exit: Callable[[], None] | None = None,
-    ) -> ChildProcess:
-        """Start ``argv`` in a new process group; raise CliFailure 127/126 if it cannot start.
-
-        Call from a long-lived thread (see the module docstring about PR_SET_PDEATHSIG).
-        """
-        resolve_command(argv[0], env.get("PATH", os.defpath))
-        try:
-            popen = subprocess.Popen(
-                list(argv),
-                env=dict(env),
-                process_group=0,
-                preexec_fn=die_with_parent(os.getpid()),
-                close_fds=True,
-            )
-        except FileNotFoundError as exc:
-            raise CommandNotFound(f"command not found: {argv[0]}") from exc
-        except PermissionError as exc:
-            raise CannotExecute(f"command is not executable: {argv[0]} ({exc.strerror})") from exc
-        return cls(popen, on_exit)
-
-    @property
-    def pid(self) -> int:
-        """CMD's process id, which is also its process group id."""
-        return self._popen.pid
+        self.reason: str | None = None
+        self._returncode: int | None = None
 
     @property
     def returncode(self) -> int | None:
-        """``Popen.returncode`` once reaped (negative N after signal N), else None."""
-        return self._popen.returncode if self.exited.is_set() else None
+        """Like ``Popen.returncode`` once it has exited (negative N after signal N), else None."""
+        return self._returncode if self.exited.is_set() else None
 
     @property
     def exit_code(self) -> int:
@@ -142,48 +133,180 @@ class ChildProcess:
             raise RuntimeError(f"process {self.pid} has not exited yet")
         return signal_exit_code(-code) if code < 0 else code
 
-    def _reap(self) -> None:
-        waitid = getattr(os, "waitid", None)
-        if waitid is not None:
-            # Wait without reaping: while CMD is a zombie its pid (= the group id) cannot be
-            # reused, so killing the rest of its group cannot hit an unrelated process.
-            with contextlib.suppress(ChildProcessError, InterruptedError):
-                waitid(os.P_PID, self._popen.pid, os.WEXITED | os.WNOWAIT)
-            # Whatever CMD left behind in its group must not outlive it.
-            self._signal_group(signal.SIGKILL)
-        self._popen.wait()
+    def _guard_lost(self) -> None:
+        """The guard died under CMD (killed): CMD gets SIGKILL through PR_SET_PDEATHSIG; make
+        sure of its group, wait until the group is gone, and report it stopped."""
+        deadline = time.monotonic() + _ANSWER_S
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.01)  # not our child: only its new parent can reap it
+        self._exited({"signal": int(signal.SIGKILL), "reason": "stopped"})
+
+    def _exited(self, message: Mapping[str, Any]) -> None:
+        signum = message.get("signal")
+        self._returncode = -int(signum) if signum is not None else int(message.get("code") or 0)
+        self.reason = str(message.get("reason"))
         self.exited.set()
         if self._on_exit is not None:
             self._on_exit()
 
-    def _signal_group(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._popen.pid, signum)
-
     def terminate(self) -> None:
-        """Send SIGTERM to CMD's process group (no wait)."""
-        if not self.exited.is_set():
-            self._signal_group(signal.SIGTERM)
+        """Ask the guard to stop CMD now (SIGTERM, SIGKILL after the grace period)."""
+        self._guard.request_stop(time.monotonic() + self._guard.policy.grace)
 
     def kill(self) -> None:
-        """Send SIGKILL to CMD's process group (no wait)."""
-        if not self.exited.is_set():
-            self._signal_group(signal.SIGKILL)
+        """Ask the guard to kill CMD's tree now."""
+        self._guard.request_stop(time.monotonic())
 
     def stop(self, kill_at: float, *, clock: Callable[[], float] = time.monotonic) -> int:
         """SIGTERM now, SIGKILL at ``kill_at`` (monotonic) if still running; return ``exit_code``.
 
-        Blocks until CMD has been reaped, so on return it is certainly no longer running.
+        Blocks until CMD's tree is gone. The guard does the work; should it not report by
+        ``kill_at`` (the guard is stopped or overloaded), ``run`` kills CMD's process group
+        itself, then waits for the guard to confirm the rest of the tree.
         """
-        self.terminate()
-        remaining = kill_at - clock()
-        if remaining > 0:
-            self.exited.wait(remaining)
         if not self.exited.is_set():
-            self.kill()
-            if not self.exited.wait(_KILL_WAIT_S):
-                raise CliFailure(
-                    f"process {self.pid} did not die {_KILL_WAIT_S:.0f} s after SIGKILL "
-                    "(uninterruptible sleep?)"
-                )
+            self._guard.request_stop(kill_at)
+        remaining = kill_at - clock()
+        if self.exited.wait(max(0.0, remaining) + _GUARD_SLACK_S):
+            return self.exit_code
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        if not self.exited.wait(_ANSWER_S):
+            self._guard.abandon()
+            raise CliFailure(
+                f"CMD (pid {self.pid}) was killed, but the guard process "
+                f"(pid {self._guard.pid}) did not confirm it within {_ANSWER_S:.0f} s "
+                "(is it stopped?); descendants that left CMD's process group may still run"
+            )
         return self.exit_code
+
+
+class Guard:
+    """``run``'s end of its guard process (one per ``run``, started before campaigning)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, policy: GracePolicy):
+        self._process = process
+        self._sock = sock
+        self.policy = policy
+        self._send_lock = threading.Lock()
+        self._answers: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._child: ChildProcess | None = None
+        self._reader = threading.Thread(target=self._read, name="fdb-election-guard", daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def spawn(cls, policy: GracePolicy) -> Guard:
+        """Start the guard process (``python -I -S guard.py``: the standard library only)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    str(_GUARD_PROGRAM),
+                    str(theirs.fileno()),
+                    repr(policy.grace),
+                    repr(policy.kill_margin),
+                ],
+                pass_fds=(theirs.fileno(),),
+                close_fds=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise CliFailure(f"cannot start the guard process: {exc}") from exc
+        finally:
+            theirs.close()
+        return cls(process, ours, policy)
+
+    @property
+    def pid(self) -> int:
+        """The guard's process id."""
+        return self._process.pid
+
+    # ------------------------------------------------------------------ run -> guard
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """The local leadership deadline changed (monotonic seconds; None: leadership ended).
+
+        Called on the elector's thread at every change, before a lowered deadline's record is
+        committed; never blocks (a guard that cannot take it is stopped and cannot act anyway).
+        """
+        self._send({"op": "deadline", "deadline": deadline})
+
+    def request_stop(self, kill_at: float) -> None:
+        """Stop CMD: SIGTERM now, SIGKILL at ``kill_at`` at the latest."""
+        self._send({"op": "stop", "kill_at": kill_at})
+
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        on_exit: Callable[[], None] | None = None,
+    ) -> ChildProcess:
+        """Have the guard start CMD; raise CliFailure 127/126, or StartRefused when the guard
+        knows of no leadership deadline that allows it."""
+        resolve_command(argv[0], env.get("PATH", os.defpath))
+        self._send({"op": "start", "argv": list(argv), "env": dict(env)})
+        try:
+            answer = self._answers.get(timeout=_ANSWER_S)
+        except queue.Empty:
+            raise CliFailure(
+                f"the guard process (pid {self.pid}) did not answer within {_ANSWER_S:.0f} s"
+            ) from None
+        if answer.get("ev") == "started":
+            child = ChildProcess(self, int(answer["pid"]), on_exit)
+            self._child = child
+            return child
+        code = int(answer.get("errno") or 0)
+        detail = answer.get("error", "")
+        if code == errno.ENOENT:
+            raise CommandNotFound(f"command not found: {argv[0]}")
+        if code in (errno.EACCES, errno.EPERM, errno.ENOEXEC):
+            raise CannotExecute(f"command is not executable: {argv[0]} ({detail})")
+        if code == 0:
+            raise StartRefused(detail)
+        raise CliFailure(f"cannot start {argv[0]}: {detail}")
+
+    def close(self) -> None:
+        """Let the guard go: it stops CMD if one still runs, then exits."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+
+    def abandon(self) -> None:
+        """Kill the guard (it did not answer): CMD then dies through PR_SET_PDEATHSIG."""
+        with contextlib.suppress(OSError):
+            self._process.kill()
+
+    def _send(self, message: Mapping[str, Any]) -> None:
+        data = json.dumps(message).encode()
+        with self._send_lock, contextlib.suppress(BlockingIOError, OSError):
+            self._sock.send(data, socket.MSG_DONTWAIT)
+
+    # ------------------------------------------------------------------ guard -> run
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                child, self._child = self._child, None
+                if child is not None:
+                    child._guard_lost()
+                self._process.wait()
+                return
+            message = json.loads(data)
+            if message.get("ev") == "exited":
+                child, self._child = self._child, None
+                if child is not None:
+                    child._exited(message)
+            else:
+                self._answers.put(message)

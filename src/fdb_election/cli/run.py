@@ -4,9 +4,13 @@ Example::
 
     fdb-election --election nightly run --id "$(hostname)" --grace 2 -- ./backup.sh --full
 
-``run`` campaigns with an :class:`~fdb_election.runtime.Elector`. When elected it starts CMD with
-``FDB_ELECTION_BALLOT`` (the fencing token), ``FDB_ELECTION_NAME``, ``FDB_ELECTION_PROCESS_ID``
-and ``FDB_ELECTION_DB`` in its environment, in its own process group.
+``run`` campaigns with an :class:`~fdb_election.runtime.Elector`. When elected it has its guard
+process start CMD with ``FDB_ELECTION_BALLOT`` (the fencing token), ``FDB_ELECTION_NAME``,
+``FDB_ELECTION_PROCESS_ID`` and ``FDB_ELECTION_DB`` in its environment, in its own process group.
+
+* The guard (:mod:`.guard`) is told every change of the leadership deadline as it happens and
+  stops CMD's whole process tree before the deadline by itself, so a ``run`` that is killed,
+  stopped or hung never lets CMD overlap the next leader's (see :mod:`.child`).
 
 * Leadership at risk (no refresh committed) or lost: SIGTERM to CMD's group, SIGKILL after the
   grace period, and always before the local leadership deadline, so the old CMD is dead before any
@@ -19,8 +23,10 @@ and ``FDB_ELECTION_DB`` in its environment, in its own process group.
 * CMD exits: ``run`` resigns, unregisters and exits with CMD's code (128+N after signal N).
 * ``run`` gets SIGINT, SIGTERM or SIGHUP: it stops CMD (SIGTERM, grace, SIGKILL) while still
   leading, then resigns and unregisters, and exits with 128+N.
-* ``run`` is killed with SIGKILL: on Linux the kernel kills CMD too (PR_SET_PDEATHSIG); on other
-  platforms CMD is left running in its own process group (see :mod:`.child`).
+* ``run`` is killed with SIGKILL: the guard sees it at once and stops CMD's tree (SIGTERM, then
+  SIGKILL within the grace period and before the deadline).
+* Another process registers the same ``--id``: the newer one keeps the id; this ``run`` stops
+  CMD, resigns and exits 1 with a message naming the id.
 
 What can surprise you: CMD starts only after ``run`` has been elected, which on a fresh election
 is immediate but behind a live leader takes up to a lease after that leader dies. The grace
@@ -41,9 +47,9 @@ from typing import Any
 
 import click
 
-from fdb_election.cli.child import ChildProcess, resolve_command
+from fdb_election.cli.child import ChildProcess, Guard, StartRefused, resolve_command
 from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
-from fdb_election.cli.exit_codes import signal_exit_code
+from fdb_election.cli.exit_codes import ExitCode, signal_exit_code
 from fdb_election.cli.grace import GracePolicy, GraceTooLong
 from fdb_election.runtime.events import Release
 
@@ -69,7 +75,9 @@ class Supervisor:
     (``deadline`` or ``core.deadline``: monotonic seconds, None when not leading). ``wake`` is
     set by the elector's callbacks, CMD's exit and stop signals, so the loop sleeps until
     something happens or until the moment CMD must be stopped. ``launch(argv, env, on_exit=)``
-    starts CMD (:meth:`ChildProcess.start`; tests pass a stand-in).
+    starts CMD (:meth:`Guard.start`; tests pass a stand-in). The guard stops CMD by the deadline
+    on its own; the loop's own timing is the second line, and a CMD the guard stopped for the
+    deadline is treated like one the loop stopped at risk.
 
     CMD is started only while leadership is not at risk (``clock() < policy.stop_at(deadline)``):
     once it has been stopped for a deadline, it stays stopped until a refresh moves the deadline
@@ -85,9 +93,9 @@ class Supervisor:
         env: dict[str, str],
         *,
         wake: threading.Event,
+        launch: Callable[..., ChildProcess],
         clock: Callable[[], float] = time.monotonic,
         say: Callable[[str], None] = _say,
-        launch: Callable[..., ChildProcess] = ChildProcess.start,
     ) -> None:
         self.elector = elector
         self.policy = policy
@@ -124,6 +132,11 @@ class Supervisor:
             if self.stop_signal is not None:
                 self.stop_child("stopping")
                 return signal_exit_code(self.stop_signal)
+            failure = getattr(self.elector, "failure", None)
+            if failure is not None:
+                self.stop_child("the elector stopped")
+                self.say(f"{failure}")
+                return int(ExitCode.FAILURE)
             child = self.child
             if child is None:
                 if self.elector.is_leader:
@@ -137,10 +150,19 @@ class Supervisor:
                     self.wake.wait(pause)
                 continue
             if child.exited.is_set():
-                code = child.exit_code
-                self.say(f"CMD (pid {child.pid}) exited with code {code}; resigning")
                 self.child = None
-                return code
+                code = child.exit_code
+                if getattr(child, "reason", "exited") == "exited":
+                    self.say(f"CMD (pid {child.pid}) exited with code {code}; resigning")
+                    return code
+                self.say(
+                    f"the guard stopped CMD (pid {child.pid}, exit code {code}): "
+                    f"{child.reason}: no lease refresh moved the deadline in time"
+                )
+                deadline = self._deadline() if self.elector.is_leader else None
+                if deadline is not None:
+                    self._held_for = deadline
+                continue
             deadline = self._deadline() if self.elector.is_leader else None
             if deadline is None:
                 self.stop_child("leadership lost")
@@ -171,8 +193,11 @@ class Supervisor:
             env["FDB_ELECTION_BALLOT"] = str(ballot)
             env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
             self._last_deadline = deadline
+            try:
+                child = self.launch(self.argv, env, on_exit=self.wake.set)
+            except StartRefused:
+                return self._hold(deadline, now)  # the guard saw the deadline move first
             self._held_for = None
-            child = self.launch(self.argv, env, on_exit=self.wake.set)
             self.child = child
         self.say(f"elected (ballot {ballot}); started CMD (pid {child.pid})")
         return 0.0
@@ -325,7 +350,10 @@ def run(
         kwargs["process_id"] = process_id
     with database_errors(cli):
         elector = Elector(cli.database(), cli.election_name, **kwargs)
-    supervisor = Supervisor(elector, policy, cmd, env, wake=wake)
+    guard = Guard.spawn(policy)
+    # The guard hears of every deadline change from the elector's own thread, as it happens.
+    elector.core.set_deadline_listener(guard.set_deadline)
+    supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start)
     _say(
         f"campaigning in election {cli.election_name!r} as {elector.process_id!r} "
         f"(lease {lease:g} s, grace {policy.grace:.3g} s)"
@@ -338,4 +366,5 @@ def run(
         finally:
             supervisor.stop_child("stopping")
             elector.stop()
+            guard.close()
     click.get_current_context().exit(code)

@@ -221,6 +221,7 @@ class ElectorCore:
 
         # Local leadership: only while monotonic() < _deadline.
         self._deadline: float | None = None
+        self._deadline_listener: Callable[[float | None], object] | None = None
         self._tenure_ballot: int | None = None
         self._own_state: LeaderState | None = None
         self._last_ballot: int | None = None
@@ -330,6 +331,26 @@ class ElectorCore:
         if ballot is None or state is None:
             raise NotLeader(self.process_id, self._last_ballot or 0, "this elector is not leading")
         self.election.fence(tr, self.process_id, ballot, versionstamp=state.versionstamp)
+
+    def set_deadline_listener(self, listener: Callable[[float | None], object] | None) -> None:
+        """Call ``listener(deadline)`` on every change of the local deadline (None: ended).
+
+        It runs on the stepping thread, at once: before a claim or refresh that could lower the
+        deadline commits, and before anything else learns of a change. For a watchdog outside
+        the process that must stop work by the deadline (``run``'s guard); it must not block.
+        """
+        self._deadline_listener = listener
+
+    def _set_deadline(self, deadline: float | None) -> None:
+        if deadline == self._deadline:
+            return
+        self._deadline = deadline
+        listener = self._deadline_listener
+        if listener is not None:
+            try:
+                listener(deadline)
+            except Exception:
+                self._log.exception("%s: the deadline listener failed", self._context())
 
     @property
     def registration(self) -> bytes | None:
@@ -737,7 +758,7 @@ class ElectorCore:
         newly = not self.is_leader
         if newly:
             self._release = None  # a new tenure: an earlier release has nothing left to hold
-        self._deadline = deadline
+        self._set_deadline(deadline)
         self._own_state = state
         self._observed = state
         self._observed_since = attempt_start
@@ -819,7 +840,7 @@ class ElectorCore:
         """
         if self._deadline is not None:
             cap = attempt_start + lease - safety_margin(lease, self.clock_drift)
-            self._deadline = min(self._deadline, cap)
+            self._set_deadline(min(self._deadline, cap))
 
     def _drop_leadership(self, reason: str, *, voluntary: bool = False) -> None:
         if self._deadline is None:
@@ -827,7 +848,7 @@ class ElectorCore:
         ballot = self._tenure_ballot or 0
         if voluntary and self.clock.monotonic() < self._deadline:
             self._release = Release(ballot, reason, self._deadline)
-        self._deadline = None
+        self._set_deadline(None)
         self._tenure_ballot = None
         self._own_state = None
         self._events.append(Demoted(ballot, reason))

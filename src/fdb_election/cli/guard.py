@@ -1,0 +1,378 @@
+"""The guard: a small process between ``run`` and CMD that owns CMD's deadline.
+
+``run`` starts one guard (``python -I -S guard.py FD``) and talks to it over a Unix socket pair.
+The guard starts CMD when told, and stops CMD's whole process tree on its own when
+
+* the leadership deadline it was last given is about to pass (SIGTERM ``grace`` before the kill
+  time, SIGKILL ``kill_margin`` before the deadline), however stale ``run`` has become;
+* ``run`` dies (the socket reaches end of file): SIGTERM at once, SIGKILL when the grace ends or
+  the deadline allows no more, whichever is first;
+* it is asked to (a voluntary release, or ``run`` stopping).
+
+So a ``run`` killed with SIGKILL, stopped with SIGSTOP or hung in Python cannot make CMD outlive
+its leadership: the guard is a separate process that needs nothing from ``run`` to act.
+
+The whole tree, not just CMD: on Linux the guard is a child subreaper (``PR_SET_CHILD_SUBREAPER``),
+so every orphaned descendant of CMD (a double-forked daemon included) becomes the guard's child.
+Stopping sends the signal to CMD's process group and to every descendant found in ``/proc``, and
+the guard reports CMD's exit only once it has no child left at all: then no descendant of CMD is
+alive. CMD also gets ``PR_SET_PDEATHSIG`` towards the guard. What can still escape is written
+down in docs/reference/cli.md (the guard itself stopped or killed, a process in uninterruptible
+sleep, and on other platforms descendants that leave CMD's process group).
+
+This file is run as a script with the standard library only (``-I -S``: no site packages, no
+environment), which keeps the guard small and quick to start. The protocol, one JSON object
+per datagram (``SOCK_SEQPACKET``):
+
+* run → guard: ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
+  every process of the host; ``null`` once leadership has ended), ``{"op": "start", "argv":
+  [...], "env": {...}}``, ``{"op": "stop", "kill_at": T}``;
+* guard → run: ``{"ev": "started", "pid": P}``, ``{"ev": "failed", "errno": E, "error": "..."}``,
+  ``{"ev": "exited", "code": C, "signal": S, "reason": R}`` (``reason``: ``"exited"``, ``"stopped"``
+  or ``"deadline"``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import json
+import math
+import os
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+__all__ = ["Guard", "GuardState", "descendants", "main"]
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+#: How long the guard waits between rounds of SIGKILL while CMD's tree is dying.
+_KILL_ROUND_S = 0.005
+#: Signals whose disposition CMD gets back to the default before exec.
+_RESET_SIGNALS = (
+    signal.SIGPIPE,
+    signal.SIGXFSZ,
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGCHLD,
+)
+
+
+def _prctl() -> Any:
+    """libc's prctl on Linux, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return None
+    return ctypes.CDLL(name, use_errno=True).prctl
+
+
+def _parent_of(pid: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:
+        return None
+    # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'
+    fields = data[data.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (from ``/proc``; empty where there is no ``/proc``)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    children: dict[int, list[int]] = {}
+    for entry in entries:
+        if entry.isdigit():
+            parent = _parent_of(entry)
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry))
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found.extend(below)
+        frontier.extend(below)
+    return found
+
+
+class GuardState:
+    """When the guard must stop CMD (monotonic seconds); no I/O, so tests can drive it.
+
+    ``deadline`` is the leadership deadline last received (None: not leading). A deadline puts
+    SIGTERM at ``deadline - kill_margin - grace`` and SIGKILL at ``deadline - kill_margin``; an
+    explicit stop (asked for, the end of leadership, the end of ``run``) means SIGTERM now and
+    SIGKILL at its own time, brought forward to what the last deadline allows. Times only ever
+    move earlier through a stop; a new deadline moves the deadline's own times either way.
+    """
+
+    def __init__(self, grace: float, kill_margin: float) -> None:
+        self.grace = grace
+        self.kill_margin = kill_margin
+        self.deadline: float | None = None
+        self.last_deadline: float | None = None
+        self.stop: tuple[float, float] | None = None  # an explicit stop: (term, kill)
+
+    def set_deadline(self, deadline: float | None, now: float) -> None:
+        """A new deadline from ``run``; None: leadership has ended, so CMD stops now."""
+        self.deadline = deadline
+        if deadline is not None:
+            self.last_deadline = deadline
+        else:
+            self.request_stop(now, now + self.grace)
+
+    def request_stop(self, now: float, kill_at: float) -> None:
+        """SIGTERM now, SIGKILL at ``kill_at`` or as early as the last deadline requires."""
+        if self.last_deadline is not None:
+            kill_at = min(kill_at, self.last_deadline - self.kill_margin)
+        if self.stop is None or kill_at < self.stop[1]:
+            self.stop = (min(now, self.stop[0]) if self.stop else now, kill_at)
+
+    @property
+    def term_at(self) -> float:
+        """When CMD must be sent SIGTERM (-inf when it may not run at all)."""
+        return self._earliest(0)
+
+    @property
+    def kill_at(self) -> float:
+        """When CMD's whole tree is killed."""
+        return self._earliest(1)
+
+    def _earliest(self, which: int) -> float:
+        times = [math.inf]
+        if self.stop is not None:
+            times.append(self.stop[which])
+        if self.deadline is not None:
+            times.append(self.deadline - self.kill_margin - (self.grace if which == 0 else 0.0))
+        elif self.stop is None:
+            times.append(-math.inf)  # not leading and nothing asked: CMD must not run
+        return min(times)
+
+    def cause(self, now: float) -> str:
+        """Why CMD is being stopped at ``now``: an explicit stop, or its deadline."""
+        return "stopped" if self.stop is not None and self.stop[0] <= now else "deadline"
+
+    def child_gone(self) -> None:
+        """CMD's tree is gone: an explicit stop was for it only (the deadline is run's)."""
+        self.stop = None
+
+
+class Guard:
+    """The guard's loop: messages from ``run``, CMD's exit, and the state's times."""
+
+    def __init__(self, sock: socket.socket, grace: float, kill_margin: float) -> None:
+        self.sock = sock
+        self.state = GuardState(grace, kill_margin)
+        self.pid = os.getpid()
+        self.child: int | None = None  # CMD's pid (= its process group), while it runs
+        self.child_status: int | None = None
+        self.cause: str | None = None  # why the guard signalled CMD, once it has
+        self.killing = False
+        self.last_kill = -math.inf  # when the last round of SIGKILL went out
+        self.run_alive = True
+        self.prctl = _prctl()
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # ------------------------------------------------------------------ set-up and loop
+
+    def setup(self) -> None:
+        """Become a subreaper and route signals through the wake-up pipe."""
+        if self.prctl is not None:
+            self.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: None)  # acted on in the loop
+        # The terminal's or the session's signals are for run, which tells the guard.
+        for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(signum, signal.SIG_IGN)
+
+    def loop(self) -> None:
+        """Serve until ``run`` is gone and nothing of CMD is left."""
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        while self.run_alive or self.child is not None:
+            delay = self._next_time() - time.monotonic()
+            if delay <= 0:
+                self._act(time.monotonic())
+                continue
+            timeout = None if math.isinf(delay) else max(1, math.ceil(delay * 1e3))
+            for fd, _events in poller.poll(timeout):
+                if fd == self.wake_r:
+                    self._on_signals()
+                elif self.run_alive:
+                    self._on_message()
+            self._reap()
+
+    # ------------------------------------------------------------------ events
+
+    def _next_time(self) -> float:
+        if self.child is None:
+            return math.inf
+        if self.killing:
+            return self.last_kill + _KILL_ROUND_S
+        if self.cause is None:
+            return self.state.term_at
+        return self.state.kill_at
+
+    def _act(self, now: float) -> None:
+        if self.child is None:
+            return
+        if self.cause is None:
+            self.cause = self.state.cause(now)
+        if self.killing or now >= self.state.kill_at:
+            self.killing = True
+            self.last_kill = now
+            self._signal_tree(signal.SIGKILL)
+        else:
+            self._signal_tree(signal.SIGTERM)
+        self._reap()
+
+    def _on_signals(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            if signal.SIGTERM in os.read(self.wake_r, 512):
+                self._run_gone()
+
+    def _on_message(self) -> None:
+        try:
+            data = self.sock.recv(1 << 20)
+        except OSError:
+            data = b""
+        if not data:  # run is gone (killed or exited): stop CMD as if leadership had ended
+            self._run_gone()
+            return
+        message = json.loads(data)
+        op = message.get("op")
+        now = time.monotonic()
+        if op == "deadline":
+            self.state.set_deadline(message["deadline"], now)
+        elif op == "stop":
+            self.state.request_stop(now, float(message["kill_at"]))
+        elif op == "start":
+            self._start(message["argv"], message["env"])
+
+    def _run_gone(self) -> None:
+        self.run_alive = False
+        now = time.monotonic()
+        self.state.request_stop(now, now + self.state.grace)
+
+    # ------------------------------------------------------------------ CMD
+
+    def _start(self, argv: list[str], env: dict[str, str]) -> None:
+        if self.child is not None:
+            self._send({"ev": "failed", "errno": errno.EBUSY, "error": "CMD is already running"})
+            return
+        if time.monotonic() >= self.state.term_at:
+            self._send({"ev": "failed", "errno": 0, "error": "not leading, or at risk"})
+            return
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child only execs
+            self._exec_child(argv, env, write_end)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as errors:
+            failure = errors.read()
+        if failure:
+            os.waitpid(pid, 0)
+            code, _, message = failure.decode(errors="replace").partition(":")
+            self._send({"ev": "failed", "errno": int(code), "error": message})
+            return
+        self.child = pid
+        self.child_status = None
+        self.cause = None
+        self.killing = False
+        self._send({"ev": "started", "pid": pid})
+
+    def _exec_child(self, argv: list[str], env: dict[str, str], error_pipe: int) -> None:
+        try:
+            os.setpgid(0, 0)
+            if self.prctl is not None:
+                self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+                if os.getppid() != self.pid:
+                    os._exit(137)  # the guard died before prctl: nobody would stop us
+            signal.set_wakeup_fd(-1)
+            for signum in _RESET_SIGNALS:
+                signal.signal(signum, signal.SIG_DFL)
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            os.write(error_pipe, f"{exc.errno}:{exc.strerror}".encode())
+        finally:
+            os._exit(127)
+
+    def _signal_tree(self, signum: int) -> None:
+        """``signum`` to CMD's process group and to every descendant of the guard."""
+        if self.child is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child, signum)
+        for pid in descendants(self.pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+    def _reap(self) -> None:
+        """Reap exited children; report CMD's exit once the guard has no child left at all.
+
+        Orphans of CMD's tree are re-parented to the guard (a subreaper), so "no child left"
+        means no descendant of CMD is alive.
+        """
+        children_left = True
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                children_left = False
+                break
+            if pid == 0:
+                break
+            if pid == self.child and self.child_status is None:
+                self.child_status = status
+                if self.cause is None:
+                    self.cause = "exited"  # on its own, before the guard signalled it
+                self.killing = True  # whatever CMD leaves behind must not outlive it
+        if self.child is None or self.child_status is None or children_left:
+            return
+        status = self.child_status
+        self._send(
+            {
+                "ev": "exited",
+                "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                "reason": self.cause,
+            }
+        )
+        self.child = None
+        self.child_status = None
+        self.cause = None
+        self.killing = False
+        self.state.child_gone()
+
+    def _send(self, message: dict[str, Any]) -> None:
+        if self.run_alive:
+            with contextlib.suppress(OSError):
+                self.sock.send(json.dumps(message).encode())
+
+
+def main(argv: list[str]) -> int:
+    """``guard.py FD GRACE KILL_MARGIN``: serve ``run`` on the socket ``FD`` until it is gone."""
+    fd, grace, kill_margin = int(argv[1]), float(argv[2]), float(argv[3])
+    os.setsid()  # signals for run's process group or terminal are not for the guard
+    sock = socket.socket(fileno=fd)
+    guard = Guard(sock, grace, kill_margin)
+    guard.setup()
+    guard.loop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,296 @@
+"""Exactly one, end to end, as real processes on one file at lease 1 s (slow).
+
+The three ways ``run`` used to break exclusivity:
+
+1. a CMD that starts children, and ``run`` killed with SIGKILL: the children outlived it;
+2. ``run`` stopped (SIGSTOP) while its CMD went on: the next leader's CMD overlapped it;
+3. two live processes with one ``--id``: the newer one re-adopted the older one's leadership
+   at once, and both got fenced writes in.
+
+CMD here is a ticker that appends ``tick PID MONOTONIC`` to a shared file every few ms, so an
+overlap shows as a tick of one CMD after the first tick of the next. Waits poll a condition
+with a deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fdb_election import embedded
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals"),
+    pytest.mark.skipif(
+        not getattr(embedded, "SUPPORTS_FILES", False), reason="needs the file store"
+    ),
+]
+
+PY = sys.executable
+LEASE = 1.0
+
+TICKER = textwrap.dedent(
+    """
+    import os, subprocess, sys, time
+    log, children = sys.argv[1], sys.argv[2]
+    # A child that would outlive a CMD killed on its own, and a daemon that leaves the group.
+    kid = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    daemon = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, subprocess, sys; os.setsid(); "
+         "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+         "print(p.pid, flush=True)"],
+        stdout=subprocess.PIPE, text=True)
+    escaped = daemon.stdout.readline().strip()
+    with open(children, "a") as f:
+        f.write(f"{os.getpid()} {kid.pid} {escaped}\\n")
+    while True:
+        with open(log, "a") as f:
+            f.write(f"tick {os.getpid()} {time.monotonic()!r}\\n")
+        time.sleep(0.005)
+    """
+)
+
+
+def fdb_election(*args: str) -> list[str]:
+    return [PY, "-m", "fdb_election.cli.main", *args]
+
+
+def wait_until(condition: Callable[[], object], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.005)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+class Ticks:
+    """The ticks of every CMD, and the trees they started."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.log = tmp_path / "ticks"
+        self.children = tmp_path / "children"
+
+    def by_pid(self) -> dict[int, list[float]]:
+        ticks: dict[int, list[float]] = {}
+        if self.log.exists():
+            for line in self.log.read_text().splitlines():
+                parts = line.split()
+                if len(parts) == 3:
+                    ticks.setdefault(int(parts[1]), []).append(float(parts[2]))
+        return ticks
+
+    def trees(self) -> list[list[int]]:
+        if not self.children.exists():
+            return []
+        return [
+            [int(p) for p in line.split()]
+            for line in self.children.read_text().splitlines()
+            if len(line.split()) == 3
+        ]
+
+    def assert_no_overlap(self) -> None:
+        """No CMD ticked after another CMD's first tick."""
+        spans = sorted((min(t), max(t), pid) for pid, t in self.by_pid().items())
+        for (_, last, pid), (first, _, later) in itertools.pairwise(spans):
+            assert last < first, f"CMD {pid} ticked {last - first:.3f} s after CMD {later} began"
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    url = f"sqlite:{tmp_path / 'exclusive.fdbe'}"
+    subprocess.run(
+        fdb_election("--db", url, "init", "--lease", str(LEASE)), check=True, capture_output=True
+    )
+    return url
+
+
+def start_run(url: str, tmp_path: Path, process_id: str) -> subprocess.Popen[bytes]:
+    script = tmp_path / "ticker.py"
+    script.write_text(TICKER)
+    ticks = Ticks(tmp_path)
+    stderr = (tmp_path / f"{process_id}.{time.monotonic_ns()}.stderr").open("wb")
+    return subprocess.Popen(
+        fdb_election(
+            "--db",
+            url,
+            "run",
+            "--id",
+            process_id,
+            "--",
+            PY,
+            str(script),
+            str(ticks.log),
+            str(ticks.children),
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
+
+
+def finish(*procs: subprocess.Popen[bytes]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait(10)
+
+
+def test_no_descendant_of_cmd_is_alive_a_lease_after_kill_9_of_run(
+    url: str, tmp_path: Path
+) -> None:
+    ticks = Ticks(tmp_path)
+    run = start_run(url, tmp_path, "solo")
+    try:
+        wait_until(lambda: ticks.trees(), timeout=20)
+        tree = ticks.trees()[0]
+        assert all(map(alive, tree))
+        run.kill()
+        killed = time.monotonic()
+        run.wait(10)
+        wait_until(lambda: not any(map(alive, tree)), timeout=LEASE)
+        assert time.monotonic() - killed < LEASE
+    finally:
+        finish(run)
+
+
+def test_a_stopped_run_never_overlaps_the_next_leaders_cmd(url: str, tmp_path: Path) -> None:
+    ticks = Ticks(tmp_path)
+    first = start_run(url, tmp_path, "host-a")
+    second = None
+    try:
+        wait_until(lambda: ticks.trees(), timeout=20)
+        second = start_run(url, tmp_path, "host-b")
+        time.sleep(0.3)  # let host-b register and follow (part of the scenario, not a settle)
+        old_tree = ticks.trees()[0]
+        first.send_signal(signal.SIGSTOP)  # run stops; its CMD would go on ticking
+        stopped = time.monotonic()
+        wait_until(lambda: len(ticks.by_pid()) >= 2, timeout=10)
+        assert not any(map(alive, old_tree)), "the old CMD's tree is gone"
+        time.sleep(max(0.0, stopped + 3.0 - time.monotonic()))  # the 3 s SIGSTOP
+        first.send_signal(signal.SIGCONT)
+        wait_until(lambda: len(ticks.by_pid()[max(ticks.by_pid())]) > 20, timeout=10)
+        ticks.assert_no_overlap()
+        assert len(ticks.by_pid()) == 2, "the resumed run does not start CMD again"
+    finally:
+        finish(first, *([second] if second else []))
+
+
+def test_a_second_run_with_the_same_id_waits_out_the_first_and_retires_it(
+    url: str, tmp_path: Path
+) -> None:
+    ticks = Ticks(tmp_path)
+    first = start_run(url, tmp_path, "same-id")
+    second = None
+    try:
+        wait_until(lambda: ticks.trees(), timeout=20)
+        first.send_signal(signal.SIGSTOP)  # hung; a supervisor starts a replacement
+        stopped = time.monotonic()
+        second = start_run(url, tmp_path, "same-id")
+        wait_until(lambda: len(ticks.by_pid()) >= 2, timeout=10)
+        new_pid = max(ticks.by_pid(), key=lambda pid: min(ticks.by_pid()[pid]))
+        first_tick = min(ticks.by_pid()[new_pid])
+        assert first_tick - stopped > LEASE * 0.6, "the newer one did not adopt the lease at once"
+        first.send_signal(signal.SIGCONT)
+        assert first.wait(10) == 1, "the older run gives the id up and exits 1"
+        time.sleep(0.2)  # the newer CMD keeps ticking alone (observed, not awaited)
+        ticks.assert_no_overlap()
+        assert second.poll() is None, "the newer run goes on"
+        stderr = b"".join(p.read_bytes() for p in tmp_path.glob("same-id.*.stderr"))
+        assert b"process id 'same-id' was registered again" in stderr
+    finally:
+        finish(first, *([second] if second else []))
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from fdb_election import embedded, Subspace, Versionstamp
+    from fdb_election.election import ElectionConfig, LeaderElection, NotLeader
+    from fdb_election.runtime import Elector, election_subspace
+
+    path, process_id, tag = sys.argv[1:4]
+    db = embedded.open(path)
+    config = ElectionConfig.with_lease_duration(1.0)
+    writes = Subspace(("writes",))
+    elector = Elector(db, "fenced", process_id=process_id, config=config).start()
+    seed_api = LeaderElection(election_subspace("fenced"))
+    token = None
+    print("started", flush=True)
+    while elector.failure is None or token is not None:
+        token = elector.ballot or token
+        if token is None:
+            time.sleep(0.005)
+            continue
+        # A careless client: it keeps the last token it was given and fences with it.
+        tr = db.create_transaction()
+        try:
+            seed_api.fence(tr, process_id, token)
+            key = writes.pack_with_versionstamp((Versionstamp.incomplete(),))
+            tr.set_versionstamped_key(key, f"{tag} {token}".encode())
+            tr.commit().wait()
+        except NotLeader:
+            if elector.failure is not None:
+                break
+        except Exception:
+            pass
+        time.sleep(0.005)
+    print("failure" if elector.failure is not None else "done", flush=True)
+    elector.stop(5)
+    """
+)
+
+
+def test_a_stale_run_of_an_id_gets_no_fenced_write_in_after_the_new_ones_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "fenced.fdbe"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+
+    def writer(tag: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [PY, str(script), str(path), "same-id", tag], stdout=subprocess.PIPE, text=True
+        )
+
+    def rows() -> list[str]:
+        db = embedded.open(str(path))
+        tr = db.create_transaction()
+        from fdb_election import Subspace
+
+        begin, end = Subspace(("writes",)).range().start, Subspace(("writes",)).range().stop
+        return [bytes(kv.value).decode().split()[0] for kv in tr.get_range(begin, end)]
+
+    old = writer("old")
+    new = None
+    try:
+        assert old.stdout is not None and old.stdout.readline().strip() == "started"
+        wait_until(lambda: path.exists() and "old" in rows(), timeout=20)
+        old.send_signal(signal.SIGSTOP)
+        new = writer("new")
+        wait_until(lambda: "new" in rows(), timeout=10)
+        old.send_signal(signal.SIGCONT)
+        assert old.stdout.readline().strip() == "failure", "the old run stops on the duplicate"
+        assert old.wait(10) == 0
+        time.sleep(0.1)  # the new one writes on (observed, not awaited)
+        written = rows()
+        first_new = written.index("new")
+        assert "old" not in written[first_new:], written
+    finally:
+        finish(old, *([new] if new else []))
