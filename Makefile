@@ -44,6 +44,7 @@ docs: docs-images $(STAMP)
 docs-images: $(STAMP)
 	$(BIN)/python -m fdb_election.sim --scenario crash --timeline docs/images/timeline-crash.svg
 	$(BIN)/python -m fdb_election.sim --scenario handover --timeline docs/images/timeline-handover.svg
+	$(BIN)/python -m fdb_election.sim --scenario same-id --timeline docs/images/timeline-same-id.svg
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info

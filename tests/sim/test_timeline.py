@@ -71,7 +71,10 @@ def test_one_lane_per_process_and_one_for_the_leader_record(busy: Outcome) -> No
     assert root.tag == f"{SVG}svg"
     lanes = [e.text for e in of_class(root, "lane")]
     assert lanes == [*busy.history.processes, "leader record"]
-    assert len(busy.history.processes) == BUSY.processes
+    hosts = [p for p in busy.history.processes if not p.endswith("'")]
+    assert len(hosts) == BUSY.processes
+    twins = {p.removesuffix("'") for p in busy.history.processes if p.endswith("'")}
+    assert twins <= set(hosts), "a twin host shares the process id of one of the hosts"
 
 
 def test_one_bar_per_leadership_interval_labelled_with_its_fencing_ballot(busy: Outcome) -> None:
@@ -169,7 +172,7 @@ def test_the_docs_images_are_what_the_command_draws_now(name: str, tmp_path: Pat
 
 def test_the_command_line_refuses_what_it_cannot_draw(capsys: pytest.CaptureFixture[str]) -> None:
     for argv, reason in [
-        (["--scenario", "nope"], "invalid choice: 'nope' (choose from 'crash', 'handover')"),
+        (["--scenario", "nope"], "invalid choice: 'nope' (choose from 'crash', 'handover', "),
         (["--timeline", "x.svg"], "--timeline draws one run: give --replay SEED or --scenario"),
         (["--scenario", "crash", "--lease", "3"], "its own configuration; drop --lease"),
         (["--replay", "1", "--scenario", "crash"], "not allowed with argument"),

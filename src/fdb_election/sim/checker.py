@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fdb_election.sim.history import (
+    CmdChange,
     Commit,
     History,
     LeaderRecord,
@@ -33,6 +34,7 @@ __all__ = [
     "check_liveness",
     "check_one_holder_per_ballot",
     "check_replay",
+    "check_single_cmd",
     "check_single_leader",
     "leaderless_gaps",
 ]
@@ -116,14 +118,22 @@ def check_one_holder_per_ballot(history: History) -> list[Violation]:
 
 
 def _tenures(history: History) -> dict[int, tuple[str, int, float]]:
-    """For every stored ballot: (holder, first ballot of that holder's tenure, commit time)."""
+    """For every stored ballot: (holder, first ballot of that holder's tenure, commit time).
+
+    A tenure is one registration's: a claim by another registration of the same process id
+    (a restart, or a second process using the id) starts a new one.
+    """
     out: dict[int, tuple[str, int, float]] = {}
     start = 0
     previous: LeaderRecord | None = None
     for commit in history.commits():
         leader = commit.after.leader
         if leader is not None and leader != previous:
-            if previous is None or previous.leader_id != leader.leader_id:
+            if (
+                previous is None
+                or previous.leader_id != leader.leader_id
+                or previous.stamp_version != leader.stamp_version
+            ):
                 start = leader.ballot
             out.setdefault(leader.ballot, (leader.leader_id, start, commit.time))
         previous = leader
@@ -141,7 +151,7 @@ def check_adopted_ballots_committed(history: History) -> list[Violation]:
         if not isinstance(event, LeadershipChange) or not event.is_leader:
             continue
         found = tenures.get(event.ballot) if event.ballot is not None else None
-        if found is None or found[0] != event.process or found[2] > event.time:
+        if found is None or found[0] != event.elector_id or found[2] > event.time:
             what = (
                 "was never committed"
                 if found is None
@@ -226,14 +236,24 @@ def check_fencing(history: History) -> list[Violation]:
         previous_resource = resource
         leader = commit.after.leader
         tenure = tenures.get(leader.ballot) if leader is not None else None
-        if leader is None or tenure is None or leader.leader_id != resource.writer:
-            holder = leader.leader_id if leader is not None else "nobody"
+        if (
+            leader is None
+            or tenure is None
+            or leader.leader_id != resource.writer
+            or leader.stamp_version != resource.writer_stamp
+        ):
+            holder = (
+                f"{leader.leader_id} (registration v{leader.stamp_version})"
+                if leader is not None
+                else "nobody"
+            )
             violations.append(
                 Violation(
                     "fencing",
                     commit.time,
-                    f"write with token {resource.token} by {resource.writer!r} accepted at "
-                    f"v{commit.version} while {holder!r} holds the leader record",
+                    f"write with token {resource.token} by {resource.writer!r} (registration "
+                    f"v{resource.writer_stamp}) accepted at v{commit.version} while {holder} "
+                    "holds the leader record",
                 )
             )
         elif not tenure[1] <= resource.token <= leader.ballot:
@@ -306,6 +326,29 @@ def _leadership_intervals(history: History) -> tuple[list[Violation], list[tuple
     return violations, busy
 
 
+def check_single_cmd(history: History) -> list[Violation]:
+    """Two hosts' CMDs (what ``run`` supervises) never run at the same virtual time."""
+    running: dict[str, float] = {}
+    violations = []
+    for event in history.events:
+        if not isinstance(event, CmdChange):
+            continue
+        if event.running:
+            if running and event.process not in running:
+                others = ", ".join(sorted(running))
+                violations.append(
+                    Violation(
+                        "single_cmd",
+                        event.time,
+                        f"{event.process}'s CMD starts while {others}'s CMD still runs",
+                    )
+                )
+            running[event.process] = event.time
+        else:
+            running.pop(event.process, None)
+    return violations
+
+
 def check_single_leader(history: History) -> list[Violation]:
     """Two processes never report ``is_leader`` at the same virtual time."""
     return _leadership_intervals(history)[0]
@@ -359,6 +402,7 @@ INVARIANTS: dict[str, Callable[[History], list[Violation]]] = {
     "replay_matches_store": check_replay,
     "fencing": check_fencing,
     "single_leader": check_single_leader,
+    "single_cmd": check_single_cmd,
     "liveness": check_liveness,
 }
 

@@ -67,6 +67,10 @@ class ProcessClock:
         """Jump the wall clock by ``seconds`` (forwards or backwards), like an NTP step."""
         self.wall_offset += seconds
 
+    def true_time_of_monotonic(self, monotonic: float) -> float:
+        """The virtual time at which this monotonic clock reads ``monotonic``."""
+        return (monotonic - self._mono_origin) / (1.0 + self.rate_error)
+
     def true_time_of_wall(self, wall: float) -> float:
         """The virtual time at which this wall clock reads ``wall`` (at the current offset)."""
         return (wall - WALL_EPOCH - self.wall_offset) / (1.0 + self.wall_drift)

@@ -21,6 +21,14 @@ Kinds (``PlannedFault.kind``):
 ``resign``       the process stops gracefully (resign + unregister) and restarts ``duration`` later
 ``step_down``    an operator asks the current leader to step down (runtime request key)
 ``priority``     the process's priority becomes ``amount`` (preemption when it is the highest)
+``duplicate``    a second host starts with the same process id and is killed ``duration`` later;
+                 with ``amount`` > 0 the original is paused that long at the same moment (a hung
+                 process and the replacement its supervisor started). An elector that finds its
+                 id registered again by the other stops, and is restarted once the twin is gone
+
+Every process also runs CMD the way ``fdb-election run`` does: started while it leads, stopped
+by its supervisor (paused with the process) and, independently, by a guard that owns the
+deadline and is never paused; a crash stops CMD at once (the guard sees run die).
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ FAULT_KINDS = (
     "resign",
     "step_down",
     "priority",
+    "duplicate",
 )
 
 
@@ -183,6 +192,11 @@ def plan_faults(rng: random.Random, config: SimConfig, names: list[str], drift: 
             lease = new_lease
         elif kind == "step_down":
             fault = PlannedFault(t, kind, None)
+        elif kind == "duplicate":
+            pause = rng.uniform(0.5, 2.5) * lease if rng.random() < 0.5 else 0.0
+            fault = PlannedFault(
+                t, kind, who, duration=max(pause, rng.uniform(0.5, 3.0) * lease), amount=pause
+            )
         else:  # priority
             fault = PlannedFault(t, kind, who, amount=rng.choice((-1, 0, 1, 2, 3)))
         if t + fault.duration > last:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "CandidateRecord",
+    "CmdChange",
     "Commit",
     "ConfigRecord",
     "Fault",
@@ -70,11 +71,13 @@ class ConfigRecord:
 
 @dataclass(frozen=True, slots=True)
 class ResourceRecord:
-    """The protected resource: the last accepted fencing token, its writer, and a write count."""
+    """The protected resource: the last accepted fencing token, its writer (process id, and the
+    registration its token came from as a stamp version), and a write count."""
 
     token: int
     writer: str
     writes: int
+    writer_stamp: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +133,34 @@ class Commit:
 
 @dataclass(frozen=True, slots=True)
 class LeadershipChange:
-    """Process ``process`` started (``is_leader``) or stopped reporting ``is_leader``."""
+    """Host ``process`` started (``is_leader``) or stopped reporting ``is_leader``.
+
+    ``process_id`` is the elector's process id when it differs from the host's name (two hosts
+    running one id)."""
 
     time: float
     process: str
     is_leader: bool
     ballot: int | None = None
+    process_id: str | None = None
+
+    @property
+    def elector_id(self) -> str:
+        """The process id the elector ran with."""
+        return self.process_id or self.process
+
+
+@dataclass(frozen=True, slots=True)
+class CmdChange:
+    """Host ``process``'s CMD (what ``run`` keeps on one host) started or ended.
+
+    ``cause`` says who ended it: ``supervisor`` (run), ``guard`` (its deadline), ``crash`` (run
+    died and the guard stopped it), or ``stopped`` (run stopping)."""
+
+    time: float
+    process: str
+    running: bool
+    cause: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +195,7 @@ class Note:
     text: str
 
 
-Event = Commit | LeadershipChange | ResourceWrite | Fault | Note
+Event = Commit | LeadershipChange | CmdChange | ResourceWrite | Fault | Note
 
 
 @dataclass(slots=True)
@@ -234,7 +259,11 @@ def describe(event: Event) -> str:
         )
     if isinstance(event, LeadershipChange):
         state = "LEADS" if event.is_leader else "stops leading"
-        return f"{t} {event.process} {state} (ballot {event.ballot})"
+        as_id = f" as {event.process_id}" if event.process_id else ""
+        return f"{t} {event.process}{as_id} {state} (ballot {event.ballot})"
+    if isinstance(event, CmdChange):
+        state = "CMD starts" if event.running else f"CMD ends ({event.cause})"
+        return f"{t} {event.process} {state}"
     if isinstance(event, ResourceWrite):
         verdict = "accepted" if event.accepted else f"rejected {event.error}"
         return f"{t} {event.process} fenced write token={event.token} {verdict}"

@@ -238,10 +238,10 @@ class ElectionModel:
         """The stored leader record, expired or not."""
         return self.leader
 
-    def fenced_write(self, process_id: str, token: int) -> None:
+    def fenced_write(self, process_id: str, token: int, stamp: int = 0) -> None:
         """The protected resource accepts a write (the fence check is the checker's business)."""
         writes = self.resource.writes if self.resource is not None else 0
-        self.resource = ResourceRecord(token, process_id, writes + 1)
+        self.resource = ResourceRecord(token, process_id, writes + 1, stamp)
 
     # -- replay -------------------------------------------------------------------
 
@@ -274,7 +274,7 @@ class ElectionModel:
                 getter = getattr(self, op.name)
                 value = getter(op.config)
             elif op.name == "fenced_write":
-                self.fenced_write(pid, prio)
+                self.fenced_write(pid, prio, op.stamp or 0)
                 value = None
             else:
                 return op.result  # a read the model does not need to predict

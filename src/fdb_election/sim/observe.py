@@ -38,14 +38,14 @@ def config_record(config: Any) -> ConfigRecord:
 
 
 def encode_resource(record: ResourceRecord) -> bytes:
-    """The protected resource's value: ``(token, writer, writes)``."""
-    return tuples.pack((record.token, record.writer, record.writes))
+    """The protected resource's value: ``(token, writer, writes, writer_stamp)``."""
+    return tuples.pack((record.token, record.writer, record.writes, record.writer_stamp))
 
 
 def decode_resource(value: bytes) -> ResourceRecord:
     """The inverse of :func:`encode_resource`."""
-    token, writer, writes = tuples.unpack(value)
-    return ResourceRecord(token, writer, writes)
+    token, writer, writes, writer_stamp = tuples.unpack(value)
+    return ResourceRecord(token, writer, writes, writer_stamp)
 
 
 def _value(future: Any) -> bytes | None:

@@ -46,11 +46,14 @@ class Scenario:
     restart_after: float = 3.0
     seed: int = 1
     config: SimConfig = field(default_factory=_docs_config)
+    amount: float = 0.0
 
     @property
     def summary(self) -> str:
         """What happens, in one line."""
         back = self.at + self.restart_after
+        if self.fault == "duplicate":
+            return f"At {self.at:g} s the leader {self.action}. {self.expect}"
         return (
             f"At {self.at:g} s the leader {self.action}; it restarts at {back:g} s. {self.expect}"
         )
@@ -73,6 +76,18 @@ SCENARIOS: dict[str, Scenario] = {
             "Graceful handover",
             "stops gracefully (resigns)",
             "A follower's watch fires and it claims at once.",
+        ),
+        Scenario(
+            "same-id",
+            "duplicate",
+            "A replacement with the same process id while the leader hangs",
+            "hangs for 3 s while a replacement with its process id starts (killed at 12 s)",
+            "The replacement waits out the lease; the hung one then gives the id up.",
+            restart_after=8.0,
+            amount=3.0,
+            config=SimConfig(
+                processes=1, duration=16.0, lease=2.0, heartbeat=0.6, leases=(2.0,), kinds=()
+            ),
         ),
     )
 }
@@ -115,7 +130,13 @@ def run_scenario(name: str) -> Outcome:
         )
     world = _world(scenario)
     world.plan.faults.append(
-        PlannedFault(scenario.at, scenario.fault, victim, duration=scenario.restart_after)
+        PlannedFault(
+            scenario.at,
+            scenario.fault,
+            victim,
+            duration=scenario.restart_after,
+            amount=scenario.amount,
+        )
     )
     outcome = run_world(world, scenario=name)
     if leader_at(outcome.history, scenario.at) != victim:

@@ -88,6 +88,7 @@ FAULT_STYLES: dict[str, tuple[str, str, str]] = {
     "resign": ("R", "#1565c0", "graceful stop (band: stopped until restart)"),
     "step_down": ("D", "#6a1b9a", "operator asked the leader to step down"),
     "priority": ("Y", "#827717", "priority changed"),
+    "duplicate": ("2", "#ad1457", "a second host starts with the same process id"),
 }
 _UNKNOWN_FAULT = ("?", "#000000", "other fault")
 

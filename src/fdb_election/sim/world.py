@@ -20,14 +20,17 @@ from typing import Any
 from fdb.subspace_impl import Subspace
 
 from fdb_election import _mutations, embedded
+from fdb_election.cli.grace import GracePolicy
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime.core import ElectorCore, Phase
+from fdb_election.runtime.events import Release
 from fdb_election.runtime.stepdown import request_step_down
 from fdb_election.sim.checker import Violation, check, leaderless_gaps
 from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock
 from fdb_election.sim.faults import FAULT_KINDS, FaultPlan, PlannedFault, SimConfig, plan_faults
 from fdb_election.sim.history import (
+    CmdChange,
     Commit,
     Fault,
     History,
@@ -163,12 +166,17 @@ def _ns(current_time: Any) -> int:
 
 @dataclass(slots=True)
 class SimProcess:
-    """One simulated host running one elector (replaced by a new one after a crash)."""
+    """One simulated host running ``fdb-election run``: an elector (replaced by a new one after
+    a crash), the supervisor that starts CMD while it leads, and the guard that stops CMD by
+    the deadline on its own. ``process_id`` is the elector's id (a twin host shares its
+    original's, see the ``duplicate`` fault)."""
 
     name: str
     clock: ProcessClock
     rng: random.Random
     priority: int
+    process_id: str = ""
+    twin_of: str | None = None
     core: ElectorCore | None = None
     timer: Any = None
     paused_until: float = 0.0
@@ -176,7 +184,18 @@ class SimProcess:
     step_wall: float | None = None
     hooked: dict[int, Any] = field(default_factory=dict)
     last_ballot: int | None = None
+    last_stamp: int = 0  # the registration (stamp version) last_ballot was issued to
+    earlier: tuple[int, int] | None = None  # (ballot, stamp) a previous run was given
+    superseded: bool = False  # its elector gave the id up to a twin and has not restarted
     incarnation: int = 0
+    cmd_running: bool = False
+    guard_deadline: float | None = None  # the monotonic deadline the guard was last given
+    guard_timer: Any = None
+    supervisor_timer: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.process_id:
+            self.process_id = self.name
 
 
 @dataclass(slots=True)
@@ -246,6 +265,10 @@ class World:
         )
         self.plan: FaultPlan = plan_faults(self.rng, self.config, self.names, DRIFT_BOUND)
         self.election_config = self._config(self.config.lease, True, True)
+        # What run computes when it starts: SIGTERM grace + kill_margin before the deadline.
+        self.policy = GracePolicy.for_election(
+            lease=self.config.lease, heartbeat=self.config.heartbeat, requested=None
+        )
         self.processes: dict[str, SimProcess] = {}
         for name in self.names:
             clock = ProcessClock(
@@ -304,19 +327,26 @@ class World:
     def _start(self, name: str) -> None:
         proc = self.processes[name]
         proc.incarnation += 1
+        proc.superseded = False
+        incarnation = proc.incarnation
         election = RecordingElection(self.subspace, self._record_op)
         proc.core = ElectorCore(
             self.db,
             election,
-            process_id=name,
+            process_id=proc.process_id,
             clock=proc.clock,
             rng=proc.rng,
             priority=proc.priority,
             config=self.election_config,
             jitter=self.config.jitter,
             name="sim",
+            before_release=lambda release: self._release(proc, incarnation, release),
         )
-        self._note(name, f"starts (incarnation {proc.incarnation}, priority {proc.priority})")
+        proc.core.set_deadline_listener(
+            lambda deadline: self._guard_deadline(proc, incarnation, deadline)
+        )
+        as_id = f" as {proc.process_id}" if proc.process_id != name else ""
+        self._note(name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority})")
         self._schedule_step(proc, 0.0)
 
     def _schedule_step(self, proc: SimProcess, delay: float) -> None:
@@ -348,6 +378,7 @@ class World:
             return  # crashed while stalled in this step
         for event in core.take_events():
             self._note(proc.name, type(event).__name__ + _event_text(event))
+        self._supervise(proc)
         if core.last_error is not None and delay > 0 and core.phase is not Phase.STOPPED:
             error = core.last_error
             code = getattr(error, "code", None)
@@ -356,6 +387,14 @@ class World:
         if core.phase is Phase.STOPPED:
             proc.core = None
             self._cancel_watches(proc)
+            self._cancel_run_timers(proc)
+            if core.failure is not None:
+                proc.superseded = True
+                self._note(proc.name, f"stopped: {type(core.failure).__name__}")
+                if proc.twin_of is None:  # its supervisor restarts it once the twin is gone
+                    delay = self.rng.uniform(0.1, 1.0) * self.config.lease
+                    self.sched.after(delay, lambda: self._restart_when_alone(proc))
+                return
             if proc.restart_after is not None:
                 delay_restart, proc.restart_after = proc.restart_after, None
                 self.sched.after(delay_restart, lambda: self._start(proc.name))
@@ -395,41 +434,72 @@ class World:
         self.sched.after(delay, lambda: self._service(proc), owner=proc.name, label="service")
 
     def _service(self, proc: SimProcess) -> None:
+        """The host's own work: fenced writes while it leads, and stale ones now and then.
+
+        A stale write is fenced with a token a client kept (by process id and ballot only):
+        the last one this host was given, also after its elector gave the id up to a twin, and
+        while leading again, the one a previous run of its process id was given.
+        """
         self._schedule_service(proc)
         core = proc.core
-        if core is None or self.sched.now < proc.paused_until:
+        if self.sched.now < proc.paused_until:
             return
-        if core.is_leader:
+        if core is not None and core.is_leader:
+            leader = core.leader
+            stamp = stamp_version(leader.versionstamp) if leader is not None else 0
+            if proc.last_ballot is not None and proc.last_stamp != stamp:
+                proc.earlier = (proc.last_ballot, proc.last_stamp)
             proc.last_ballot = core.ballot
-            self._fenced_write(proc, core, stale=False)
-        elif proc.last_ballot is not None and self.rng.random() < 0.2:
-            self._fenced_write(proc, core, stale=True)
+            proc.last_stamp = stamp
+            self._fenced_write(proc, core)
+            if proc.earlier is not None and self.rng.random() < 0.2:
+                self._fenced_write(proc, core, token=proc.earlier)
+        elif (
+            proc.last_ballot is not None
+            and (core is not None or proc.superseded)
+            and self.rng.random() < 0.2
+        ):
+            self._fenced_write(proc, core, token=(proc.last_ballot, proc.last_stamp))
 
-    def _fenced_write(self, proc: SimProcess, core: ElectorCore, *, stale: bool) -> None:
-        """Write the resource in one transaction with the elector's fence check."""
-        token = proc.last_ballot if stale else core.ballot
-        if token is None:
+    def _fenced_write(
+        self,
+        proc: SimProcess,
+        core: ElectorCore | None,
+        *,
+        token: tuple[int, int] | None = None,
+    ) -> None:
+        """Write the resource in one transaction with a fence check: the elector's own, or
+        one with a ``token`` a client kept, given as (ballot, registration stamp)."""
+        if token is not None:
+            ballot, stamp = token
+        elif core is not None and core.ballot is not None and core.leader is not None:
+            ballot, stamp = core.ballot, stamp_version(core.leader.versionstamp)
+        else:
             return
         self._current.append(proc)
         proc.step_wall = proc.clock.wall()
         tr = self.db.create_transaction()
         try:
-            if stale:
-                core.election.fence(tr, proc.name, token)
+            if token is not None or core is None:
+                self.operator.fence(tr, proc.process_id, ballot)
             else:
                 core.fence(tr)
             current = tr.get(self.resource_key)
             writes = decode_resource(bytes(current)).writes if current.present() else 0
-            tr.set(self.resource_key, encode_resource(ResourceRecord(token, proc.name, writes + 1)))
-            self._record_op(tr, OpCall("fenced_write", proc.name, token, result="None"))
+            record = ResourceRecord(ballot, proc.process_id, writes + 1, stamp)
+            tr.set(self.resource_key, encode_resource(record))
+            op = OpCall("fenced_write", proc.process_id, ballot, result="None", stamp=stamp)
+            self._record_op(tr, op)
             tr.commit().wait()
         except Exception as exc:
             code = getattr(exc, "code", None)
             error = str(code) if code is not None else type(exc).__name__
-            self.history.record(ResourceWrite(self.sched.now, proc.name, token, False, None, error))
+            self.history.record(
+                ResourceWrite(self.sched.now, proc.name, ballot, False, None, error)
+            )
         else:
             version = tr.get_committed_version()
-            self.history.record(ResourceWrite(self.sched.now, proc.name, token, True, version))
+            self.history.record(ResourceWrite(self.sched.now, proc.name, ballot, True, version))
         finally:
             self._current.pop()
             self._forget_pending(proc.name)
@@ -484,16 +554,19 @@ class World:
         """After every event: record who started or stopped reporting ``is_leader``."""
         rises = []
         for name in self.names:
-            core = self.processes[name].core
+            proc = self.processes[name]
+            core = proc.core
             leading = core is not None and core.is_leader
+            as_id = proc.process_id if proc.process_id != name else None
             if leading != self._leading[name]:
                 self._leading[name] = leading
                 if leading:
-                    rises.append((name, core.ballot if core is not None else None))
+                    rises.append((name, core.ballot if core is not None else None, as_id))
                 else:
-                    self.history.record(LeadershipChange(self.sched.now, name, False))
-        for name, ballot in rises:
-            self.history.record(LeadershipChange(self.sched.now, name, True, ballot))
+                    change = LeadershipChange(self.sched.now, name, False, process_id=as_id)
+                    self.history.record(change)
+        for name, ballot, as_id in rises:
+            self.history.record(LeadershipChange(self.sched.now, name, True, ballot, as_id))
 
     # ------------------------------------------------------------------ faults
 
@@ -585,6 +658,10 @@ class World:
             finally:
                 self._operating = False
             detail = f"asked {leader.leader_id} to step down"
+        elif fault.kind == "duplicate" and proc is not None:
+            detail = self._duplicate(proc, fault)
+            if not detail:
+                return
         elif fault.kind == "priority" and proc is not None:
             proc.priority = int(fault.amount)
             if proc.core is not None:
@@ -602,6 +679,141 @@ class World:
         proc.core = None
         proc.paused_until = 0.0
         proc.restart_after = None
+        self._cancel_run_timers(proc)
+        self._cmd(proc, False, "crash")  # the guard sees run die and stops CMD at once
+
+    def _duplicate(self, proc: SimProcess, fault: PlannedFault) -> str:
+        """Start a twin host with ``proc``'s process id; it is killed ``fault.duration`` later.
+
+        Returns the fault's detail, or "" when it does not apply (``proc`` is a twin, not
+        running, or already has a running twin).
+        """
+        twin_name = f"{proc.name}'"
+        twin = self.processes.get(twin_name)
+        if proc.twin_of is not None or proc.core is None or (twin and twin.core is not None):
+            return ""
+        if twin is None:
+            clock = ProcessClock(
+                lambda: self.sched.now,
+                wall_offset=self.rng.uniform(-self.config.wall_skew, self.config.wall_skew),
+                wall_drift=self.rng.uniform(-1e-3, 1e-3),
+                rate_error=self.rng.uniform(-DRIFT_BOUND, DRIFT_BOUND),
+                mono_origin=self.rng.uniform(100.0, 10_000.0),
+            )
+            twin = SimProcess(
+                twin_name,
+                clock,
+                random.Random(self.rng.getrandbits(64)),
+                proc.priority,
+                process_id=proc.process_id,
+                twin_of=proc.name,
+            )
+            self.processes[twin_name] = twin
+            self.names.append(twin_name)
+            self._leading[twin_name] = False
+            self.history.processes = (*self.history.processes, twin_name)
+            self._schedule_service(twin)
+        twin.priority = proc.priority
+        self._start(twin_name)
+        self.sched.after(fault.duration, lambda: self._retire(twin))
+        if fault.amount > 0:
+            proc.paused_until = max(proc.paused_until, self.sched.now + fault.amount)
+            return f"{twin_name} runs as {proc.process_id}; {proc.name} paused {fault.amount:.3f} s"
+        return f"{twin_name} runs as {proc.process_id}"
+
+    def _retire(self, twin: SimProcess) -> None:
+        """The end of a twin: killed (if it has not stopped on its own)."""
+        if twin.core is not None:
+            self._crash(twin)
+            self._note(twin.name, "killed (the duplicate is removed)")
+
+    def _restart_when_alone(self, proc: SimProcess) -> None:
+        """Restart an elector that gave its id up, once no twin runs with that id."""
+        if proc.core is not None:
+            return
+        twin = self.processes.get(f"{proc.name}'")
+        if twin is not None and twin.core is not None:
+            self.sched.after(0.5 * self.config.lease, lambda: self._restart_when_alone(proc))
+            return
+        self._start(proc.name)
+
+    # ------------------------------------------------------------------ run: CMD, supervisor, guard
+
+    def _cmd(self, proc: SimProcess, running: bool, cause: str = "") -> None:
+        if proc.cmd_running != running:
+            proc.cmd_running = running
+            self.history.record(CmdChange(self.sched.now, proc.name, running, cause))
+
+    def _supervise(self, proc: SimProcess) -> None:
+        """run's loop: CMD runs while leading and out of risk (the process is not paused)."""
+        core = proc.core
+        if core is None:
+            return
+        if self.sched.now < proc.paused_until:
+            self._supervisor_at(proc, proc.paused_until)
+            return
+        deadline = core.deadline if core.is_leader else None
+        if deadline is None:
+            self._cmd(proc, False, "supervisor")
+            return
+        stop_at = self.policy.stop_at(deadline)
+        if proc.clock.monotonic() >= stop_at:
+            self._cmd(proc, False, "supervisor")
+            return
+        self._cmd(proc, True)
+        self._supervisor_at(proc, proc.clock.true_time_of_monotonic(stop_at))
+
+    def _supervisor_at(self, proc: SimProcess, when: float) -> None:
+        if proc.supervisor_timer is not None:
+            proc.supervisor_timer.cancel()
+        incarnation = proc.incarnation
+        proc.supervisor_timer = self.sched.at(
+            when, lambda: self._supervisor_timer(proc, incarnation), label="supervisor"
+        )
+
+    def _supervisor_timer(self, proc: SimProcess, incarnation: int) -> None:
+        proc.supervisor_timer = None
+        if proc.incarnation == incarnation:
+            self._supervise(proc)
+
+    def _release(self, proc: SimProcess, incarnation: int, _release: Release) -> None:
+        """The elector's before_release hook: run stops CMD before the resignation commits."""
+        if proc.incarnation == incarnation:
+            self._cmd(proc, False, "supervisor")
+
+    def _guard_deadline(self, proc: SimProcess, incarnation: int, deadline: float | None) -> None:
+        """The elector told the guard of a new deadline: it kills CMD ``kill_margin`` before.
+
+        The guard is its own process: it is not paused with run, nor stalled with its steps.
+        """
+        if proc.incarnation != incarnation:
+            return
+        proc.guard_deadline = deadline
+        if proc.guard_timer is not None:
+            proc.guard_timer.cancel()
+            proc.guard_timer = None
+        if deadline is None:
+            self._cmd(proc, False, "guard")  # leadership ended: stopped at once
+            return
+        kill_at = proc.clock.true_time_of_monotonic(deadline - self.policy.kill_margin)
+        proc.guard_timer = self.sched.at(
+            kill_at, lambda: self._guard_timer(proc, incarnation), label="guard"
+        )
+
+    def _guard_timer(self, proc: SimProcess, incarnation: int) -> None:
+        proc.guard_timer = None
+        deadline = proc.guard_deadline
+        if proc.incarnation != incarnation or deadline is None:
+            return
+        if proc.clock.monotonic() >= deadline - self.policy.kill_margin:
+            self._cmd(proc, False, "guard")
+
+    def _cancel_run_timers(self, proc: SimProcess) -> None:
+        for timer in (proc.guard_timer, proc.supervisor_timer):
+            if timer is not None:
+                timer.cancel()
+        proc.guard_timer = proc.supervisor_timer = None
+        proc.guard_deadline = None
 
     def _operator_write(self, config: ElectionConfig) -> None:
         self._operating = True
