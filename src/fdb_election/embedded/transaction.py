@@ -281,8 +281,8 @@ class Transaction(TransactionRead, AtomicMethods):
         self._unreadable_ranges: list[KeyRange] | None = None
         self._deferred: FDBError | None = None
         self._committed_version = -1
+        self._abandon(1025)
         self._stamp: Key | None = None
-        self._fail_watches(1025)
         self._watches: list[_Watch] = []
         self._size_limit = self._db._defaults.size_limit
         self._ryw = True
@@ -293,8 +293,16 @@ class Transaction(TransactionRead, AtomicMethods):
         self._bypass_unreadable = False
 
     def __del__(self) -> None:
-        # A transaction dropped before commit fails its pending watches (1025), as FoundationDB.
-        self._fail_watches(1025)
+        # A transaction dropped before commit fails what still waits on it (1025), as
+        # FoundationDB does when the binding destroys its transaction.
+        self._abandon(1025)
+
+    def _abandon(self, code: int) -> None:
+        """Fail what still waits on this attempt: its versionstamp and uncommitted watches."""
+        stamp = getattr(self, "_stamp", None)
+        if stamp is not None:
+            stamp._set_error(FDBError(code))
+        self._fail_watches(code)
 
     def _fail_watches(self, code: int) -> None:
         watches = getattr(self, "_watches", None)
@@ -798,9 +806,15 @@ class Transaction(TransactionRead, AtomicMethods):
 
     def get_versionstamp(self) -> Key:
         """A future for this transaction's 10-byte versionstamp, ready after a successful
-        commit. Call it before ``commit()`` (after: 2017; read-only transaction: 2021)."""
-        if self._state:
-            return Key(None, FDBError(1025 if self._state == _CANCELLED else 2017))
+        commit. Call it before ``commit()`` (after: 2017; read-only transaction: 2021).
+
+        Like every call that returns a future, it reports a pending deferred write error (a
+        too-long key gives 2102 here). A commit that fails leaves it with 2020; one refused for
+        a deferred error leaves it pending until the transaction is reset, cancelled or dropped
+        (then 1025)."""
+        error = self._usable()
+        if error is not None:
+            return Key(None, error)
         if self._stamp is None:
             self._stamp = Key._pending()
         return self._stamp
@@ -817,10 +831,12 @@ class Transaction(TransactionRead, AtomicMethods):
         """Commit; ``.wait()`` raises the error (1020 on conflict, 1007 if too old, ...)."""
         error = self._usable()
         if error is not None:
-            if self._state != _ACTIVE:
-                return FutureVoid(None, error)
-            self._state = _COMMITTED
-            return self._failed(error)
+            # Refused before it starts, as the binding's client library does: the transaction
+            # is not "committing" (no 2017 afterwards). A deferred write error leaves the
+            # versionstamp and watches waiting; an expired timeout fails them.
+            if error.code == 1031 and self._state == _ACTIVE:
+                self._abandon(1031)
+            return FutureVoid(None, error)
         self._state = _COMMITTED
         if not self._mutations and not self._write_conflicts:
             self._committed_version = -1
@@ -900,9 +916,7 @@ class Transaction(TransactionRead, AtomicMethods):
 
     def _cancel(self, code: int) -> None:
         self._state = _CANCELLED
-        if self._stamp is not None:
-            self._stamp._set_error(FDBError(code))
-        self._fail_watches(code)
+        self._abandon(code)
 
     def reset(self) -> None:
         """Start over: a fresh transaction (retry count, timeout clock and options too)."""
