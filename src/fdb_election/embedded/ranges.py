@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fdb_election.embedded.errors import FDBError
+from fdb_election.embedded.futures import Attempt
 
 __all__ = ["FDBRange", "KeySelector", "KeyValue", "StreamingMode", "strinc"]
 
@@ -97,25 +98,41 @@ class FDBRange:
     """The result of ``tr.get_range``: iterate it (as often as you like) or call ``to_list()``.
 
     It is not a list: no ``len()`` and no indexing, as in the binding. A failed read raises its
-    ``FDBError`` when iterated.
+    ``FDBError`` when iterated. Like the binding's, it keeps its transaction alive; a reset or
+    cancel of the transaction before the first iteration makes that iteration raise 1025.
     """
 
-    __slots__ = ("_error", "_rows")
+    __slots__ = ("_attempt", "_error", "_owner", "_rows")
 
-    def __init__(self, rows: Sequence[KeyValue], error: FDBError | None = None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[KeyValue],
+        error: FDBError | None = None,
+        attempt: Attempt | None = None,
+        owner: object = None,
+    ) -> None:
         self._rows = rows
         self._error = error
+        self._attempt = attempt
+        self._owner = owner
 
-    def __iter__(self) -> Iterator[KeyValue]:
+    def _checked(self) -> Sequence[KeyValue]:
+        attempt = self._attempt
+        if attempt is not None:
+            self._attempt = None
+            if attempt.code is not None:
+                self._error = FDBError(attempt.code)
+                self._rows = ()
         if self._error is not None:
             raise self._error
-        return iter(self._rows)
+        return self._rows
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return iter(self._checked())
 
     def to_list(self) -> list[KeyValue]:
         """All rows as a list."""
-        if self._error is not None:
-            raise self._error
-        return list(self._rows)
+        return list(self._checked())
 
 
 def strinc(key: bytes) -> bytes:

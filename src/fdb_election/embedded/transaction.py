@@ -28,7 +28,7 @@ from sortedcontainers import SortedList
 
 from fdb_election.embedded.atomic_methods import AtomicMethods
 from fdb_election.embedded.errors import FDBError
-from fdb_election.embedded.futures import FutureInt64, FutureVoid, Key, Value
+from fdb_election.embedded.futures import Attempt, FutureInt64, FutureVoid, Key, Value
 from fdb_election.embedded.mutations import (
     CLEAR_RANGE,
     SET_VALUE,
@@ -197,6 +197,7 @@ class Transaction(TransactionRead, AtomicMethods):
     """
 
     __slots__ = (
+        "_attempt",
         "_backoff",
         "_bypass_unreadable",
         "_cleared",
@@ -234,6 +235,9 @@ class Transaction(TransactionRead, AtomicMethods):
     def __init__(self, db: Database) -> None:
         self._db = db
         self._store = db._store
+        self._attempt: Attempt | None = None
+        self._stamp: Key | None = None
+        self._watches: list[_Watch] = []
         self._full_reset()
 
     @property
@@ -282,8 +286,10 @@ class Transaction(TransactionRead, AtomicMethods):
         self._deferred: FDBError | None = None
         self._committed_version = -1
         self._abandon(1025)
-        self._stamp: Key | None = None
-        self._watches: list[_Watch] = []
+        # Shared by this attempt's store reads: abandoning it fails the ones not yet used.
+        self._attempt = Attempt()
+        self._stamp = None
+        self._watches = []
         self._size_limit = self._db._defaults.size_limit
         self._ryw = True
         self._snapshot_ryw = True
@@ -295,17 +301,22 @@ class Transaction(TransactionRead, AtomicMethods):
     def __del__(self) -> None:
         # A transaction dropped before commit fails what still waits on it (1025), as
         # FoundationDB does when the binding destroys its transaction.
-        self._abandon(1025)
+        try:
+            self._abandon(1025)
+        except AttributeError:  # __init__ did not finish
+            pass
 
-    def _abandon(self, code: int) -> None:
-        """Fail what still waits on this attempt: its versionstamp and uncommitted watches."""
-        stamp = getattr(self, "_stamp", None)
+    def _abandon(self, code: int, reads: bool = True) -> None:
+        """Fail what still waits on this attempt: its versionstamp, uncommitted watches and
+        (``reads``) the store reads not used yet (a cluster would still be answering them)."""
+        if reads:
+            attempt = self._attempt
+            if attempt is not None:
+                attempt.code = code
+        stamp = self._stamp
         if stamp is not None:
             stamp._set_error(FDBError(code))
-        self._fail_watches(code)
-
-    def _fail_watches(self, code: int) -> None:
-        watches = getattr(self, "_watches", None)
+        watches = self._watches
         if watches:
             for watch in watches:
                 watch.future._set_error(FDBError(code))
@@ -417,7 +428,7 @@ class Transaction(TransactionRead, AtomicMethods):
             self._add_read_conflict(key, _key_after(key))
         if own is not _MISSING:
             value = own.apply(value)
-        return Value(value)
+        return Value(value, None, self._attempt)
 
     def _add_read_conflict(self, begin: bytes, end: bytes) -> None:
         """Record ``[begin, end)`` minus what our own sets and clears already determine."""
@@ -521,7 +532,7 @@ class Transaction(TransactionRead, AtomicMethods):
             return Key(None, e)
         if key > self._read_end():
             return Key(None, FDBError(2004))
-        return Key(key)
+        return Key(key, None, self._attempt)
 
     def _get_range(
         self, begin: Any, end: Any, limit: int, reverse: bool, mode: int, snapshot: bool
@@ -556,16 +567,18 @@ class Transaction(TransactionRead, AtomicMethods):
                     self._add_read_conflict(begin_key, _key_after(rows[-1][0]))
             else:
                 self._add_read_conflict(begin_key, end_key)
-        return FDBRange([KeyValue(k, v) for k, v in rows])
+        return FDBRange([KeyValue(k, v) for k, v in rows], None, self._attempt, self)
 
     def _get_read_version(self) -> FutureInt64:
         error = self._usable()
         if error is not None:
             return FutureInt64(None, error)
+        fetched = self._rv is None
         try:
-            return FutureInt64(self._read_version())
+            version = self._read_version()
         except FDBError as e:
             return FutureInt64(None, e)
+        return FutureInt64(version, None, self._attempt if fetched else None)
 
     def set_read_version(self, version: int) -> None:
         """Read at ``version`` instead of the latest (too new: 1009 at the first read)."""
@@ -835,9 +848,10 @@ class Transaction(TransactionRead, AtomicMethods):
             # is not "committing" (no 2017 afterwards). A deferred write error leaves the
             # versionstamp and watches waiting; an expired timeout fails them.
             if error.code == 1031 and self._state == _ACTIVE:
-                self._abandon(1031)
+                self._abandon(1031, reads=False)
             return FutureVoid(None, error)
         self._state = _COMMITTED
+        self._attempt = None  # a commit first waits for every read: they all keep their results
         if not self._mutations and not self._write_conflicts:
             self._committed_version = -1
             if self._stamp is not None:
