@@ -7,6 +7,7 @@ Shaped like the binding's so code written here behaves the same on a cluster: ``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -36,6 +37,13 @@ class KeyValue:
         return f"{self.key!r}: {self.value!r}"
 
 
+def _binding_key_selector() -> type | None:
+    """The official binding's ``KeySelector`` class, when the binding has loaded libfdb_c."""
+    impl = sys.modules.get("fdb.impl")
+    cls = getattr(impl, "KeySelector", None)
+    return cls if isinstance(cls, type) else None
+
+
 class KeySelector:
     """Names a key relative to another: the last key below ``key`` (at or below when
     ``or_equal``), then ``offset`` keys forward.
@@ -43,9 +51,21 @@ class KeySelector:
     Example::
 
         tr.get_key(KeySelector.first_greater_than(b"a"))
+
+    Interchangeable with the official binding's ``fdb.KeySelector``: the embedded store takes
+    either, and so does a real cluster's binding (it checks ``isinstance(x, KeySelector)``
+    against its own class, which this one then passes; ``type(x)`` stays this class). So one
+    piece of code can build its selectors with this class and run on both.
     """
 
     __slots__ = ("key", "offset", "or_equal")
+
+    def _class(self) -> type:
+        # Once the binding is loaded (a cluster in this process), report its class, so that the
+        # binding's isinstance checks (range bounds, clear, clear_range) accept this selector.
+        return _binding_key_selector() or type(self)
+
+    __class__ = property(_class)
 
     def __init__(self, key: Any, or_equal: bool, offset: int) -> None:
         self.key = key
@@ -80,6 +100,18 @@ class KeySelector:
 
     def __repr__(self) -> str:
         return f"KeySelector({self.key!r}, {self.or_equal!r}, {self.offset!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Explicit, because pickle checks __class__, which may name the binding's class.
+        return (KeySelector, (self.key, self.or_equal, self.offset))
+
+
+def is_key_selector(obj: Any) -> bool:
+    """Whether ``obj`` is a key selector: this module's or the official binding's."""
+    if isinstance(obj, KeySelector):
+        return True
+    binding = _binding_key_selector()
+    return binding is not None and isinstance(obj, binding)
 
 
 class StreamingMode:

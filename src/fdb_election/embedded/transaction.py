@@ -39,7 +39,14 @@ from fdb_election.embedded.mutations import (
     versionstamp_offset,
 )
 from fdb_election.embedded.options import TransactionOptions
-from fdb_election.embedded.ranges import FDBRange, KeySelector, KeyValue, StreamingMode, strinc
+from fdb_election.embedded.ranges import (
+    FDBRange,
+    KeySelector,
+    KeyValue,
+    StreamingMode,
+    is_key_selector,
+    strinc,
+)
 from fdb_election.embedded.storage import KeyRange
 
 if TYPE_CHECKING:
@@ -145,8 +152,12 @@ class TransactionRead:
         return self._tr._read(to_key(key), self._snap)
 
     def get_key(self, key_selector: KeySelector) -> Key:
-        """The key ``key_selector`` resolves to (``b''`` / ``b'\\xff'`` past either end)."""
-        return self._tr._get_key(key_selector, self._snap)
+        """The key ``key_selector`` resolves to (``b''`` / ``b'\\xff'`` past either end).
+
+        Like the binding, it takes any object with ``key``, ``or_equal`` and ``offset`` (this
+        package's :class:`KeySelector` or ``fdb.KeySelector``)."""
+        selector = (to_key(key_selector.key), bool(key_selector.or_equal), key_selector.offset)
+        return self._tr._get_key(selector, self._snap)
 
     def get_range(
         self,
@@ -491,21 +502,23 @@ class Transaction(TransactionRead, AtomicMethods):
         rows = [(k, v) for k, v in sorted(merged.items(), reverse=reverse) if v is not None]
         return rows[:limit] if limit else rows
 
-    def _resolve(self, selector: Any, snapshot: bool, as_bound: bool = True) -> bytes:
-        """The key a selector (or a plain key) names in this transaction's view.
+    def _bound(self, bound: Any, snapshot: bool) -> bytes:
+        """A range bound as a key: a plain key, or a key selector resolved in this view."""
+        if type(bound) is bytes:
+            return bound
+        if not is_key_selector(bound):
+            return to_key(bound)
+        key = to_key(bound.key)
+        if not bound.or_equal and bound.offset == 1:
+            return key  # first_greater_or_equal(k) bounds a range just as k does
+        return self._resolve((key, bool(bound.or_equal), bound.offset), snapshot)
 
-        ``as_bound``: the result only bounds a range, so ``first_greater_or_equal(k)`` may stay
-        ``k`` (the same rows follow) instead of being resolved to an existing key.
-        """
-        if not isinstance(selector, KeySelector):
-            return to_key(selector)
-        key = to_key(selector.key)
-        if as_bound and not selector.or_equal and selector.offset == 1:
-            return key
+    def _resolve(self, selector: tuple[bytes, bool, int], snapshot: bool) -> bytes:
+        """The key a selector ``(key, or_equal, offset)`` names in this transaction's view."""
+        key, or_equal, offset = selector
         read_end = self._read_end()
-        offset = selector.offset
         if offset >= 1:
-            start = _key_after(key) if selector.or_equal else key
+            start = _key_after(key) if or_equal else key
             start = min(start, read_end)
             rows = self._merged_rows(start, read_end, offset, False, snapshot)
             result = rows[offset - 1][0] if len(rows) >= offset else read_end
@@ -514,7 +527,7 @@ class Transaction(TransactionRead, AtomicMethods):
                     start, _key_after(result) if result < read_end else read_end
                 )
             return result
-        stop = _key_after(key) if selector.or_equal else key
+        stop = _key_after(key) if or_equal else key
         stop = min(stop, read_end)
         rows = self._merged_rows(b"", stop, 1 - offset, True, snapshot)
         result = rows[-offset][0] if len(rows) >= 1 - offset else b""
@@ -522,12 +535,12 @@ class Transaction(TransactionRead, AtomicMethods):
             self._add_read_conflict(result, stop)
         return result
 
-    def _get_key(self, selector: KeySelector, snapshot: bool) -> Key:
+    def _get_key(self, selector: tuple[bytes, bool, int], snapshot: bool) -> Key:
         error = self._usable()
         if error is not None:
             return Key(None, error)
         try:
-            key = self._resolve(selector, snapshot, as_bound=False)
+            key = self._resolve(selector, snapshot)
         except FDBError as e:
             return Key(None, e)
         if key > self._read_end():
@@ -547,8 +560,8 @@ class Transaction(TransactionRead, AtomicMethods):
         if mode == StreamingMode.exact and limit == 0:
             return FDBRange((), FDBError(2210))
         try:
-            begin_key = b"" if begin is None else self._resolve(begin, snapshot)
-            end_key = self._read_end() if end is None else self._resolve(end, snapshot)
+            begin_key = b"" if begin is None else self._bound(begin, snapshot)
+            end_key = self._read_end() if end is None else self._bound(end, snapshot)
             read_end = self._read_end()
             if begin_key > read_end or end_key > read_end:
                 return FDBRange((), FDBError(2004))
@@ -624,7 +637,10 @@ class Transaction(TransactionRead, AtomicMethods):
             self._trigger_watches(key, key, value, True)
 
     def clear(self, key: Any) -> None:
-        """Remove ``key`` (a missing or over-long key is silently fine)."""
+        """Remove ``key`` (a missing or over-long key is silently fine); a key selector is
+        first resolved with :meth:`get_key`, as the binding does."""
+        if type(key) is not bytes and is_key_selector(key):
+            key = self.get_key(key)
         key = to_key(key)
         if self._state:
             return
@@ -644,7 +660,12 @@ class Transaction(TransactionRead, AtomicMethods):
             self._trigger_watches(key, key, None, True)
 
     def clear_range(self, begin: Any, end: Any) -> None:
-        """Remove every key in ``[begin, end)`` (``None`` = the start / end of the keyspace)."""
+        """Remove every key in ``[begin, end)`` (``None`` = the start / end of the keyspace);
+        key selectors are first resolved with :meth:`get_key`, as the binding does."""
+        if type(begin) is not bytes and is_key_selector(begin):
+            begin = self.get_key(begin)
+        if type(end) is not bytes and is_key_selector(end):
+            end = self.get_key(end)
         begin = b"" if begin is None else to_key(begin)
         end = _NORMAL_KEY_END if end is None else to_key(end)
         if self._state:
