@@ -10,6 +10,12 @@ their transaction is reset, cancelled or destroyed, so such a future keeps a lin
 transaction's :class:`Attempt`: if the attempt was abandoned before the future's first use, that
 use raises 1025. A commit waits for every read of its transaction first, so reads made before a
 commit keep their results.
+
+Callbacks given to ``on_ready`` run exactly once: at once, in the calling thread, when the future
+is already complete, otherwise in the thread that completes it (the committing thread, or the file
+store's watch thread). A cluster runs them on its network thread, so ``wait()`` and
+``wait_for_any()`` may return there before a callback has run: code that needs the callback's
+effect must wait for a signal the callback itself gives (an event, a queue).
 """
 
 from __future__ import annotations
@@ -123,7 +129,9 @@ class Future:
         event.wait()
 
     def on_ready(self, callback: Callable[[Any], None]) -> None:
-        """Call ``callback(self)`` once, when ready (at once if already ready)."""
+        """Call ``callback(self)`` once, when ready: at once in this thread if already ready,
+        else in the thread that completes the future. Do not rely on it having run when
+        ``wait()`` returns: on a cluster it runs on the network thread, possibly later."""
         if self._attempt is not None:
             self._settle()
         with _LOCK:
