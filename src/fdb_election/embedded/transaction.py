@@ -223,6 +223,7 @@ class Transaction(TransactionRead, AtomicMethods):
         "_retries",
         "_retry_limit",
         "_rv",
+        "_rv_deadline",
         "_ryw",
         "_size",
         "_size_limit",
@@ -282,6 +283,9 @@ class Transaction(TransactionRead, AtomicMethods):
         """Forget this attempt (writes, reads, conflicts, read version, non-persistent options)."""
         self._state = _ACTIVE
         self._rv: int | None = None
+        # When the read version's 5 s run out, for a backend that does not refuse old read
+        # versions by itself (the file store); None when it does or no read version was fetched.
+        self._rv_deadline: float | None = None
         self._writes: dict[bytes, Any] = {}
         # Sorted keys of _writes, built when a range operation first needs it in a big
         # transaction; keys written since are queued in _unindexed (possibly repeated).
@@ -356,15 +360,29 @@ class Transaction(TransactionRead, AtomicMethods):
         return self._deferred
 
     def _read_version(self) -> int:
+        """The read version for a read: fetched at the first one; 1007 once over 5 s old."""
         rv = self._rv
         if rv is None:
-            hook = self._db._fault_hook
-            if hook is not None:
-                code = hook("read_version", self)
-                if code is not None:
-                    raise FDBError(code)
-            rv = self._rv = self._store.read_version()
+            rv = self._fetch_read_version()
+        elif self._rv_deadline is not None and self._db._clock() > self._rv_deadline:
+            raise FDBError(1007)
         return rv
+
+    def _fetch_read_version(self) -> int:
+        hook = self._db._fault_hook
+        if hook is not None:
+            code = hook("read_version", self)
+            if code is not None:
+                raise FDBError(code)
+        rv = self._rv = self._store.read_version()
+        lifetime = self._db._read_version_lifetime
+        if lifetime is not None:
+            self._rv_deadline = self._db._clock() + lifetime
+        return rv
+
+    def _too_old(self) -> bool:
+        """Whether the read version is over 5 s old (only known here for the file store)."""
+        return self._rv_deadline is not None and self._db._clock() > self._rv_deadline
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -586,18 +604,20 @@ class Transaction(TransactionRead, AtomicMethods):
         error = self._usable()
         if error is not None:
             return FutureInt64(None, error)
-        fetched = self._rv is None
+        if self._rv is not None:  # known already: no age check (a cluster just returns it)
+            return FutureInt64(self._rv)
         try:
-            version = self._read_version()
+            version = self._fetch_read_version()
         except FDBError as e:
             return FutureInt64(None, e)
-        return FutureInt64(version, None, self._attempt if fetched else None)
+        return FutureInt64(version, None, self._attempt)
 
     def set_read_version(self, version: int) -> None:
         """Read at ``version`` instead of the latest (too new: 1009 at the first read)."""
         if not isinstance(version, int):
             raise TypeError(f"version must be an int, not {type(version).__name__}")
         self._rv = version
+        self._rv_deadline = None  # its age is not known here (the store may still refuse it)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -887,6 +907,8 @@ class Transaction(TransactionRead, AtomicMethods):
                 code = hook("commit", self)
                 if code is not None:
                     raise FDBError(code)
+            if self._read_conflicts and self._too_old():
+                raise FDBError(1007)  # as FoundationDB's resolver: only with read conflicts
             version = self._store.commit(
                 self._rv,
                 self._read_conflicts,
