@@ -364,7 +364,7 @@ class Transaction(TransactionRead, AtomicMethods):
         rv = self._rv
         if rv is None:
             rv = self._fetch_read_version()
-        elif self._rv_deadline is not None and self._db._clock() > self._rv_deadline:
+        elif self._rv_deadline is not None and self._too_old():
             raise FDBError(1007)
         return rv
 
