@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+import sys
+
 import fdb.tuple
 import pytest
-from store_helpers import committed, error_code
+from store_helpers import binding_over_stub, committed, error_code
 
 from fdb_election.embedded import KeySelector, StreamingMode, strinc
 
@@ -118,6 +122,56 @@ def test_selector_ranges(filled):
     rows = tr.get_range(KeySelector.first_greater_than(b"a"), KeySelector.first_greater_than(b"c"))
     assert keys(rows) == [b"b", b"c"]
     assert filled.get_key(KeySelector.last_less_than(b"c")) == b"b"
+
+
+@pytest.fixture
+def binding_key_selector(filled, monkeypatch):
+    """The official binding's KeySelector class: the real one once libfdb_c is loaded (the fdb
+    backend), otherwise the same class from the binding's source run over a stub C library."""
+    impl = sys.modules.get("fdb.impl")
+    if impl is None:
+        impl, _stub = binding_over_stub(monkeypatch)
+    return impl.KeySelector
+
+
+@pytest.mark.parametrize("which", ["embedded", "binding"])
+def test_either_selector_class_works_everywhere(filled, binding_key_selector, which):
+    # One piece of code, with either class, on the embedded stores and on a cluster.
+    selector = KeySelector if which == "embedded" else binding_key_selector
+    tr = filled.create_transaction()
+    rows = tr.get_range(selector.first_greater_than(b"a"), selector.first_greater_than(b"c"))
+    assert keys(rows) == [b"b", b"c"]
+    assert keys(tr[selector.last_less_or_equal(b"c") : selector.first_greater_than(b"d")]) == [
+        b"c",
+        b"d",
+    ]
+    assert tr.get_key(selector.last_less_than(b"c")) == b"b"
+    assert tr.get_key(selector.first_greater_or_equal(b"b") + 2) == b"d"
+    tr.clear(selector.first_greater_than(b"d"))  # e
+    tr.clear_range(selector.last_less_than(b"b"), selector.first_greater_or_equal(b"b") + 1)
+    tr.commit().wait()
+    assert keys(filled.get_range(b"", b"\xff")) == [b"c", b"d"]
+    assert filled.get_key(selector.last_less_or_equal(b"z")) == b"d"
+
+
+def test_the_binding_takes_the_embedded_selector_as_its_own(monkeypatch):
+    impl, stub = binding_over_stub(monkeypatch)
+    ours = KeySelector.first_greater_than(b"a")
+    assert isinstance(ours, impl.KeySelector) and isinstance(ours, KeySelector)
+    assert type(ours) is KeySelector
+    tr = impl.Transaction(7, None)
+    tr.get_range(ours, KeySelector.last_less_or_equal(b"m") - 1, limit=3)
+    args = next(a for name, a in stub.calls if name == "fdb_transaction_get_range")
+    # (tr, begin key, length, or_equal, offset, end key, length, or_equal, offset, limit, ...)
+    assert args[:10] == (7, b"a", 1, True, 1, b"m", 1, True, -1, 3)
+
+
+def test_selectors_pickle_and_copy_as_embedded_selectors(monkeypatch):
+    binding_over_stub(monkeypatch)
+    selector = KeySelector.last_less_than(b"k") + 2
+    for clone in (copy.copy(selector), pickle.loads(pickle.dumps(selector))):
+        assert type(clone) is KeySelector
+        assert (clone.key, clone.or_equal, clone.offset) == (b"k", False, 2)
 
 
 def test_selectors_see_own_writes(filled):

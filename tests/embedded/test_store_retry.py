@@ -147,18 +147,57 @@ def test_too_old_and_future_version_retry_after_short_delay(fake_db, clock):
     assert clock.sleeps == [0.01, 0.005]
 
 
-def test_reads_and_commits_after_five_seconds_are_1007(fake_db, clock):
-    fake_db[b"k"] = b"v"
-    tr = fake_db.create_transaction()
+@pytest.fixture(params=["memory", "sqlite"])
+def aging_db(request, clock, tmp_path):
+    """A memory or file store whose transaction clock is ``clock`` (so 5 s pass at once)."""
+    path = None if request.param == "memory" else str(tmp_path / "aging.fdbe")
+    db = embedded.open(path, clock=clock, sleep=clock.sleep, rng=random.Random(7))
+    yield db
+    db.close()
+
+
+def test_reads_and_commits_after_five_seconds_are_1007(aging_db, clock):
+    # By the read version's age alone: nobody else commits, nothing is pruned (the file store
+    # used to let such a transaction live on).
+    aging_db[b"k"] = b"v"
+    tr = aging_db.create_transaction()
     assert tr[b"k"] == b"v"
     clock.now += 4.9
     assert tr[b"k"] == b"v"
     tr[b"k"] = b"new"
     clock.now += 0.2
     assert error_code(lambda: tr[b"other"].present()) == 1007
+    assert error_code(lambda: list(tr.get_range(b"a", b"z"))) == 1007
+    assert error_code(lambda: tr.get_key(embedded.KeySelector.last_less_than(b"z")).wait()) == 1007
+    assert tr.get_read_version().wait() > 0  # the version itself is still reported
     assert error_code(lambda: tr.commit().wait()) == 1007
     tr.on_error(1007).wait()
     assert tr[b"k"] == b"v"
+    tr[b"k"] = b"new"
+    tr.commit().wait()
+    assert aging_db[b"k"] == b"new"
+
+
+def test_other_commits_do_not_change_the_five_seconds(aging_db, clock):
+    aging_db[b"k"] = b"v"
+    tr = aging_db.create_transaction()
+    assert tr[b"k"] == b"v"
+    for i in range(4):
+        clock.now += 1.2
+        aging_db[b"other"] = b"%d" % i
+    assert tr[b"k"] == b"v"  # 4.8 s: still its own snapshot
+    clock.now += 0.3
+    assert error_code(lambda: tr[b"k"].present()) == 1007
+
+
+def test_an_old_transaction_without_read_conflicts_still_commits(aging_db, clock):
+    # FoundationDB's resolver only calls a commit too old when it has read conflict ranges.
+    tr = aging_db.create_transaction()
+    assert not tr.snapshot[b"k"].present()
+    clock.now += 6
+    tr[b"k"] = b"blind"
+    tr.commit().wait()
+    assert aging_db[b"k"] == b"blind"
 
 
 def test_timeout_from_creation_survives_on_error(fake_db, clock):

@@ -84,11 +84,42 @@ def test_get_versionstamp_rules(db):
     assert error_code(lambda: read_only.wait()) == 2021
     assert error_code(lambda: tr.get_versionstamp().wait()) == 2017
 
+
+def test_get_versionstamp_reports_a_deferred_write_error(db):
+    # Measured on FoundationDB 7.3: like every call that returns a future, get_versionstamp()
+    # raises the pending deferred error (here 2102 key_too_large), not 2020.
     tr = db.create_transaction()
     tr.set(b"x" * 10_001, b"too long key")
     failed = tr.get_versionstamp()
     assert error_code(lambda: tr.commit().wait()) == 2102
-    assert error_code(lambda: failed.wait()) == 2020
+    assert error_code(lambda: failed.wait()) == 2102
+
+
+def test_versionstamp_asked_before_a_refused_commit_waits_until_cancelled(db):
+    # A commit refused for a deferred error never starts, so the versionstamp asked for earlier
+    # stays pending; the failed on_error cancels the transaction, and it gets 1025.
+    tr = db.create_transaction()
+    early = tr.get_versionstamp()
+    tr.set(b"x" * 10_001, b"too long key")
+    try:
+        tr.commit().wait()
+    except Exception as e:
+        refused = e
+    assert refused.code == 2102
+    assert not early.is_ready()
+    assert error_code(lambda: tr.on_error(refused).wait()) == 2102
+    assert error_code(early.wait) == 1025
+
+
+def test_versionstamp_of_a_conflicting_commit_is_2020(db):
+    db[b"k"] = b"0"
+    tr = db.create_transaction()
+    assert tr[b"k"] == b"0"
+    tr[b"k"] = b"1"
+    stamp = tr.get_versionstamp()
+    db[b"k"] = b"other"
+    assert error_code(lambda: tr.commit().wait()) == 1020
+    assert error_code(stamp.wait) == 2020
 
 
 def test_malformed_versionstamp_ops_defer_2000(db):

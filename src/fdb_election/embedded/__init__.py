@@ -10,9 +10,10 @@ Example::
     tr.commit().wait()
     assert db[b"k"] == b"v"
 
-Code written against it runs unchanged on a real FoundationDB cluster (see FDB_BINDING.md):
-values are lazy ``Value`` futures, ranges are ``FDBRange`` iterables, errors are ``FDBError``
-with FoundationDB's codes.
+Code written against it runs unchanged on a real FoundationDB cluster through the official
+``foundationdb`` binding: values are lazy ``Value`` futures, ranges are ``FDBRange`` iterables,
+errors are ``FDBError`` with FoundationDB's codes (docs/embedded.md says what was checked against
+a real cluster and what still differs).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from fdb_election.embedded.options import (
     DatabaseOptions,
 )
 from fdb_election.embedded.ranges import KeySelector, KeyValue, StreamingMode
-from fdb_election.embedded.storage import Storage
+from fdb_election.embedded.storage import MVCC_WINDOW, VERSIONS_PER_SECOND, Storage
 from fdb_election.embedded.transaction import Transaction
 
 __all__ = ["Database", "FaultHook"]
@@ -52,9 +52,10 @@ class Database(AtomicMethods):
         db[b"hello"] = b"world"
         assert db[b"hello"] == b"world"
 
-    Time and randomness are parameters: ``clock`` (monotonic seconds) drives versions, the 5 s
-    transaction window and timeouts; ``sleep`` and ``rng`` drive ``on_error`` backoff. A
-    simulator passes virtual ones.
+    Time and randomness are parameters: ``clock`` (monotonic seconds) drives versions (in
+    memory), the 5 s transaction window (a read version older than 5 s of it gives 1007, on both
+    stores) and timeouts; ``sleep`` and ``rng`` drive ``on_error`` backoff. A simulator passes
+    virtual ones.
     """
 
     def __init__(
@@ -67,6 +68,11 @@ class Database(AtomicMethods):
     ) -> None:
         self._store = store
         self._clock = clock
+        # A backend whose versions do not follow ``clock`` cannot tell a read version's age;
+        # transactions then time it themselves with ``clock``.
+        self._read_version_lifetime: float | None = (
+            None if store.enforces_lifetime else MVCC_WINDOW / VERSIONS_PER_SECOND
+        )
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self._defaults = _TransactionDefaults()

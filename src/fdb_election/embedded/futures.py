@@ -3,6 +3,19 @@
 The embedded store answers reads synchronously, so most futures are born ready; what matters is
 *when errors surface*: a failed read is stored in its future and raised at first use, exactly like
 the binding. Watches are the one kind that completes later, from the committing thread.
+
+A read that went to the store stands for a request that, on a cluster, is still in flight until
+its first use. FoundationDB cancels such requests (error 1025 ``transaction_cancelled``) when
+their transaction is reset, cancelled or destroyed, so such a future keeps a link to its
+transaction's :class:`Attempt`: if the attempt was abandoned before the future's first use, that
+use raises 1025. A commit waits for every read of its transaction first, so reads made before a
+commit keep their results.
+
+Callbacks given to ``on_ready`` run exactly once: at once, in the calling thread, when the future
+is already complete, otherwise in the thread that completes it (the committing thread, or the file
+store's watch thread). A cluster runs them on its network thread, so ``wait()`` and
+``wait_for_any()`` may return there before a callback has run: code that needs the callback's
+effect must wait for a signal the callback itself gives (an event, a queue).
 """
 
 from __future__ import annotations
@@ -21,17 +34,37 @@ _LOCK = threading.Lock()
 _PENDING: Any = object()
 
 
+class Attempt:
+    """One attempt of a transaction, shared by the lazy reads made during it.
+
+    ``code`` stays None while the attempt lives or once it has reached its commit; the
+    transaction sets it (to 1025) when the attempt is abandoned: reset, ``on_error``, cancelled or
+    the transaction object destroyed. Reads not yet used then fail with that code.
+    """
+
+    # A class default and no __init__: one is made per transaction attempt, so creating it is
+    # kept as cheap as Python allows.
+    code: int | None = None
+
+
 class Future:
     """Base future: ``wait``, ``is_ready``, ``block_until_ready``, ``on_ready``, ``cancel``."""
 
-    __slots__ = ("_callbacks", "_canceller", "_error", "_event", "_result")
+    __slots__ = ("_attempt", "_callbacks", "_canceller", "_error", "_event", "_result")
 
-    def __init__(self, result: Any = None, error: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        result: Any = None,
+        error: BaseException | None = None,
+        attempt: Attempt | None = None,
+    ) -> None:
         self._result = result
         self._error = error
         self._callbacks: list[Callable[[Any], None]] | None = None
         self._event: threading.Event | None = None
         self._canceller: Callable[[], None] | None = None
+        # Set for a store read: the attempt whose abandonment, before first use, cancels it.
+        self._attempt = attempt
 
     @classmethod
     def _pending(cls) -> Any:
@@ -67,12 +100,24 @@ class Future:
         """Complete with an error raised by every later use; False when already complete."""
         return self._complete(None, error)
 
+    def _settle(self) -> None:
+        """First use of a store read: fail it with 1025 if its attempt was abandoned before."""
+        attempt = self._attempt
+        self._attempt = None
+        if attempt is not None and attempt.code is not None:
+            self._result = None
+            self._error = FDBError(attempt.code)
+
     def is_ready(self) -> bool:
         """True once the future holds a result or an error."""
+        if self._attempt is not None:
+            self._settle()
         return self._result is not _PENDING
 
     def block_until_ready(self) -> None:
         """Wait (without a timeout, like the binding) until the future is ready."""
+        if self._attempt is not None:
+            self._settle()
         if self._result is not _PENDING:
             return
         with _LOCK:
@@ -84,7 +129,11 @@ class Future:
         event.wait()
 
     def on_ready(self, callback: Callable[[Any], None]) -> None:
-        """Call ``callback(self)`` once, when ready (at once if already ready)."""
+        """Call ``callback(self)`` once, when ready: at once in this thread if already ready,
+        else in the thread that completes the future. Do not rely on it having run when
+        ``wait()`` returns: on a cluster it runs on the network thread, possibly later."""
+        if self._attempt is not None:
+            self._settle()
         with _LOCK:
             if self._result is _PENDING:
                 if self._callbacks is None:
@@ -100,7 +149,14 @@ class Future:
             canceller()
 
     def _raise_if_error(self) -> None:
-        self.block_until_ready()
+        attempt = self._attempt
+        if attempt is not None:  # _settle(), inlined: this runs on every use of every read
+            self._attempt = None
+            if attempt.code is not None:
+                self._result = None
+                self._error = FDBError(attempt.code)
+        if self._result is _PENDING:
+            self.block_until_ready()
         if self._error is not None:
             raise self._error
 

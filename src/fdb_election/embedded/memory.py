@@ -49,6 +49,8 @@ class _CommitRecord(NamedTuple):
 class MemoryStorage:
     """:class:`~fdb_election.embedded.storage.Storage` in memory; ``clock`` gives seconds."""
 
+    enforces_lifetime = True  # versions follow the clock
+
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
         self._epoch = clock()
@@ -182,10 +184,11 @@ class MemoryStorage:
     ) -> int:
         fired: list[Watch] = []
         with self._lock:
-            if read_version is not None:
+            if read_version is not None and read_conflicts:
+                # Like FoundationDB's resolver: too old only matters with read conflicts.
                 if max(self._clock_version(), self._high) - read_version > MVCC_WINDOW:
                     raise FDBError(1007)
-                if read_conflicts and self._conflicts(read_version, read_conflicts):
+                if self._conflicts(read_version, read_conflicts):
                     raise FDBError(1020)
             version = max(self._clock_version(), self._high + 1)
             changed = self._apply(mutations, versionstamp_bytes(version))

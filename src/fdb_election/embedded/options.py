@@ -42,7 +42,7 @@ def _text(value: str | bytes) -> bytes:
 
 class TransactionOptions:
     """``tr.options``: ``set_timeout``, ``set_retry_limit``, ``set_max_retry_delay``,
-    ``set_size_limit`` and the flags listed in FDB_BINDING.md §7.
+    ``set_size_limit`` and the flags below (the binding's names; no-argument flags take none).
 
     ``timeout``, ``retry_limit`` and ``max_retry_delay`` survive ``on_error``; the others are
     reset by it.

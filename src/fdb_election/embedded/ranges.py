@@ -7,10 +7,12 @@ Shaped like the binding's so code written here behaves the same on a cluster: ``
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fdb_election.embedded.errors import FDBError
+from fdb_election.embedded.futures import Attempt
 
 __all__ = ["FDBRange", "KeySelector", "KeyValue", "StreamingMode", "strinc"]
 
@@ -35,6 +37,13 @@ class KeyValue:
         return f"{self.key!r}: {self.value!r}"
 
 
+def _binding_key_selector() -> type | None:
+    """The official binding's ``KeySelector`` class, when the binding has loaded libfdb_c."""
+    impl = sys.modules.get("fdb.impl")
+    cls = getattr(impl, "KeySelector", None)
+    return cls if isinstance(cls, type) else None
+
+
 class KeySelector:
     """Names a key relative to another: the last key below ``key`` (at or below when
     ``or_equal``), then ``offset`` keys forward.
@@ -42,9 +51,21 @@ class KeySelector:
     Example::
 
         tr.get_key(KeySelector.first_greater_than(b"a"))
+
+    Interchangeable with the official binding's ``fdb.KeySelector``: the embedded store takes
+    either, and so does a real cluster's binding (it checks ``isinstance(x, KeySelector)``
+    against its own class, which this one then passes; ``type(x)`` stays this class). So one
+    piece of code can build its selectors with this class and run on both.
     """
 
     __slots__ = ("key", "offset", "or_equal")
+
+    def _class(self) -> type:
+        # Once the binding is loaded (a cluster in this process), report its class, so that the
+        # binding's isinstance checks (range bounds, clear, clear_range) accept this selector.
+        return _binding_key_selector() or type(self)
+
+    __class__ = property(_class)
 
     def __init__(self, key: Any, or_equal: bool, offset: int) -> None:
         self.key = key
@@ -80,6 +101,18 @@ class KeySelector:
     def __repr__(self) -> str:
         return f"KeySelector({self.key!r}, {self.or_equal!r}, {self.offset!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Explicit, because pickle checks __class__, which may name the binding's class.
+        return (KeySelector, (self.key, self.or_equal, self.offset))
+
+
+def is_key_selector(obj: Any) -> bool:
+    """Whether ``obj`` is a key selector: this module's or the official binding's."""
+    if isinstance(obj, KeySelector):
+        return True
+    binding = _binding_key_selector()
+    return binding is not None and isinstance(obj, binding)
+
 
 class StreamingMode:
     """Batch-size hints for range reads; they never change results (``exact`` needs a limit)."""
@@ -97,25 +130,41 @@ class FDBRange:
     """The result of ``tr.get_range``: iterate it (as often as you like) or call ``to_list()``.
 
     It is not a list: no ``len()`` and no indexing, as in the binding. A failed read raises its
-    ``FDBError`` when iterated.
+    ``FDBError`` when iterated. Like the binding's, it keeps its transaction alive; a reset or
+    cancel of the transaction before the first iteration makes that iteration raise 1025.
     """
 
-    __slots__ = ("_error", "_rows")
+    __slots__ = ("_attempt", "_error", "_owner", "_rows")
 
-    def __init__(self, rows: Sequence[KeyValue], error: FDBError | None = None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[KeyValue],
+        error: FDBError | None = None,
+        attempt: Attempt | None = None,
+        owner: object = None,
+    ) -> None:
         self._rows = rows
         self._error = error
+        self._attempt = attempt
+        self._owner = owner
 
-    def __iter__(self) -> Iterator[KeyValue]:
+    def _checked(self) -> Sequence[KeyValue]:
+        attempt = self._attempt
+        if attempt is not None:
+            self._attempt = None
+            if attempt.code is not None:
+                self._error = FDBError(attempt.code)
+                self._rows = ()
         if self._error is not None:
             raise self._error
-        return iter(self._rows)
+        return self._rows
+
+    def __iter__(self) -> Iterator[KeyValue]:
+        return iter(self._checked())
 
     def to_list(self) -> list[KeyValue]:
         """All rows as a list."""
-        if self._error is not None:
-            raise self._error
-        return list(self._rows)
+        return list(self._checked())
 
 
 def strinc(key: bytes) -> bytes:

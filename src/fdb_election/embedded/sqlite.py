@@ -22,10 +22,11 @@ backend differs), and keeps them across processes:
   old versions of each key except the newest one at the horizon, cleared keys, and old conflict
   ranges. ``state.prune_mark`` remembers the newest pruned-over commit; a read or conflict check at
   an older read version gets 1007 ``transaction_too_old``, so pruning can never change an answer.
-  This is also how the 5 s lifetime shows here: a transaction fails with 1007 once a commit made
-  after its read version is more than 5 s old (it then certainly started more than 5 s ago). A
-  long transaction on a database nobody else writes to is not stopped (the in-memory store,
-  whose versions follow its clock, would give it 1007): test lifetime rules on the memory store.
+* **Lifetime.** A read version here is the last commit's version, which says nothing about when
+  a transaction got it (the file may have had no commit for an hour). So the transaction layer
+  times it instead (``enforces_lifetime`` is False): a read, or a commit with read conflicts,
+  more than 5 s of the database's clock after the read version was fetched gets 1007, whatever
+  other processes did, as on FoundationDB.
 * **Durability.** WAL mode with ``synchronous=FULL``: the WAL is fsync'ed before a commit returns,
   so an acknowledged commit survives a process crash *and* a power loss or OS crash, as
   FoundationDB promises. (``NORMAL`` would survive process crashes only: the last commits could
@@ -172,6 +173,8 @@ class SQLiteStorage:
     (then 1038, retryable); ``version_clock`` gives wall-clock seconds and must be the real clock
     whenever several processes share the file; ``fallback_interval`` is the slow watch re-check.
     """
+
+    enforces_lifetime = False  # read versions are old commit versions: transactions time them
 
     def __init__(
         self,

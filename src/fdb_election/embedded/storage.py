@@ -39,6 +39,11 @@ class Storage(Protocol):
     transaction must never hold anything another client needs.
     """
 
+    #: True when the backend's versions follow the database's clock, so that it refuses a read
+    #: version older than :data:`MVCC_WINDOW` itself (1007). False when a version's age is not
+    #: known to it: transactions then time their read version with the database's clock.
+    enforces_lifetime: bool
+
     def read_version(self) -> int:
         """A version at which every commit acknowledged so far is visible; later commits get a
         strictly larger version."""

@@ -28,7 +28,7 @@ from sortedcontainers import SortedList
 
 from fdb_election.embedded.atomic_methods import AtomicMethods
 from fdb_election.embedded.errors import FDBError
-from fdb_election.embedded.futures import FutureInt64, FutureVoid, Key, Value
+from fdb_election.embedded.futures import Attempt, FutureInt64, FutureVoid, Key, Value
 from fdb_election.embedded.mutations import (
     CLEAR_RANGE,
     SET_VALUE,
@@ -39,7 +39,14 @@ from fdb_election.embedded.mutations import (
     versionstamp_offset,
 )
 from fdb_election.embedded.options import TransactionOptions
-from fdb_election.embedded.ranges import FDBRange, KeySelector, KeyValue, StreamingMode, strinc
+from fdb_election.embedded.ranges import (
+    FDBRange,
+    KeySelector,
+    KeyValue,
+    StreamingMode,
+    is_key_selector,
+    strinc,
+)
 from fdb_election.embedded.storage import KeyRange
 
 if TYPE_CHECKING:
@@ -145,8 +152,12 @@ class TransactionRead:
         return self._tr._read(to_key(key), self._snap)
 
     def get_key(self, key_selector: KeySelector) -> Key:
-        """The key ``key_selector`` resolves to (``b''`` / ``b'\\xff'`` past either end)."""
-        return self._tr._get_key(key_selector, self._snap)
+        """The key ``key_selector`` resolves to (``b''`` / ``b'\\xff'`` past either end).
+
+        Like the binding, it takes any object with ``key``, ``or_equal`` and ``offset`` (this
+        package's :class:`KeySelector` or ``fdb.KeySelector``)."""
+        selector = (to_key(key_selector.key), bool(key_selector.or_equal), key_selector.offset)
+        return self._tr._get_key(selector, self._snap)
 
     def get_range(
         self,
@@ -197,6 +208,7 @@ class Transaction(TransactionRead, AtomicMethods):
     """
 
     __slots__ = (
+        "_attempt",
         "_backoff",
         "_bypass_unreadable",
         "_cleared",
@@ -211,6 +223,7 @@ class Transaction(TransactionRead, AtomicMethods):
         "_retries",
         "_retry_limit",
         "_rv",
+        "_rv_deadline",
         "_ryw",
         "_size",
         "_size_limit",
@@ -234,6 +247,9 @@ class Transaction(TransactionRead, AtomicMethods):
     def __init__(self, db: Database) -> None:
         self._db = db
         self._store = db._store
+        self._attempt: Attempt | None = None
+        self._stamp: Key | None = None
+        self._watches: list[_Watch] = []
         self._full_reset()
 
     @property
@@ -267,6 +283,9 @@ class Transaction(TransactionRead, AtomicMethods):
         """Forget this attempt (writes, reads, conflicts, read version, non-persistent options)."""
         self._state = _ACTIVE
         self._rv: int | None = None
+        # When the read version's 5 s run out, for a backend that does not refuse old read
+        # versions by itself (the file store); None when it does or no read version was fetched.
+        self._rv_deadline: float | None = None
         self._writes: dict[bytes, Any] = {}
         # Sorted keys of _writes, built when a range operation first needs it in a big
         # transaction; keys written since are queued in _unindexed (possibly repeated).
@@ -281,9 +300,11 @@ class Transaction(TransactionRead, AtomicMethods):
         self._unreadable_ranges: list[KeyRange] | None = None
         self._deferred: FDBError | None = None
         self._committed_version = -1
-        self._stamp: Key | None = None
-        self._fail_watches(1025)
-        self._watches: list[_Watch] = []
+        self._abandon(1025)
+        # Shared by this attempt's store reads: abandoning it fails the ones not yet used.
+        self._attempt = Attempt()
+        self._stamp = None
+        self._watches = []
         self._size_limit = self._db._defaults.size_limit
         self._ryw = True
         self._snapshot_ryw = True
@@ -293,11 +314,24 @@ class Transaction(TransactionRead, AtomicMethods):
         self._bypass_unreadable = False
 
     def __del__(self) -> None:
-        # A transaction dropped before commit fails its pending watches (1025), as FoundationDB.
-        self._fail_watches(1025)
+        # A transaction dropped before commit fails what still waits on it (1025), as
+        # FoundationDB does when the binding destroys its transaction.
+        try:
+            self._abandon(1025)
+        except AttributeError:  # __init__ did not finish
+            pass
 
-    def _fail_watches(self, code: int) -> None:
-        watches = getattr(self, "_watches", None)
+    def _abandon(self, code: int, reads: bool = True) -> None:
+        """Fail what still waits on this attempt: its versionstamp, uncommitted watches and
+        (``reads``) the store reads not used yet (a cluster would still be answering them)."""
+        if reads:
+            attempt = self._attempt
+            if attempt is not None:
+                attempt.code = code
+        stamp = self._stamp
+        if stamp is not None:
+            stamp._set_error(FDBError(code))
+        watches = self._watches
         if watches:
             for watch in watches:
                 watch.future._set_error(FDBError(code))
@@ -326,15 +360,29 @@ class Transaction(TransactionRead, AtomicMethods):
         return self._deferred
 
     def _read_version(self) -> int:
+        """The read version for a read: fetched at the first one; 1007 once over 5 s old."""
         rv = self._rv
         if rv is None:
-            hook = self._db._fault_hook
-            if hook is not None:
-                code = hook("read_version", self)
-                if code is not None:
-                    raise FDBError(code)
-            rv = self._rv = self._store.read_version()
+            rv = self._fetch_read_version()
+        elif self._rv_deadline is not None and self._too_old():
+            raise FDBError(1007)
         return rv
+
+    def _fetch_read_version(self) -> int:
+        hook = self._db._fault_hook
+        if hook is not None:
+            code = hook("read_version", self)
+            if code is not None:
+                raise FDBError(code)
+        rv = self._rv = self._store.read_version()
+        lifetime = self._db._read_version_lifetime
+        if lifetime is not None:
+            self._rv_deadline = self._db._clock() + lifetime
+        return rv
+
+    def _too_old(self) -> bool:
+        """Whether the read version is over 5 s old (only known here for the file store)."""
+        return self._rv_deadline is not None and self._db._clock() > self._rv_deadline
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -409,7 +457,7 @@ class Transaction(TransactionRead, AtomicMethods):
             self._add_read_conflict(key, _key_after(key))
         if own is not _MISSING:
             value = own.apply(value)
-        return Value(value)
+        return Value(value, None, self._attempt)
 
     def _add_read_conflict(self, begin: bytes, end: bytes) -> None:
         """Record ``[begin, end)`` minus what our own sets and clears already determine."""
@@ -472,21 +520,23 @@ class Transaction(TransactionRead, AtomicMethods):
         rows = [(k, v) for k, v in sorted(merged.items(), reverse=reverse) if v is not None]
         return rows[:limit] if limit else rows
 
-    def _resolve(self, selector: Any, snapshot: bool, as_bound: bool = True) -> bytes:
-        """The key a selector (or a plain key) names in this transaction's view.
+    def _bound(self, bound: Any, snapshot: bool) -> bytes:
+        """A range bound as a key: a plain key, or a key selector resolved in this view."""
+        if type(bound) is bytes:
+            return bound
+        if not is_key_selector(bound):
+            return to_key(bound)
+        key = to_key(bound.key)
+        if not bound.or_equal and bound.offset == 1:
+            return key  # first_greater_or_equal(k) bounds a range just as k does
+        return self._resolve((key, bool(bound.or_equal), bound.offset), snapshot)
 
-        ``as_bound``: the result only bounds a range, so ``first_greater_or_equal(k)`` may stay
-        ``k`` (the same rows follow) instead of being resolved to an existing key.
-        """
-        if not isinstance(selector, KeySelector):
-            return to_key(selector)
-        key = to_key(selector.key)
-        if as_bound and not selector.or_equal and selector.offset == 1:
-            return key
+    def _resolve(self, selector: tuple[bytes, bool, int], snapshot: bool) -> bytes:
+        """The key a selector ``(key, or_equal, offset)`` names in this transaction's view."""
+        key, or_equal, offset = selector
         read_end = self._read_end()
-        offset = selector.offset
         if offset >= 1:
-            start = _key_after(key) if selector.or_equal else key
+            start = _key_after(key) if or_equal else key
             start = min(start, read_end)
             rows = self._merged_rows(start, read_end, offset, False, snapshot)
             result = rows[offset - 1][0] if len(rows) >= offset else read_end
@@ -495,7 +545,7 @@ class Transaction(TransactionRead, AtomicMethods):
                     start, _key_after(result) if result < read_end else read_end
                 )
             return result
-        stop = _key_after(key) if selector.or_equal else key
+        stop = _key_after(key) if or_equal else key
         stop = min(stop, read_end)
         rows = self._merged_rows(b"", stop, 1 - offset, True, snapshot)
         result = rows[-offset][0] if len(rows) >= 1 - offset else b""
@@ -503,17 +553,17 @@ class Transaction(TransactionRead, AtomicMethods):
             self._add_read_conflict(result, stop)
         return result
 
-    def _get_key(self, selector: KeySelector, snapshot: bool) -> Key:
+    def _get_key(self, selector: tuple[bytes, bool, int], snapshot: bool) -> Key:
         error = self._usable()
         if error is not None:
             return Key(None, error)
         try:
-            key = self._resolve(selector, snapshot, as_bound=False)
+            key = self._resolve(selector, snapshot)
         except FDBError as e:
             return Key(None, e)
         if key > self._read_end():
             return Key(None, FDBError(2004))
-        return Key(key)
+        return Key(key, None, self._attempt)
 
     def _get_range(
         self, begin: Any, end: Any, limit: int, reverse: bool, mode: int, snapshot: bool
@@ -528,8 +578,8 @@ class Transaction(TransactionRead, AtomicMethods):
         if mode == StreamingMode.exact and limit == 0:
             return FDBRange((), FDBError(2210))
         try:
-            begin_key = b"" if begin is None else self._resolve(begin, snapshot)
-            end_key = self._read_end() if end is None else self._resolve(end, snapshot)
+            begin_key = b"" if begin is None else self._bound(begin, snapshot)
+            end_key = self._read_end() if end is None else self._bound(end, snapshot)
             read_end = self._read_end()
             if begin_key > read_end or end_key > read_end:
                 return FDBRange((), FDBError(2004))
@@ -548,22 +598,26 @@ class Transaction(TransactionRead, AtomicMethods):
                     self._add_read_conflict(begin_key, _key_after(rows[-1][0]))
             else:
                 self._add_read_conflict(begin_key, end_key)
-        return FDBRange([KeyValue(k, v) for k, v in rows])
+        return FDBRange([KeyValue(k, v) for k, v in rows], None, self._attempt, self)
 
     def _get_read_version(self) -> FutureInt64:
         error = self._usable()
         if error is not None:
             return FutureInt64(None, error)
+        if self._rv is not None:  # known already: no age check (a cluster just returns it)
+            return FutureInt64(self._rv)
         try:
-            return FutureInt64(self._read_version())
+            version = self._fetch_read_version()
         except FDBError as e:
             return FutureInt64(None, e)
+        return FutureInt64(version, None, self._attempt)
 
     def set_read_version(self, version: int) -> None:
         """Read at ``version`` instead of the latest (too new: 1009 at the first read)."""
         if not isinstance(version, int):
             raise TypeError(f"version must be an int, not {type(version).__name__}")
         self._rv = version
+        self._rv_deadline = None  # its age is not known here (the store may still refuse it)
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -603,7 +657,10 @@ class Transaction(TransactionRead, AtomicMethods):
             self._trigger_watches(key, key, value, True)
 
     def clear(self, key: Any) -> None:
-        """Remove ``key`` (a missing or over-long key is silently fine)."""
+        """Remove ``key`` (a missing or over-long key is silently fine); a key selector is
+        first resolved with :meth:`get_key`, as the binding does."""
+        if type(key) is not bytes and is_key_selector(key):
+            key = self.get_key(key)
         key = to_key(key)
         if self._state:
             return
@@ -623,7 +680,12 @@ class Transaction(TransactionRead, AtomicMethods):
             self._trigger_watches(key, key, None, True)
 
     def clear_range(self, begin: Any, end: Any) -> None:
-        """Remove every key in ``[begin, end)`` (``None`` = the start / end of the keyspace)."""
+        """Remove every key in ``[begin, end)`` (``None`` = the start / end of the keyspace);
+        key selectors are first resolved with :meth:`get_key`, as the binding does."""
+        if type(begin) is not bytes and is_key_selector(begin):
+            begin = self.get_key(begin)
+        if type(end) is not bytes and is_key_selector(end):
+            end = self.get_key(end)
         begin = b"" if begin is None else to_key(begin)
         end = _NORMAL_KEY_END if end is None else to_key(end)
         if self._state:
@@ -798,9 +860,15 @@ class Transaction(TransactionRead, AtomicMethods):
 
     def get_versionstamp(self) -> Key:
         """A future for this transaction's 10-byte versionstamp, ready after a successful
-        commit. Call it before ``commit()`` (after: 2017; read-only transaction: 2021)."""
-        if self._state:
-            return Key(None, FDBError(1025 if self._state == _CANCELLED else 2017))
+        commit. Call it before ``commit()`` (after: 2017; read-only transaction: 2021).
+
+        Like every call that returns a future, it reports a pending deferred write error (a
+        too-long key gives 2102 here). A commit that fails leaves it with 2020; one refused for
+        a deferred error leaves it pending until the transaction is reset, cancelled or dropped
+        (then 1025)."""
+        error = self._usable()
+        if error is not None:
+            return Key(None, error)
         if self._stamp is None:
             self._stamp = Key._pending()
         return self._stamp
@@ -817,11 +885,14 @@ class Transaction(TransactionRead, AtomicMethods):
         """Commit; ``.wait()`` raises the error (1020 on conflict, 1007 if too old, ...)."""
         error = self._usable()
         if error is not None:
-            if self._state != _ACTIVE:
-                return FutureVoid(None, error)
-            self._state = _COMMITTED
-            return self._failed(error)
+            # Refused before it starts, as the binding's client library does: the transaction
+            # is not "committing" (no 2017 afterwards). A deferred write error leaves the
+            # versionstamp and watches waiting; an expired timeout fails them.
+            if error.code == 1031 and self._state == _ACTIVE:
+                self._abandon(1031, reads=False)
+            return FutureVoid(None, error)
         self._state = _COMMITTED
+        self._attempt = None  # a commit first waits for every read: they all keep their results
         if not self._mutations and not self._write_conflicts:
             self._committed_version = -1
             if self._stamp is not None:
@@ -836,6 +907,8 @@ class Transaction(TransactionRead, AtomicMethods):
                 code = hook("commit", self)
                 if code is not None:
                     raise FDBError(code)
+            if self._read_conflicts and self._too_old():
+                raise FDBError(1007)  # as FoundationDB's resolver: only with read conflicts
             version = self._store.commit(
                 self._rv,
                 self._read_conflicts,
@@ -900,9 +973,7 @@ class Transaction(TransactionRead, AtomicMethods):
 
     def _cancel(self, code: int) -> None:
         self._state = _CANCELLED
-        if self._stamp is not None:
-            self._stamp._set_error(FDBError(code))
-        self._fail_watches(code)
+        self._abandon(code)
 
     def reset(self) -> None:
         """Start over: a fresh transaction (retry count, timeout clock and options too)."""
