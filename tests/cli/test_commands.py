@@ -163,7 +163,7 @@ def test_bad_url_is_a_usage_error_listing_the_schemes() -> None:
 
 def test_a_database_that_cannot_be_opened_is_an_operational_failure(tmp_path: Any) -> None:
     missing = tmp_path / "no-such-dir" / "x.fdbe"
-    result = CliRunner().invoke(cli, ["--db", f"sqlite:{missing}", "status"])
+    result = CliRunner().invoke(cli, ["--db", f"sqlite:{missing}", "init"])
     assert result.exit_code == 1, result.output
     assert "cannot open database" in result.output and "does not exist" in result.output
     assert not missing.parent.exists(), "nothing was created"

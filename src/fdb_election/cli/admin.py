@@ -55,7 +55,7 @@ def evict(cli: CliContext, batch: int, as_json: bool) -> None:
     with database_errors(cli):
         while True:  # bounded transactions until one finds fewer than a full batch
             removed = transact(
-                cli.database(),
+                cli.existing_database(),
                 lambda tr: election.evict_dead_candidates(tr, now(), limit=batch),
             )
             evicted += removed
@@ -80,7 +80,7 @@ def _current_leader(cli: CliContext, election: Any) -> tuple[str | None, Any]:
         return leader, arm_watch(tr, key)
 
     with database_errors(cli):
-        return transact(cli.database(), body)
+        return transact(cli.existing_database(), body)
 
 
 @click.command()
@@ -108,9 +108,10 @@ def resign(cli: CliContext, process_id: str, timeout: float | None, as_json: boo
         )
     with database_errors(cli):
         lease_s = transact(
-            cli.database(), lambda tr: election.read_config(tr).lease_duration.total_seconds()
+            cli.existing_database(),
+            lambda tr: election.read_config(tr).lease_duration.total_seconds(),
         )
-        request_step_down(cli.database(), election, process_id)
+        request_step_down(cli.existing_database(), election, process_id)
     wait_s = 2 * lease_s if timeout is None else timeout
     deadline = time.monotonic() + wait_s
     stepped_down = wait_s == 0

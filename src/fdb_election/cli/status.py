@@ -41,7 +41,7 @@ def _read(cli: CliContext, *, watch: bool) -> tuple[ElectionSnapshot, Any]:
         return snap, arm_watch(tr, key) if watch else None
 
     with database_errors(cli):
-        return transact(cli.database(), body)
+        return transact(cli.existing_database(), body)
 
 
 def _plain_line(snap: ElectionSnapshot) -> str:
