@@ -38,6 +38,7 @@ TOP = "fdb_election"
 MODULES = (
     "fdb_election.election",
     "fdb_election.runtime",
+    "fdb_election.runtime.http",
     "fdb_election.aio",
     "fdb_election.embedded",
     "fdb_election.connect",

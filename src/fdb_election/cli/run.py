@@ -45,6 +45,8 @@ from fdb_election.cli.child import ChildProcess, resolve_command
 from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
 from fdb_election.cli.exit_codes import signal_exit_code
 from fdb_election.cli.grace import GracePolicy, GraceTooLong
+from fdb_election.cli.http_option import Address, http_option, serve_for_command
+from fdb_election.cli.output import format_seconds
 from fdb_election.runtime.events import Release
 
 __all__ = ["Supervisor", "run"]
@@ -187,8 +189,8 @@ class Supervisor:
         if self._held_for != deadline:
             self._held_for = deadline
             self.say(
-                f"leadership at risk (deadline in {max(0.0, deadline - now):.3f} s): CMD stays "
-                "stopped until a refresh commits in time or a new tenure begins"
+                f"leadership at risk (deadline in {format_seconds(max(0.0, deadline - now))}): "
+                "CMD stays stopped until a refresh commits in time or a new tenure begins"
             )
         return min(max(deadline - now, _MIN_PAUSE_S), _AT_RISK_POLL_S)
 
@@ -222,7 +224,7 @@ class Supervisor:
         kill_at = self.policy.kill_at(deadline, now)
         self.say(
             f"{why}: stopping CMD (pid {child.pid}): SIGTERM, SIGKILL in "
-            f"{max(0.0, kill_at - now):.3f} s if still running"
+            f"{format_seconds(max(0.0, kill_at - now))} if still running"
         )
         code = child.stop(kill_at, clock=self.clock)
         self.say(f"CMD (pid {child.pid}) stopped (exit code {code})")
@@ -262,7 +264,8 @@ def _election_timing(cli: CliContext) -> tuple[float, float]:
     return config.lease_duration.total_seconds(), config.heartbeat_interval.total_seconds()
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+# Everything from CMD on is CMD's, options included (``run printf a --id x``).
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @common_options
 @click.option(
     "--id",
@@ -284,6 +287,7 @@ def _election_timing(cli: CliContext) -> tuple[float, float]:
     default=None,
     help="Seconds between SIGTERM and SIGKILL (default: 5, at most what the lease allows).",
 )
+@http_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_cli
 def run(
@@ -291,6 +295,7 @@ def run(
     process_id: str | None,
     priority: int,
     grace: float | None,
+    http: Address | None,
     cmd: tuple[str, ...],
 ) -> None:
     """Run CMD while this process leads the election: fdb-election run [OPTIONS] -- CMD [ARGS]."""
@@ -324,11 +329,15 @@ def run(
     if process_id is not None:
         kwargs["process_id"] = process_id
     with database_errors(cli):
-        elector = Elector(cli.database(), cli.election_name, **kwargs)
+        try:
+            elector = Elector(cli.database(), cli.election_name, **kwargs)
+        except ValueError as exc:  # the only argument not checked by click yet is --id
+            raise click.BadParameter(str(exc), param_hint="'--id'") from exc
+    serve_for_command(elector, http)
     supervisor = Supervisor(elector, policy, cmd, env, wake=wake)
     _say(
         f"campaigning in election {cli.election_name!r} as {elector.process_id!r} "
-        f"(lease {lease:g} s, grace {policy.grace:.3g} s)"
+        f"(lease {format_seconds(lease)}, grace {format_seconds(policy.grace)})"
     )
     code = 0
     with _stop_signals(supervisor.request_stop):
