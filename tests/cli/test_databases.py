@@ -80,9 +80,9 @@ def test_the_variable_is_named_as_the_source_of_the_database(
     assert invoke("init").exit_code == 0
     result = invoke("--election", "nightly", "status")
     assert result.exit_code == 3, result.output
-    assert (
-        f"election 'nightly' is not initialized in {url} (from ${ENV_VAR})" in result.stderr
-    ), result.stderr
+    assert f"election 'nightly' is not initialized in {url} (from ${ENV_VAR})" in result.stderr, (
+        result.stderr
+    )
 
 
 def test_an_existing_file_without_the_election_names_the_file(
