@@ -1,6 +1,6 @@
 """Helpers for the election tests: a retrying transaction runner, explicit instants, raw reads.
 
-Everything here uses only the binding API (FDB_BINDING.md), so the tests run unchanged on the
+Everything here uses only the binding API (docs/architecture.md, the store contract), so the tests run unchanged on the
 embedded stores and on a real FoundationDB cluster.
 """
 

@@ -10,8 +10,10 @@ Example::
     tr.commit().wait()
     assert db[b"k"] == b"v"
 
-Code written against it runs unchanged on a real FoundationDB cluster (see FDB_BINDING.md):
-values are lazy ``Value`` futures, ranges are ``FDBRange`` iterables, errors are ``FDBError``
+Code written against it runs unchanged on a real FoundationDB cluster: it implements the part of
+the official Python binding's API that fdb-election uses, with FoundationDB's semantics (what
+that part is: docs/architecture.md, "The store contract"; what still differs: docs/embedded.md).
+Values are lazy ``Value`` futures, ranges are ``FDBRange`` iterables, errors are ``FDBError``
 with FoundationDB's codes.
 """
 

@@ -42,7 +42,9 @@ def _text(value: str | bytes) -> bytes:
 
 class TransactionOptions:
     """``tr.options``: ``set_timeout``, ``set_retry_limit``, ``set_max_retry_delay``,
-    ``set_size_limit`` and the flags listed in FDB_BINDING.md §7.
+    ``set_size_limit`` and the binding's other transaction flags (read-your-writes and snapshot
+    behaviour, system keys, conflict ranges; flags that only tune a real cluster are accepted
+    and do nothing here).
 
     ``timeout``, ``retry_limit`` and ``max_retry_delay`` survive ``on_error``; the others are
     reset by it.
