@@ -93,3 +93,15 @@ def test_an_existing_file_without_the_election_names_the_file(
     result = invoke("--db", url, "--election", "nightly", "candidates")
     assert result.exit_code == 3
     assert f"not initialized in {url} (from --db)" in result.stderr
+
+
+def test_a_database_given_as_an_object_is_named_by_its_url(tmp_path: Path) -> None:
+    from fdb_election import embedded
+    from fdb_election.cli.context import CliContext
+
+    path = tmp_path / "given.fdbe"
+    for db, name in ((embedded.open(str(path)), f"sqlite:{path}"), (embedded.open(), "memory:")):
+        result = CliRunner().invoke(cli, ["status"], obj=CliContext(database_object=db))
+        assert result.exit_code == 3
+        assert f"election 'default' is not initialized in {name}" in result.stderr
+        assert "the given database" not in result.stderr
