@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo bench sim chaos docs docs-images clean
+.PHONY: venv test lint typecheck pytest demo dist dist-check bench sim chaos docs docs-images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ test: lint typecheck pytest
 demo: $(STAMP)
 	$(BIN)/fdb-election demo
 
+# The sdist and wheel, in dist/ (python -m build: the wheel is built from the sdist).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+
+# Build, install the wheel into a clean venv (not editable) and smoke-test it there (CI runs it).
+dist-check: $(STAMP)
+	$(BIN)/python tools/dist_check.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
 
@@ -53,4 +62,4 @@ docs-images: $(STAMP)
 	$(BIN)/python -m fdb_election.sim --scenario same-id --timeline docs/images/timeline-same-id.svg
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist src/*.egg-info

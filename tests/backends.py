@@ -7,8 +7,8 @@ Every test that touches a database takes the ``db`` fixture, which is parametris
 * ``fdb`` — a real FoundationDB cluster, only when ``FDB_CLUSTER_FILE`` is set and libfdb_c loads.
   The cluster is treated as a scratch cluster: the test key space is cleared before each test.
 
-Tests must not care which one they get: they use only the binding API (FDB_BINDING.md), compare
-errors by ``.code`` and never check the store's type.
+Tests must not care which one they get: they use only the binding API (the store contract in
+docs/architecture.md), compare errors by ``.code`` and never check the store's type.
 """
 
 from __future__ import annotations

@@ -9,12 +9,18 @@ Everything a user needs is importable from here::
         if elector.wait_for_leadership(timeout=30):
             ...  # lead; protect writes with elector.fence(tr)
 
-The layers (DESIGN.md): :mod:`fdb_election.election` holds the seed's ``LeaderElection``
-operations on one transaction; :mod:`fdb_election.runtime` the electors; :mod:`fdb_election.aio`
-the asyncio elector; :mod:`fdb_election.embedded` the FoundationDB-compatible store.
+``serve_http(elector, port=8080)`` answers health and leadership probes over HTTP.
+
+The layers (docs/architecture.md): :mod:`fdb_election.election` holds the seed's
+``LeaderElection`` operations on one transaction; :mod:`fdb_election.runtime` the electors;
+:mod:`fdb_election.aio` the asyncio elector; :mod:`fdb_election.embedded` the
+FoundationDB-compatible store. ``import fdb_election`` is enough to reach all of them
+(``fdb_election.aio.Elector``, ``fdb_election.embedded.open()``).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from fdb.subspace_impl import Subspace
 
@@ -48,8 +54,13 @@ from fdb_election.runtime import (
     election_subspace,
     request_step_down,
 )
+from fdb_election.runtime.http import serve_http
 from fdb_election.transactional import transactional
 from fdb_election.tuples import Versionstamp
+
+if TYPE_CHECKING:
+    from fdb_election import aio as aio
+    from fdb_election import embedded as embedded
 
 __all__ = [
     "CandidateInfo",
@@ -82,7 +93,21 @@ __all__ = [
     "election_subspace",
     "now",
     "request_step_down",
+    "serve_http",
     "transactional",
 ]
 
 __version__ = "0.1.0"
+
+
+#: Subpackages imported on first use (``fdb_election.aio`` loads asyncio, which the command line
+#: and thread services do not need).
+_LAZY_SUBMODULES = ("aio", "embedded")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"fdb_election.{name}")
+    raise AttributeError(f"module 'fdb_election' has no attribute {name!r}")

@@ -10,8 +10,10 @@ Example::
 
 Every URL gives an object with the FoundationDB binding's ``Database`` API, so code written
 against one runs unchanged on the others. What can surprise you: ``memory:`` gives a new, empty
-database on every call, and ``fdb:`` needs the FoundationDB client library (libfdb_c) installed
-on the machine, not only the ``foundationdb`` Python package.
+database on every call; ``sqlite:PATH`` creates the file when it is missing (pass
+``create=False`` to get :class:`DatabaseNotFoundError` instead, as read-only tools should), but
+not its directory, except for the default file's; and ``fdb:`` needs the FoundationDB client
+library (libfdb_c) installed on the machine, not only the ``foundationdb`` Python package.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_VAR", "SCHEMES", "FdbUnavailableError", "connect", "default_url"]
+__all__ = [
+    "ENV_VAR",
+    "SCHEMES",
+    "DatabaseNotFoundError",
+    "FdbUnavailableError",
+    "connect",
+    "default_url",
+]
 
 ENV_VAR = "FDB_ELECTION_DB"
 """Environment variable that names the database when none is given."""
@@ -38,6 +47,17 @@ _INSTALL_HINT = (
 
 class FdbUnavailableError(RuntimeError):
     """``fdb:`` was asked for but the FoundationDB client library cannot be used here."""
+
+
+class DatabaseNotFoundError(FileNotFoundError):
+    """``connect(url, create=False)`` named a database file that does not exist.
+
+    ``path`` is the absolute path that was looked for.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"database file {path!r} does not exist")
 
 
 def default_url() -> str:
@@ -59,8 +79,13 @@ def _default_state_file() -> Path:
     return base / "fdb-election" / "default.fdbe"
 
 
-def connect(url: str | None = None) -> Any:
+def connect(url: str | None = None, *, create: bool = True) -> Any:
     """Open the database named by ``url`` (module docstring); ``None`` means :func:`default_url`.
+
+    ``create=False`` refuses to create an embedded database file that does not exist yet
+    (:class:`DatabaseNotFoundError`), so that a mistyped path is reported instead of becoming a
+    new, empty database. The directory of the default file (:func:`default_url`) is created
+    when needed (mode 0700); any other file's directory must exist.
 
     Raises ``ValueError`` for an unknown or malformed URL, :class:`FdbUnavailableError` when
     ``fdb:`` cannot load the FoundationDB client library, and the file store's errors for a
@@ -68,8 +93,6 @@ def connect(url: str | None = None) -> Any:
     """
     if url is None:
         url = default_url()
-        if url == f"sqlite:{_default_state_file()}":
-            _default_state_file().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not isinstance(url, str):
         raise TypeError(f"database URL must be a str, got {type(url).__name__}")
     scheme, sep, rest = url.partition(":")
@@ -88,9 +111,15 @@ def connect(url: str | None = None) -> Any:
             raise ValueError(
                 f"'sqlite:' needs a file path, e.g. 'sqlite:/tmp/election.fdbe'; got {url!r}"
             )
+        path = os.path.abspath(os.path.expanduser(path))
+        if not create and not os.path.exists(path):
+            raise DatabaseNotFoundError(path)
+        default = _default_state_file()
+        if create and Path(path) == default:
+            default.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         from fdb_election import embedded
 
-        return embedded.open(os.path.expanduser(path))
+        return embedded.open(path)
     if scheme == "fdb":
         return _open_cluster(os.path.expanduser(rest) if rest else None)
     raise ValueError(_unknown(url, f"unknown scheme {scheme + ':'!r}"))

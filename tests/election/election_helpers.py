@@ -1,7 +1,7 @@
 """Helpers for the election tests: a retrying transaction runner, explicit instants, raw reads.
 
-Everything here uses only the binding API (FDB_BINDING.md), so the tests run unchanged on the
-embedded stores and on a real FoundationDB cluster.
+Everything here uses only the binding API (the store contract in docs/architecture.md), so the
+tests run unchanged on the embedded stores and on a real FoundationDB cluster.
 """
 
 from __future__ import annotations

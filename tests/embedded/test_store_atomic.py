@@ -1,4 +1,4 @@
-"""FDB_BINDING §3.2: atomic operations, checked on the store and against a plain model."""
+"""The binding API: atomic operations, checked on the store and against a plain model."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ OPS = ["add", "bit_and", "bit_or", "bit_xor", "max", "min", "byte_min", "byte_ma
 
 
 def model(op: str, existing: bytes | None, param: bytes) -> bytes | None:
-    """An independent statement of the §3.2 table, for the property test."""
+    """An independent statement of what each atomic operation does, for the property test."""
     n = len(param)
 
     def num(b: bytes) -> int:

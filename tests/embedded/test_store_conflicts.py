@@ -1,4 +1,4 @@
-"""FDB_BINDING §5.1 and §2.4: optimistic concurrency, snapshots, exact conflict ranges."""
+"""The binding API: optimistic concurrency, snapshots, exact conflict ranges."""
 
 from __future__ import annotations
 

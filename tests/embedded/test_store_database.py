@@ -1,4 +1,4 @@
-"""FDB_BINDING §1: ``Database`` conveniences, ``tr.snapshot``, ``tr.db``."""
+"""The binding API: ``Database`` conveniences, ``tr.snapshot``, ``tr.db``."""
 
 from __future__ import annotations
 

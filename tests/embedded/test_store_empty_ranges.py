@@ -1,4 +1,4 @@
-"""FDB_BINDING §3.1 / §5.1: an empty conflict range (begin == end) conflicts with nothing."""
+"""The binding API: an empty conflict range (begin == end) conflicts with nothing."""
 
 from __future__ import annotations
 

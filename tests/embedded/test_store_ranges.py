@@ -1,4 +1,4 @@
-"""FDB_BINDING §2.2 and §2.3: range reads, slices, ``KeyValue``, key selectors, ``get_key``."""
+"""The binding API: range reads, slices, ``KeyValue``, key selectors, ``get_key``."""
 
 from __future__ import annotations
 

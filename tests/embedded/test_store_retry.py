@@ -1,4 +1,4 @@
-"""FDB_BINDING §5.4 and §7: ``on_error``, retry limits, backoff, options, timeouts, 1007."""
+"""The binding API: ``on_error``, retry limits, backoff, options, timeouts, 1007."""
 
 from __future__ import annotations
 

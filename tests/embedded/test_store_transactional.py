@@ -1,4 +1,4 @@
-"""FDB_BINDING §1.2: the ``@transactional`` decorator, and concurrent read-modify-write."""
+"""The binding API: the ``@transactional`` decorator, and concurrent read-modify-write."""
 
 from __future__ import annotations
 

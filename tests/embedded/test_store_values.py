@@ -1,4 +1,4 @@
-"""FDB_BINDING §2.1: ``tr[key]`` is a lazy ``Value``; §5.6 ``FDBError``; §5.5 predicates."""
+"""The binding API: ``tr[key]`` is a lazy ``Value``; ``FDBError``; ``fdb.predicates``."""
 
 from __future__ import annotations
 

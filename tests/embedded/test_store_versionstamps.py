@@ -1,4 +1,4 @@
-"""FDB_BINDING §3.3 and §4: versionstamped mutations and ``get_versionstamp``."""
+"""The binding API: versionstamped mutations and ``get_versionstamp``."""
 
 from __future__ import annotations
 

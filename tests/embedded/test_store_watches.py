@@ -1,4 +1,4 @@
-"""FDB_BINDING §6: watches (bounded waits on events, never sleeps)."""
+"""The binding API: watches (bounded waits on events, never sleeps)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FDB_BINDING §3.1 and §5.3: writes, read-your-writes, deferred write errors, size limits."""
+"""The binding API: writes, read-your-writes, deferred write errors, size limits."""
 
 from __future__ import annotations
 

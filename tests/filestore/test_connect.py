@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from fdb_election.connect import ENV_VAR, FdbUnavailableError, connect, default_url
+from fdb_election.connect import (
+    ENV_VAR,
+    DatabaseNotFoundError,
+    FdbUnavailableError,
+    connect,
+    default_url,
+)
+from fdb_election.embedded import FileStoreError
 
 
 def _libfdb_c_loads() -> bool:
@@ -142,3 +149,45 @@ def test_fdb_without_libfdb_c_says_what_to_install(tmp_path: Path) -> None:
         assert "libfdb_c" in message
         assert "foundationdb-clients" in message
         assert "memory:" in message  # and what works without it
+
+
+def test_the_default_file_gets_its_directory_even_when_named_explicitly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CLI resolves the default URL itself and passes it on: that must work on a fresh account.
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    expected = tmp_path / "state" / "fdb-election" / "default.fdbe"
+    db = connect(default_url())
+    try:
+        assert _roundtrip(db) == b"ok"
+        assert expected.is_file()
+        assert (expected.parent.stat().st_mode & 0o777) == 0o700
+    finally:
+        db.close()
+
+
+def test_other_missing_directories_are_not_created(tmp_path: Path) -> None:
+    with pytest.raises(FileStoreError, match="does not exist"):
+        connect(f"sqlite:{tmp_path / 'nowhere' / 'x.fdbe'}")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_create_false_reports_a_missing_file_and_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "typo.fdbe"
+    with pytest.raises(DatabaseNotFoundError) as caught:
+        connect(f"sqlite:{path}", create=False)
+    assert caught.value.path == str(path)
+    assert str(path) in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its .wake directory
+
+
+def test_create_false_opens_an_existing_file(tmp_path: Path) -> None:
+    path = tmp_path / "there.fdbe"
+    connect(f"sqlite:{path}").close()
+    db = connect(f"sqlite:{path}", create=False)
+    try:
+        assert _roundtrip(db) == b"ok"
+        assert db.path == str(path)
+    finally:
+        db.close()

@@ -24,7 +24,7 @@ import click
 from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
 from fdb_election.cli.exit_codes import CliFailure, NotFound
 from fdb_election.cli.naming import leader_key
-from fdb_election.cli.output import Output
+from fdb_election.cli.output import Output, format_seconds
 from fdb_election.cli.watching import arm_watch, wait_for_future
 
 __all__ = ["evict", "resign"]
@@ -55,7 +55,7 @@ def evict(cli: CliContext, batch: int, as_json: bool) -> None:
     with database_errors(cli):
         while True:  # bounded transactions until one finds fewer than a full batch
             removed = transact(
-                cli.database(),
+                cli.existing_database(),
                 lambda tr: election.evict_dead_candidates(tr, now(), limit=batch),
             )
             evicted += removed
@@ -69,18 +69,50 @@ def evict(cli: CliContext, batch: int, as_json: bool) -> None:
         out.line(f"Evicted {evicted} dead {noun} from election {cli.election_name!r}.")
 
 
-def _current_leader(cli: CliContext, election: Any) -> tuple[str | None, Any]:
-    """(leader id or None, a watch on the leader key), read in one transaction."""
+def _current_leader(cli: CliContext, election: Any) -> tuple[Any, Any]:
+    """(the leader record or None, a watch on the leader key), read in one transaction.
+
+    A record whose lease has expired by this machine's clock counts as no leader.
+    """
+    from fdb_election.election import now
+
     key = leader_key(cli.election_name)
 
-    def body(tr: Any) -> tuple[str | None, Any]:
+    def body(tr: Any) -> tuple[Any, Any]:
         election.read_config(tr)  # NotInitialized → exit 3
         state = election.get_leader_raw(tr)
-        leader = state.leader_id if state is not None else None
-        return leader, arm_watch(tr, key)
+        if state is not None and not state.is_lease_valid(now()):
+            state = None
+        return state, arm_watch(tr, key)
 
     with database_errors(cli):
-        return transact(cli.database(), body)
+        return transact(cli.existing_database(), body)
+
+
+def _leader_id(state: Any) -> str | None:
+    return None if state is None else str(state.leader_id)
+
+
+def _wait_for_leader(
+    cli: CliContext, election: Any, process_id: str, deadline: float, follow_s: float
+) -> tuple[Any, bool]:
+    """Watch the leader key until ``process_id`` no longer leads, or ``deadline`` (monotonic).
+
+    Returns (the leader record last read, whether ``process_id`` has stepped down). Once it has,
+    waits on for the next leader, at most ``follow_s`` more and never past ``deadline``: the
+    resignation empties the leader key and another candidate claims it a moment later.
+    """
+    stepped_down = False
+    while True:
+        state, watch = _current_leader(cli, election)
+        if not stepped_down and _leader_id(state) != process_id:
+            stepped_down = True
+            deadline = min(deadline, time.monotonic() + follow_s)
+        remaining = deadline - time.monotonic()
+        if (stepped_down and state is not None) or remaining <= 0:
+            watch.cancel()
+            return state, stepped_down
+        wait_for_future(watch, remaining)
 
 
 @click.command()
@@ -99,28 +131,30 @@ def resign(cli: CliContext, process_id: str, timeout: float | None, as_json: boo
     from fdb_election.runtime import request_step_down
 
     election = cli.election()
-    leader, watch = _current_leader(cli, election)
+    state, watch = _current_leader(cli, election)
     watch.cancel()
+    leader = _leader_id(state)
     if leader != process_id:
         current = f"the leader is {leader!r}" if leader else "there is no leader"
         raise NotFound(
             f"{process_id!r} is not the leader of election {cli.election_name!r} ({current})"
         )
     with database_errors(cli):
-        lease_s = transact(
-            cli.database(), lambda tr: election.read_config(tr).lease_duration.total_seconds()
-        )
-        request_step_down(cli.database(), election, process_id)
+        config = transact(cli.existing_database(), election.read_config)
+        request_step_down(cli.existing_database(), election, process_id)
+    lease_s = config.lease_duration.total_seconds()
     wait_s = 2 * lease_s if timeout is None else timeout
-    deadline = time.monotonic() + wait_s
-    stepped_down = wait_s == 0
-    while not stepped_down and time.monotonic() < deadline:
-        leader, watch = _current_leader(cli, election)
-        if leader != process_id:
-            stepped_down = True
-            watch.cancel()
-            break
-        wait_for_future(watch, deadline - time.monotonic())
+    started = time.monotonic()
+    stepped_down = False
+    if wait_s:
+        # The others claim an empty leader key at once, or after two heartbeats when they let a
+        # higher-priority candidate go first: wait that long for the next leader, no longer.
+        follow_s = 2.5 * config.heartbeat_interval.total_seconds()
+        state, stepped_down = _wait_for_leader(
+            cli, election, process_id, started + wait_s, follow_s
+        )
+    waited = time.monotonic() - started
+    successor = _leader_id(state) if stepped_down else None
     out = Output.current(json_mode=as_json)
     if as_json:
         out.json(
@@ -129,15 +163,21 @@ def resign(cli: CliContext, process_id: str, timeout: float | None, as_json: boo
                 "process_id": process_id,
                 "requested": True,
                 "stepped_down": stepped_down if wait_s else None,
-                "leader": leader if leader != process_id else None,
+                "leader": successor,
+                "ballot": state.ballot if successor is not None else None,
             }
         )
     elif wait_s == 0:
         out.line(f"Asked {process_id!r} to step down (not waiting).")
+    elif stepped_down and successor is not None:
+        out.line(f"{process_id!r} stepped down; {successor!r} leads now (ballot {state.ballot}).")
     elif stepped_down:
-        out.line(f"{process_id!r} stepped down; leader is now {leader or 'none'}.")
+        out.line(
+            f"{process_id!r} stepped down; no other candidate has taken over yet (waited "
+            f"{format_seconds(waited)}; `fdb-election status` shows who leads)."
+        )
     if wait_s and not stepped_down:
         raise CliFailure(
-            f"{process_id!r} was asked to step down but still leads after {wait_s:g} s "
+            f"{process_id!r} was asked to step down but still leads after {format_seconds(wait_s)} "
             "(is its elector running and of this project?)"
         )

@@ -35,7 +35,7 @@ def candidates(cli: CliContext, as_json: bool) -> None:
     election = cli.election()
     with database_errors(cli):
         snap = transact(
-            cli.database(),
+            cli.existing_database(),
             lambda tr: read_snapshot(tr, election, cli.election_name, now_s=time.time()),
         )
     out = Output.current(json_mode=as_json)

@@ -52,7 +52,7 @@ def init(cli: CliContext, changes: ConfigChanges, as_json: bool) -> None:
             return True, wanted
 
     with database_errors(cli):
-        created, stored = transact(cli.database(), body)
+        created, stored = transact(cli.database(create=True), body)
     view = ConfigView.of(stored)
     out = Output.current(json_mode=as_json)
     if as_json:
@@ -80,7 +80,7 @@ def config_show(cli: CliContext, as_json: bool) -> None:
     """Print the configuration (exit 3 if the election is not initialized)."""
     election = cli.election()
     with database_errors(cli):
-        view = transact(cli.database(), lambda tr: ConfigView.of(election.read_config(tr)))
+        view = transact(cli.existing_database(), lambda tr: ConfigView.of(election.read_config(tr)))
     out = Output.current(json_mode=as_json)
     if as_json:
         out.json({"election": cli.election_name, "config": view.to_json()})
@@ -108,7 +108,7 @@ def config_set(cli: CliContext, changes: ConfigChanges, as_json: bool) -> None:
         return updated
 
     with database_errors(cli):
-        view = ConfigView.of(transact(cli.database(), body))
+        view = ConfigView.of(transact(cli.existing_database(), body))
     out = Output.current(json_mode=as_json)
     if as_json:
         out.json({"election": cli.election_name, "config": view.to_json()})

@@ -95,22 +95,47 @@ class ConfigChanges:
     def apply_to(self, config: Any) -> Any:
         """``config`` with the given fields replaced, validated by ``ElectionConfig``.
 
-        Raises click.BadParameter (exit 2) with ElectionConfig's explanation when the result is
-        not a valid configuration.
+        Raises click.BadParameter (exit 2) saying what is allowed when the result is not a
+        configuration electors can work with: the lease at least ``MIN_LEASE_S``, the
+        heartbeat below the lease, the candidate timeout above the heartbeat. (Stored
+        configurations may hold anything positive, as the seed and Rust accept it; an operator
+        writing one with which nobody stays leader, or that evicts live candidates, is a
+        mistake.)
         """
-        try:
-            result = dataclasses.replace(config, **self.field_updates())
-        except (ValueError, TypeError) as exc:
-            raise click.BadParameter(f"invalid configuration: {exc}") from exc
-        # Stored configurations may have any timeout (the seed, and Rust, accept it), but an
-        # operator writing one that evicts live candidates between two heartbeats is a mistake.
-        if result.candidate_timeout_ns <= result.heartbeat_interval_ns:
+        from fdb_election.cli.output import format_seconds
+        from fdb_election.runtime.factory import MIN_LEASE_S
+
+        updates = self.field_updates()
+
+        def seconds(field: str) -> float:
+            key = f"{field}_ns"
+            return int(updates.get(key, getattr(config, key))) / 1e9
+
+        lease, heartbeat = seconds("lease_duration"), seconds("heartbeat_interval")
+        timeout = seconds("candidate_timeout")
+        if lease < MIN_LEASE_S:
             raise click.BadParameter(
-                f"invalid configuration: the candidate timeout ({result.candidate_timeout}) "
-                f"must be above the heartbeat interval ({result.heartbeat_interval}), or live "
+                f"invalid configuration: a lease of {format_seconds(lease)} is too short; it "
+                f"must be at least {format_seconds(MIN_LEASE_S)}, so that it covers a commit, "
+                "a heartbeat and the clock-drift margin (below about 20 ms nobody stays leader)",
+                param_hint="'--lease'",
+            )
+        if heartbeat >= lease:
+            raise click.BadParameter(
+                f"invalid configuration: the heartbeat interval ({format_seconds(heartbeat)}) "
+                f"must be below the lease ({format_seconds(lease)}), so the leader can refresh "
+                "before its lease expires; a third of the lease is usual (give --heartbeat too)"
+            )
+        if timeout <= heartbeat:
+            raise click.BadParameter(
+                f"invalid configuration: the candidate timeout ({format_seconds(timeout)}) "
+                f"must be above the heartbeat interval ({format_seconds(heartbeat)}), or live "
                 "candidates are judged dead between two heartbeats; several heartbeats is better"
             )
-        return result
+        try:
+            return dataclasses.replace(config, **updates)
+        except (ValueError, TypeError) as exc:
+            raise click.BadParameter(f"invalid configuration: {exc}") from exc
 
     def initial_config(self, config_type: Any) -> Any:
         """The configuration ``init`` creates: defaults, or derived from ``--lease`` alone.

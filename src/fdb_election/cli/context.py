@@ -47,21 +47,47 @@ class CliContext:
         """``--db``, else ``$FDB_ELECTION_DB``, else the file store in the user's state dir."""
         if self.db_url:
             return self.db_url
-        if self.database_object is not None:
-            return "the given database"
+        if self.database_object is not None and not self._opened:
+            return _describe_database(self.database_object)
         from fdb_election.connect import default_url
 
         return str(default_url())
 
-    def database(self) -> Any:
-        """The database named by the URL (opened once); bad URLs are usage errors (exit 2)."""
+    def database_source(self) -> str:
+        """Which database this is and where the choice came from, for messages.
+
+        ``sqlite:/x.fdbe (from --db)``, ``... (from $FDB_ELECTION_DB)`` or ``... (the default
+        database)``: a user who set the variable in another shell sees it at once.
+        """
+        url = self.resolved_url()
+        if self.db_url:
+            return f"{url} (from --db)"
+        if self.database_object is not None and not self._opened:
+            return url
+        import os
+
+        if os.environ.get(DB_ENV_VAR, "").strip():
+            return f"{url} (from ${DB_ENV_VAR})"
+        return f"{url} (the default database; choose another with --db or ${DB_ENV_VAR})"
+
+    def database(self, *, create: bool = True) -> Any:
+        """The database named by the URL (opened once); bad URLs are usage errors (exit 2).
+
+        ``create=False`` is for commands that need an existing election: a database file
+        that does not exist is reported (exit 3) instead of being created empty.
+        """
         if self.database_object is None:
             url = self.resolved_url()
-            from fdb_election.connect import connect
+            from fdb_election.connect import DatabaseNotFoundError, connect
 
             try:
-                self.database_object = connect(url)
+                self.database_object = connect(url, create=create)
                 self._opened = True
+            except DatabaseNotFoundError as exc:
+                raise NotFound(
+                    f"no database at {self.database_source()}: the file {exc.path!r} does not "
+                    "exist; check the path, or create the election there with `fdb-election init`"
+                ) from exc
             except (ValueError, TypeError) as exc:
                 raise click.BadParameter(str(exc), param_hint="'--db'") from exc
             except Exception as exc:
@@ -70,6 +96,10 @@ class CliContext:
                 # Connecting problems (libfdb_c missing, unreadable file, ...) are operational.
                 raise CliFailure(f"cannot open database {url}: {exc}") from exc
         return self.database_object
+
+    def existing_database(self) -> Any:
+        """:meth:`database` for commands that read or change an existing election."""
+        return self.database(create=False)
 
     def election(self) -> Any:
         """The ``LeaderElection`` for ``--election`` (subspace ``("fdb-election", NAME)``)."""
@@ -138,6 +168,17 @@ def common_options(func: F) -> F:
     return func
 
 
+def _describe_database(db: Any) -> str:
+    """A database object given instead of a URL, named as well as it can be (a URL if known)."""
+    from fdb_election import embedded
+
+    if isinstance(db, embedded.Database):
+        return (
+            "memory: (an in-memory embedded database)" if db.path is None else f"sqlite:{db.path}"
+        )
+    return f"the given database ({type(db).__module__}.{type(db).__qualname__})"
+
+
 def _is_database_error(exc: BaseException) -> bool:
     """An FDBError from the embedded store or the official binding (compared by its int code)."""
     return type(exc).__name__ == "FDBError" and isinstance(getattr(exc, "code", None), int)
@@ -157,13 +198,15 @@ def database_errors(cli: CliContext) -> Iterator[None]:
     except Exception as exc:
         if not_initialized is not None and isinstance(exc, not_initialized):
             raise NotFound(
-                f"election {cli.election_name!r} is not initialized in {cli.resolved_url()}; "
-                f"create it with `fdb-election --election {cli.election_name} init`"
+                f"election {cli.election_name!r} is not initialized in "
+                f"{cli.database_source()}; create it with "
+                f"`fdb-election --election {cli.election_name} init`, or point --db at the "
+                "database that holds it"
             ) from exc
         if election_error is not None and isinstance(exc, election_error):
             raise CliFailure(f"election {cli.election_name!r}: {exc}") from exc
         if _is_database_error(exc):
-            raise CliFailure(f"database error on {cli.resolved_url()}: {exc}") from exc
+            raise CliFailure(f"database error on {cli.database_source()}: {exc}") from exc
         raise
 
 

@@ -115,7 +115,7 @@ class _Stage:
                 return leader.process_id, seen
             if seen >= end:
                 watch.cancel()
-                raise CliFailure(f"no new leader within {timeout:g} s")
+                raise CliFailure(f"no new leader within {format_seconds(timeout)}")
             wait_for_future(watch, min(0.1, end - seen))
 
 
@@ -194,7 +194,7 @@ def demo(lease: float, keep: bool) -> None:
         try:
             if live is not None:
                 live.start()
-            stage.say(f"database {url} (lease {lease:g} s); starting 3 candidates")
+            stage.say(f"database {url} (lease {format_seconds(lease)}); starting 3 candidates")
             for i in (1, 2, 3):
                 candidates.append(_spawn(url, f"demo-{i}", workdir))
             by_id = {c.process_id: c for c in candidates}
@@ -227,8 +227,10 @@ def demo(lease: float, keep: bool) -> None:
             for line in stage.log:
                 out.line(line)
         out.line("summary")
-        out.line(f"elected first: {first} in {elected_at - stage.started:.2f} s")
-        out.line(f"failover after kill -9: {failover:.2f} s (lease {lease:.2f} s)")
-        out.line(f"graceful handover: {handover * 1000:.1f} ms")
+        out.line(f"elected first: {first} in {format_seconds(elected_at - stage.started)}")
+        out.line(
+            f"failover after kill -9: {format_seconds(failover)} (lease {format_seconds(lease)})"
+        )
+        out.line(f"graceful handover: {format_seconds(handover)}")
         if keep:
             out.line(f"kept: {workdir}")

@@ -32,7 +32,9 @@ class GraceTooLong(ValueError):
 
 
 def _fmt(seconds: float) -> str:
-    return f"{seconds:.3g} s"
+    from fdb_election.cli.output import format_seconds
+
+    return format_seconds(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class GracePolicy:
             return cls(grace=min(DEFAULT_GRACE_S, limit), kill_margin=kill_margin)
         if requested > limit:
             raise GraceTooLong(
-                f"--grace {requested:g} is too long for this election: with a lease of "
+                f"--grace {_fmt(requested)} is too long for this election: with a lease of "
                 f"{_fmt(lease)} and a heartbeat of {_fmt(heartbeat)}, CMD must be dead within "
                 f"{_fmt(limit)} of SIGTERM so that it has stopped before another host can take "
                 "over (grace <= lease - 2 x heartbeat - kill margin); use a shorter --grace or "

@@ -51,6 +51,8 @@ from fdb_election.cli.child import ChildProcess, Guard, StartRefused, resolve_co
 from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
 from fdb_election.cli.exit_codes import ExitCode, signal_exit_code
 from fdb_election.cli.grace import GracePolicy, GraceTooLong
+from fdb_election.cli.http_option import Address, http_option, serve_for_command
+from fdb_election.cli.output import format_seconds
 from fdb_election.runtime.events import Release
 
 __all__ = ["Supervisor", "run"]
@@ -212,8 +214,8 @@ class Supervisor:
         if self._held_for != deadline:
             self._held_for = deadline
             self.say(
-                f"leadership at risk (deadline in {max(0.0, deadline - now):.3f} s): CMD stays "
-                "stopped until a refresh commits in time or a new tenure begins"
+                f"leadership at risk (deadline in {format_seconds(max(0.0, deadline - now))}): "
+                "CMD stays stopped until a refresh commits in time or a new tenure begins"
             )
         return min(max(deadline - now, _MIN_PAUSE_S), _AT_RISK_POLL_S)
 
@@ -247,7 +249,7 @@ class Supervisor:
         kill_at = self.policy.kill_at(deadline, now)
         self.say(
             f"{why}: stopping CMD (pid {child.pid}): SIGTERM, SIGKILL in "
-            f"{max(0.0, kill_at - now):.3f} s if still running"
+            f"{format_seconds(max(0.0, kill_at - now))} if still running"
         )
         code = child.stop(kill_at, clock=self.clock)
         self.say(f"CMD (pid {child.pid}) stopped (exit code {code})")
@@ -287,7 +289,8 @@ def _election_timing(cli: CliContext) -> tuple[float, float]:
     return config.lease_duration.total_seconds(), config.heartbeat_interval.total_seconds()
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+# Everything from CMD on is CMD's, options included (``run printf a --id x``).
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @common_options
 @click.option(
     "--id",
@@ -309,6 +312,7 @@ def _election_timing(cli: CliContext) -> tuple[float, float]:
     default=None,
     help="Seconds between SIGTERM and SIGKILL (default: 5, at most what the lease allows).",
 )
+@http_option
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 @pass_cli
 def run(
@@ -316,6 +320,7 @@ def run(
     process_id: str | None,
     priority: int,
     grace: float | None,
+    http: Address | None,
     cmd: tuple[str, ...],
 ) -> None:
     """Run CMD while this process leads the election: fdb-election run [OPTIONS] -- CMD [ARGS]."""
@@ -349,14 +354,18 @@ def run(
     if process_id is not None:
         kwargs["process_id"] = process_id
     with database_errors(cli):
-        elector = Elector(cli.database(), cli.election_name, **kwargs)
+        try:
+            elector = Elector(cli.database(), cli.election_name, **kwargs)
+        except ValueError as exc:  # the only argument not checked by click yet is --id
+            raise click.BadParameter(str(exc), param_hint="'--id'") from exc
+    serve_for_command(elector, http)
     guard = Guard.spawn(policy)
     # The guard hears of every deadline change from the elector's own thread, as it happens.
     elector.core.set_deadline_listener(guard.set_deadline)
     supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start)
     _say(
         f"campaigning in election {cli.election_name!r} as {elector.process_id!r} "
-        f"(lease {lease:g} s, grace {policy.grace:.3g} s)"
+        f"(lease {format_seconds(lease)}, grace {format_seconds(policy.grace)})"
     )
     code = 0
     with _stop_signals(supervisor.request_stop):

@@ -78,9 +78,9 @@ class ConfigView:
     def pairs(self) -> list[tuple[str, str]]:
         """Name/value pairs for display."""
         return [
-            ("lease", f"{self.lease_s:g} s"),
-            ("heartbeat", f"{self.heartbeat_s:g} s"),
-            ("candidate timeout", f"{self.candidate_timeout_s:g} s"),
+            ("lease", format_seconds(self.lease_s)),
+            ("heartbeat", format_seconds(self.heartbeat_s)),
+            ("candidate timeout", format_seconds(self.candidate_timeout_s)),
             ("election enabled", "yes" if self.election_enabled else "no"),
             ("preemption", "allowed" if self.allow_preemption else "not allowed"),
         ]

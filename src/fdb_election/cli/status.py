@@ -41,14 +41,21 @@ def _read(cli: CliContext, *, watch: bool) -> tuple[ElectionSnapshot, Any]:
         return snap, arm_watch(tr, key) if watch else None
 
     with database_errors(cli):
-        return transact(cli.database(), body)
+        return transact(cli.existing_database(), body)
 
 
 def _plain_line(snap: ElectionSnapshot) -> str:
+    """``TIME name=value ...`` (logfmt): values with spaces are quoted, not squeezed."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp} " + " ".join(
-        f"{name.replace(' ', '_')}={value.replace(' ', '')}" for name, value in snap.status_pairs()
+        f"{name.replace(' ', '_')}={_logfmt_value(value)}" for name, value in snap.status_pairs()
     )
+
+
+def _logfmt_value(value: str) -> str:
+    if value and not any(c in value for c in ' "=\\'):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _identity(snap: ElectionSnapshot) -> tuple[str, bool] | None:

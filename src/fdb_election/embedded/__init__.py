@@ -10,10 +10,11 @@ Example::
     tr.commit().wait()
     assert db[b"k"] == b"v"
 
-Code written against it runs unchanged on a real FoundationDB cluster through the official
-``foundationdb`` binding: values are lazy ``Value`` futures, ranges are ``FDBRange`` iterables,
-errors are ``FDBError`` with FoundationDB's codes (docs/embedded.md says what was checked against
-a real cluster and what still differs).
+Code written against it runs unchanged on a real FoundationDB cluster: it implements the part of
+the official Python binding's API that fdb-election uses, with FoundationDB's semantics (what
+that part is: docs/architecture.md, "The store contract"; what was checked against a real
+cluster and what still differs: docs/embedded.md). Values are lazy ``Value`` futures, ranges are
+``FDBRange`` iterables, errors are ``FDBError`` with FoundationDB's codes.
 """
 
 from __future__ import annotations

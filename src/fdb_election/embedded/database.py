@@ -86,6 +86,12 @@ class Database(AtomicMethods):
         """A new transaction on this database."""
         return Transaction(self)
 
+    @property
+    def path(self) -> str | None:
+        """The absolute path of the file this database lives in, None for one in memory."""
+        path = getattr(self._store, "path", None)
+        return path if isinstance(path, str) else None
+
     def set_fault_hook(self, hook: FaultHook | None) -> None:
         """Inject failures (embedded store only; for simulators and tests of callers).
 
