@@ -41,6 +41,7 @@ from fdb_election import embedded
 from fdb_election.election import ElectionConfig, Leader, LeaderElection
 from fdb_election.runtime.clock import SystemClock
 from fdb_election.runtime.core import ElectorCore
+from fdb_election.runtime.settings import ElectorSettings
 
 ELECTIONS = 1_000
 PROCESS_ID = "shard-owner"
@@ -122,8 +123,9 @@ def elector_steps(db: Any) -> tuple[list[Callable[[], float]], list[ElectorCore]
     """One ``ElectorCore`` per election, stepped until it leads; its ``step`` is the step."""
     clock = SystemClock()
     rng = random.Random(8)
+    settings = ElectorSettings(process_id=PROCESS_ID, metrics=False)
     cores = [
-        ElectorCore(db, LeaderElection(("elector", i)), process_id=PROCESS_ID, clock=clock, rng=rng)
+        ElectorCore(db, LeaderElection(("elector", i)), settings, clock=clock, rng=rng)
         for i in range(ELECTIONS)
     ]
     for core in cores:

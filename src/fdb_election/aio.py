@@ -34,14 +34,20 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
-from fdb_election.election import ElectionConfig, LeaderElection
+from fdb_election.election import LeaderElection
 from fdb_election.runtime.clock import Clock
-from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
+from fdb_election.runtime.core import Phase
 from fdb_election.runtime.elector_base import ElectorBase, check_stop_timeout
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core
+from fdb_election.runtime.settings import (
+    ElectorCallbacks,
+    ElectorOptions,
+    ElectorSettings,
+    split_options,
+)
 
 __all__ = ["Elector"]
 
@@ -64,46 +70,31 @@ class Elector(ElectorBase):
         db: Any,
         name_or_election: str | LeaderElection,
         *,
-        process_id: str | None = None,
-        priority: int = 0,
-        config: ElectionConfig | None = None,
+        settings: ElectorSettings | None = None,
+        callbacks: ElectorCallbacks | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
-        jitter: float = 0.1,
-        observer: bool = False,
-        clock_drift: float = DEFAULT_CLOCK_DRIFT,
-        on_elected: Callback | None = None,
-        on_demoted: Callback | None = None,
-        on_leader_change: Callback | None = None,
-        metrics: bool = True,
-        before_release: Callable[[Release], object] | None = None,
+        **options: Unpack[ElectorOptions],
     ) -> None:
-        self._core: ElectorCore = build_core(
-            db,
-            name_or_election,
-            process_id=process_id,
-            priority=priority,
-            config=config,
-            clock=clock,
-            rng=rng,
-            jitter=jitter,
-            observer=observer,
-            clock_drift=clock_drift,
-            metrics=metrics,
-            before_release=None if before_release is None else self._release_on_loop,
-            callbacks={
-                "on_elected": on_elected,
-                "on_demoted": on_demoted,
-                "on_leader_change": on_leader_change,
-                "before_release": before_release,
-            },
+        """The same ``settings``, ``callbacks`` and keyword options as the thread elector;
+        callbacks and ``before_release`` may also be coroutine functions."""
+        settings, callbacks = split_options(options, settings, callbacks)
+        super().__init__(
+            build_core(
+                db,
+                name_or_election,
+                settings,
+                clock=clock,
+                rng=rng,
+                before_release=None if callbacks.before_release is None else self._release_on_loop,
+            )
         )
-        self._before_release = before_release
+        self._before_release = callbacks.before_release
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callbacks: dict[type, Callback | None] = {
-            Elected: on_elected,
-            Demoted: on_demoted,
-            LeaderChanged: on_leader_change,
+            Elected: callbacks.on_elected,
+            Demoted: callbacks.on_demoted,
+            LeaderChanged: callbacks.on_leader_change,
         }
         self._task: asyncio.Task[None] | None = None
         self._callback_task: asyncio.Task[None] | None = None
@@ -112,7 +103,6 @@ class Elector(ElectorBase):
         self._changed: asyncio.Condition | None = None
         self._subscribers: list[asyncio.Queue[ElectorEvent | None]] = []
         self._stop_requested = False
-        self._init_loop_state()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -165,24 +155,8 @@ class Elector(ElectorBase):
 
     # ------------------------------------------------------------------ state
 
-    @property
-    def is_leader(self) -> bool:
-        """True only while this process leads (a local, monotonic deadline)."""
-        return self._core.is_leader
-
-    def healthy(self) -> bool:
-        """False once the loop has not completed a step for about a lease, or has stopped."""
-        if self._task is None or self._task.done():
-            return False
-        return self._core.healthy()
-
-    def fence(self, tr: Any) -> None:
-        """Make ``tr`` commit only while this tenure holds (raises ``NotLeader`` otherwise).
-
-        It reads the database: call it where blocking is fine (inside a transaction function run
-        with ``asyncio.to_thread``).
-        """
-        self._core.fence(tr)
+    def _running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def wait_for_leadership(self, timeout: float | None = None) -> bool:
         """Wait until this process leads (True) or ``timeout`` seconds pass (False)."""

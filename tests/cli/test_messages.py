@@ -15,7 +15,7 @@ import fdb_election
 from fdb_election.cli.context import CliContext
 from fdb_election.cli.main import cli
 from fdb_election.cli.output import format_seconds
-from fdb_election.runtime.factory import MIN_LEASE_S
+from fdb_election.runtime.settings import MIN_LEASE_S
 
 
 def invoke(db: Any, *args: str) -> Result:
@@ -95,9 +95,9 @@ def test_a_lease_nobody_could_lead_with_is_refused_with_the_minimum(
 def test_electors_refuse_a_lease_below_the_minimum() -> None:
     db = fdb_election.connect("memory:")
     too_short = fdb_election.ElectionConfig.with_lease_duration(0.001)
-    with pytest.raises(ValueError, match=r"at least 0\.1 s"):
+    with pytest.raises(ValueError, match=r"at least 100 ms"):
         fdb_election.Elector(db, "x", config=too_short)
-    with pytest.raises(ValueError, match=r"at least 0\.1 s"):
+    with pytest.raises(ValueError, match=r"at least 100 ms"):
         fdb_election.aio.Elector(db, "x", config=too_short)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from fdb.subspace_impl import Subspace
 
 from fdb_election.election import ElectionConfig, LeaderElection
-from fdb_election.runtime import ElectorCore, ManualClock, Phase, Release
+from fdb_election.runtime import ElectorCore, ElectorSettings, ManualClock, Phase, Release
 
 #: Short timings for the tests: 1 s lease, heartbeat 1/3 s, candidate timeout 1.5 s.
 LEASE = 1.0
@@ -41,16 +41,20 @@ def make_core(
     jitter: float = 0.0,
     before_release: Callable[[Release], object] | None = None,
 ) -> ElectorCore:
-    return ElectorCore(
-        db,
-        new_election(),
+    settings = ElectorSettings(
         process_id=process_id,
-        clock=clock.skewed(wall_offset),
-        rng=random.Random(seed),
         priority=priority,
         config=config,
         observer=observer,
         jitter=jitter,
+        metrics=False,
+    )
+    return ElectorCore(
+        db,
+        new_election(),
+        settings,
+        clock=clock.skewed(wall_offset),
+        rng=random.Random(seed),
         before_release=before_release,
     )
 

@@ -291,15 +291,11 @@ def test_fence_protects_a_write_of_the_current_tenure(db: Any, clock: ManualCloc
         ({"config": "fast"}, TypeError),
     ],
 )
-def test_bad_arguments_are_refused(kwargs: dict[str, Any], error: type[Exception]) -> None:
-    from fdb_election.runtime import ElectorCore
+def test_bad_settings_are_refused(kwargs: dict[str, Any], error: type[Exception]) -> None:
+    from fdb_election.runtime import ElectorSettings
 
-    arguments: dict[str, Any] = {
-        "process_id": "a",
-        "clock": ManualClock(),
-        "rng": random.Random(0),
-    }
+    arguments: dict[str, Any] = {"process_id": "a"}
     arguments.update(kwargs)
     with pytest.raises(error) as info:
-        ElectorCore(object(), new_election(), **arguments)
+        ElectorSettings(**arguments)
     assert str(info.value)

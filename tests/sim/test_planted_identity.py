@@ -29,7 +29,7 @@ def test_the_same_id_scenario_is_clean() -> None:
     assert outcome.faults["duplicate"] == 1
 
 
-@pytest.mark.parametrize("name", sorted(PLANTED))
+@pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_the_same_id_scenario_catches(name: str) -> None:
     with PLANTED[name]():
         outcome = run_scenario("same-id")

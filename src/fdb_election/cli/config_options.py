@@ -96,14 +96,15 @@ class ConfigChanges:
         """``config`` with the given fields replaced, validated by ``ElectionConfig``.
 
         Raises click.BadParameter (exit 2) saying what is allowed when the result is not a
-        configuration electors can work with: the lease at least ``MIN_LEASE_S``, the
+        configuration electors can work with (``runtime.settings.config_problem``): the lease
+        at least ``MIN_LEASE_S``, the
         heartbeat below the lease, the candidate timeout above the heartbeat. (Stored
         configurations may hold anything positive, as the seed and Rust accept it; an operator
         writing one with which nobody stays leader, or that evicts live candidates, is a
         mistake.)
         """
         from fdb_election.cli.output import format_seconds
-        from fdb_election.runtime.factory import MIN_LEASE_S
+        from fdb_election.runtime.settings import config_problem
 
         updates = self.field_updates()
 
@@ -111,26 +112,17 @@ class ConfigChanges:
             key = f"{field}_ns"
             return int(updates.get(key, getattr(config, key))) / 1e9
 
-        lease, heartbeat = seconds("lease_duration"), seconds("heartbeat_interval")
-        timeout = seconds("candidate_timeout")
-        if lease < MIN_LEASE_S:
+        problem = config_problem(
+            seconds("lease_duration"),
+            seconds("heartbeat_interval"),
+            seconds("candidate_timeout"),
+            fmt=format_seconds,
+        )
+        if problem is not None:
+            hint = {"lease_duration": "'--lease'", "heartbeat_interval": "'--heartbeat'"}
             raise click.BadParameter(
-                f"invalid configuration: a lease of {format_seconds(lease)} is too short; it "
-                f"must be at least {format_seconds(MIN_LEASE_S)}, so that it covers a commit, "
-                "a heartbeat and the clock-drift margin (below about 20 ms nobody stays leader)",
-                param_hint="'--lease'",
-            )
-        if heartbeat >= lease:
-            raise click.BadParameter(
-                f"invalid configuration: the heartbeat interval ({format_seconds(heartbeat)}) "
-                f"must be below the lease ({format_seconds(lease)}), so the leader can refresh "
-                "before its lease expires; a third of the lease is usual (give --heartbeat too)"
-            )
-        if timeout <= heartbeat:
-            raise click.BadParameter(
-                f"invalid configuration: the candidate timeout ({format_seconds(timeout)}) "
-                f"must be above the heartbeat interval ({format_seconds(heartbeat)}), or live "
-                "candidates are judged dead between two heartbeats; several heartbeats is better"
+                f"invalid configuration: {problem.message}",
+                param_hint=hint.get(problem.field, "'--candidate-timeout'"),
             )
         try:
             return dataclasses.replace(config, **updates)

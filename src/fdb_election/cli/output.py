@@ -24,27 +24,9 @@ from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
 
+from fdb_election.election.times import format_seconds
+
 __all__ = ["Output", "format_age", "format_seconds"]
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A duration, the one way every command shows one: three significant digits, in ``ms``
-    below a second, else in ``s`` (whole seconds from 100 s): ``0.5 ms``, ``850 ms``,
-    ``1.67 s``, ``10 s``, ``3600 s``. ``None`` is ``-``; negative values are ``expired``.
-
-    The text reads back as a duration option (``--lease 1.67s``, ``--grace "850 ms"``).
-    """
-    if seconds is None:
-        return "-"
-    if seconds < 0:
-        return "expired"
-    if seconds == 0:
-        return "0 s"
-    if seconds < 0.9995:  # what rounds to 1000 ms is shown as 1 s
-        return f"{seconds * 1000:.3g} ms"
-    if seconds < 99.95:
-        return f"{seconds:.3g} s"
-    return f"{seconds:.0f} s"
 
 
 def format_age(seconds: float) -> str:

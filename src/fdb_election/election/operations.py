@@ -32,7 +32,6 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from fdb_election import _mutations
 from fdb_election.election import layout
 from fdb_election.election.errors import (
     DuplicateProcessId,
@@ -425,8 +424,6 @@ class LeaderElection:
             tr.set(self._ballot_key, layout.encode_ballot_mark(leader.ballot))
         tr.clear(self._leader_key)
         tr.clear(self._tenure_key)
-        if _mutations.enabled("resign_resets_ballot"):  # mutation point
-            tr.clear(self._ballot_key)
         return True
 
     def is_leader(self, tr: Any, process_id: str, current_time: TimeLike) -> bool:
@@ -571,18 +568,13 @@ class LeaderElection:
                 election.fence(tr, "worker-1", token)
                 tr[b"resource"] = b"..."  # commits only while worker-1 still leads
 
-        A *tenure* is one uninterrupted leadership of one process: it begins with a claim and
-        continues through that process's refreshes, each of which increments the ballot (the
-        seed's rule). Any ballot issued to the process in the current tenure is accepted,
-        i.e. ``first ballot of the tenure <= ballot <= current ballot``, so callers may keep
-        the ballot of their latest cycle as the token. A ballot of an earlier tenure, even the
-        same process's, is refused, as is any ballot when the leader key was last written by
-        a process that keeps no tenure record (the Rust recipe): that is never unsafe, only
-        conservative. With ``current_time`` the lease must also be valid at that time. With
-        ``versionstamp`` (the ``LeaderState.versionstamp`` of the claim) the record must also
-        carry it: another registration of the same process id (an earlier run of it, or a
-        second process using it) never passes. A tenure ends when another registration
-        claims, so a ballot issued to an earlier run is refused either way.
+        A *tenure* is one uninterrupted leadership of one registration of a process: a claim,
+        then its refreshes (each increments the ballot, the seed's rule). Any ballot of the
+        current tenure passes (``first <= ballot <= current``); a ballot of an earlier tenure,
+        even the same process's or an earlier run's, is refused, as is any ballot when the
+        leader key was last written by a process that keeps no tenure record (the Rust recipe:
+        conservative, never unsafe). With ``current_time`` the lease must be valid then; with
+        ``versionstamp`` (the claim's ``LeaderState.versionstamp``) the record must carry it.
 
         The leader and tenure keys are read without snapshot, so if leadership changes before
         this transaction commits, the commit fails with a conflict (1020) instead of writing
@@ -599,45 +591,11 @@ class LeaderElection:
         if leader_value is None:
             raise NotLeader(process_id, ballot, "nobody leads now")
         leader = layout.decode_leader(leader_value)
-        if _mutations.enabled("fence_not_checked"):  # mutation point
-            return leader
-        if leader.leader_id != process_id:
-            raise NotLeader(
-                process_id, ballot, f"{leader.leader_id!r} leads now (ballot {leader.ballot})"
-            )
-        if versionstamp is not None and leader.versionstamp != versionstamp:
-            raise NotLeader(
-                process_id,
-                ballot,
-                "another registration of this process id leads now (an earlier run of the "
-                "process, or another process using the same id)",
-            )
-        tenure_value = _value(tenure_future)
-        tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
-        if tenure is None or tenure.leader_value != leader_value:
-            raise NotLeader(
-                process_id,
-                ballot,
-                "the leader key was last written without a tenure record (by a process that "
-                "does not keep one, such as the Rust recipe), so the tenure cannot be confirmed",
-            )
-        if ballot < tenure.first_ballot:
-            raise NotLeader(
-                process_id,
-                ballot,
-                f"the ballot is from an earlier tenure (this one began at ballot "
-                f"{tenure.first_ballot})",
-            )
-        if ballot > leader.ballot:
-            raise NotLeader(
-                process_id, ballot, f"the ballot was never issued (the current is {leader.ballot})"
-            )
-        if now_ns is not None and not _lease_valid(leader, now_ns):
-            raise NotLeader(
-                process_id,
-                ballot,
-                f"the lease expired at {leader.lease_expiry_nanos} ns since the epoch",
-            )
+        reason = _fence_refusal(
+            leader, leader_value, _value(tenure_future), process_id, ballot, versionstamp, now_ns
+        )
+        if reason is not None:
+            raise NotLeader(process_id, ballot, reason)
         return leader
 
     # -----------------------------------------------------------------------------------------
@@ -759,14 +717,7 @@ class LeaderElection:
     ) -> LeaderState | None:
         """The claim rule of :meth:`try_claim_leadership` on values already read and checked."""
         leader = reads.leader
-        can_claim = (
-            leader is None
-            or _held_by(leader, process_id, reads.candidate.versionstamp)
-            or not _lease_valid(leader, now_ns)
-            or _mutations.enabled("lease_not_checked")  # mutation point
-            or (reads.config.allow_preemption and priority > leader.priority)
-        )
-        if not can_claim:
+        if not _may_claim(reads, process_id, priority, now_ns):
             return None
         state = LeaderState(
             ballot=_next_ballot(leader, _value(reads.mark_future)),
@@ -818,6 +769,51 @@ class _ClaimReads(NamedTuple):
     tenure_future: Any
 
 
+def _fence_refusal(
+    leader: LeaderState,
+    leader_value: bytes,
+    tenure_value: bytes | None,
+    process_id: str,
+    ballot: int,
+    versionstamp: bytes | None,
+    now_ns: int | None,
+) -> str | None:
+    """Why ``fence`` refuses ``ballot`` of ``process_id`` against the stored leader, or None."""
+    if leader.leader_id != process_id:
+        return f"{leader.leader_id!r} leads now (ballot {leader.ballot})"
+    if versionstamp is not None and leader.versionstamp != versionstamp:
+        return (
+            "another registration of this process id leads now (an earlier run of the process, "
+            "or another process using the same id)"
+        )
+    tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
+    if tenure is None or tenure.leader_value != leader_value:
+        return (
+            "the leader key was last written without a tenure record (by a process that does "
+            "not keep one, such as the Rust recipe), so the tenure cannot be confirmed"
+        )
+    if ballot < tenure.first_ballot:
+        return (
+            f"the ballot is from an earlier tenure (this one began at ballot {tenure.first_ballot})"
+        )
+    if ballot > leader.ballot:
+        return f"the ballot was never issued (the current is {leader.ballot})"
+    if now_ns is not None and not _lease_valid(leader, now_ns):
+        return f"the lease expired at {leader.lease_expiry_nanos} ns since the epoch"
+    return None
+
+
+def _may_claim(reads: _ClaimReads, process_id: str, priority: int, now_ns: int) -> bool:
+    """The seed's claim rule, with leadership held by a registration rather than an id."""
+    leader = reads.leader
+    return (
+        leader is None
+        or _held_by(leader, process_id, reads.candidate.versionstamp)
+        or not _lease_valid(leader, now_ns)
+        or (reads.config.allow_preemption and priority > leader.priority)
+    )
+
+
 def _held_by(leader: LeaderState | None, process_id: str, versionstamp: bytes | None) -> bool:
     """Whether ``leader`` names ``process_id`` (and, when given, that registration's stamp)."""
     return (
@@ -847,8 +843,6 @@ def _next_ballot(leader: LeaderState | None, mark_value: bytes | None) -> int:
     highest = max(mark, 0 if leader is None else leader.ballot)
     if highest >= U64_MAX:
         raise InvalidState(f"the ballot cannot grow past 2**64-1 (current highest {highest})")
-    if _mutations.enabled("ballot_not_incremented"):  # mutation point
-        return max(highest, 1)
     return highest + 1
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "NANOS_PER_SECOND",
     "U64_MAX",
     "TimeLike",
+    "format_seconds",
     "nanos_to_timedelta",
     "now",
     "to_nanos",
@@ -100,3 +101,24 @@ def now() -> timedelta:
         election.run_election_cycle(tr, "worker-1", 0, fdb_election.now())
     """
     return timedelta(microseconds=time.time_ns() // _NANOS_PER_MICRO)
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A duration, the one way every command shows one: three significant digits, in ``ms``
+    below a second, else in ``s`` (whole seconds from 100 s): ``0.5 ms``, ``850 ms``,
+    ``1.67 s``, ``10 s``, ``3600 s``. ``None`` is ``-``; negative values are ``expired``.
+
+    Used by the CLI and in the library's messages; the text reads back as a CLI duration
+    option (``--lease 1.67s``, ``--grace "850 ms"``).
+    """
+    if seconds is None:
+        return "-"
+    if seconds < 0:
+        return "expired"
+    if seconds == 0:
+        return "0 s"
+    if seconds < 0.9995:  # what rounds to 1000 ms is shown as 1 s
+        return f"{seconds * 1000:.3g} ms"
+    if seconds < 99.95:
+        return f"{seconds:.3g} s"
+    return f"{seconds:.0f} s"

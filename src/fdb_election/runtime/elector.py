@@ -24,16 +24,21 @@ import logging
 import queue
 import random
 import threading
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
-from fdb_election.election import ElectionConfig, LeaderElection
+from fdb_election.election import LeaderElection
 from fdb_election.runtime.clock import Clock, Sleeper, SystemSleeper
-from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, ElectorCore, Phase
+from fdb_election.runtime.core import Phase
 from fdb_election.runtime.elector_base import ElectorBase, check_stop_timeout
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
+from fdb_election.runtime.events import Demoted, Elected, ElectorEvent
 from fdb_election.runtime.factory import build_core
+from fdb_election.runtime.settings import (
+    ElectorCallbacks,
+    ElectorOptions,
+    ElectorSettings,
+    split_options,
+)
 
 __all__ = ["Elector"]
 
@@ -67,52 +72,36 @@ class Elector(ElectorBase):
         db: Any,
         name_or_election: str | LeaderElection,
         *,
-        process_id: str | None = None,
-        priority: int = 0,
-        config: ElectionConfig | None = None,
+        settings: ElectorSettings | None = None,
+        callbacks: ElectorCallbacks | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         sleeper: Sleeper | None = None,
-        jitter: float = 0.1,
-        observer: bool = False,
-        clock_drift: float = DEFAULT_CLOCK_DRIFT,
-        on_elected: Callable[[Elected], object] | None = None,
-        on_demoted: Callable[[Demoted], object] | None = None,
-        on_leader_change: Callable[[LeaderChanged], object] | None = None,
-        metrics: bool = True,
-        before_release: Callable[[Release], object] | None = None,
+        **options: Unpack[ElectorOptions],
     ) -> None:
-        self._core: ElectorCore = build_core(
-            db,
-            name_or_election,
-            process_id=process_id,
-            priority=priority,
-            config=config,
-            clock=clock,
-            rng=rng,
-            jitter=jitter,
-            observer=observer,
-            clock_drift=clock_drift,
-            metrics=metrics,
-            before_release=before_release,
-            callbacks={
-                "on_elected": on_elected,
-                "on_demoted": on_demoted,
-                "on_leader_change": on_leader_change,
-                "before_release": before_release,
-            },
+        """``options`` are the fields of :class:`ElectorSettings` and :class:`ElectorCallbacks`
+        as keywords (``process_id``, ``priority``, ``config``, ``jitter``, ``observer``,
+        ``clock_drift``, ``metrics``, ``on_elected``, ``on_demoted``, ``on_leader_change``,
+        ``before_release``); given with ``settings``/``callbacks``, the keywords win."""
+        settings, callbacks = split_options(options, settings, callbacks)
+        super().__init__(
+            build_core(
+                db,
+                name_or_election,
+                settings,
+                clock=clock,
+                rng=rng,
+                before_release=callbacks.before_release,
+            )
         )
         self._sleeper: Sleeper = sleeper or SystemSleeper()
-        self._on_elected = on_elected
-        self._on_demoted = on_demoted
-        self._on_leader_change = on_leader_change
+        self._callbacks_of = callbacks
         self._wake = threading.Event()
         self._stop_requested = threading.Event()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._callbacks: queue.SimpleQueue[ElectorEvent | None] = queue.SimpleQueue()
         self._callback_thread: threading.Thread | None = None
-        self._init_loop_state()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -164,17 +153,9 @@ class Elector(ElectorBase):
 
     # ------------------------------------------------------------------ state
 
-    @property
-    def is_leader(self) -> bool:
-        """True only while this process leads (a local, monotonic deadline; see the module doc)."""
-        return self._core.is_leader
-
-    def healthy(self) -> bool:
-        """False once the loop has not completed a step for about a lease, or has stopped."""
+    def _running(self) -> bool:
         thread = self._thread
-        if thread is None or not thread.is_alive():
-            return False
-        return self._core.healthy()
+        return thread is not None and thread.is_alive()
 
     def wait_for_leadership(self, timeout: float | None = None) -> bool:
         """Block until this process leads (True) or ``timeout`` seconds pass (False)."""
@@ -190,10 +171,6 @@ class Elector(ElectorBase):
                     return False
                 self._changed.wait(remaining)
             return True
-
-    def fence(self, tr: Any) -> None:
-        """Make ``tr`` commit only while this tenure holds (raises ``NotLeader`` otherwise)."""
-        self._core.fence(tr)
 
     # ------------------------------------------------------------------ threads
 
@@ -227,14 +204,15 @@ class Elector(ElectorBase):
             event = self._callbacks.get()
             if event is None:
                 return
+            callbacks = self._callbacks_of
             try:
                 if isinstance(event, Elected):
-                    if self._on_elected is not None:
-                        self._on_elected(event)
+                    if callbacks.on_elected is not None:
+                        callbacks.on_elected(event)
                 elif isinstance(event, Demoted):
-                    if self._on_demoted is not None:
-                        self._on_demoted(event)
-                elif self._on_leader_change is not None:
-                    self._on_leader_change(event)
+                    if callbacks.on_demoted is not None:
+                        callbacks.on_demoted(event)
+                elif callbacks.on_leader_change is not None:
+                    callbacks.on_leader_change(event)
             except Exception:
                 _log.exception("elector %s: callback for %r failed", self.process_id, event)

@@ -28,23 +28,28 @@ def check_stop_timeout(timeout: object) -> None:
 class ElectorBase:
     """The core's public state, and the loop steps that are the same for both drivers.
 
-    A subclass sets ``_core`` in its constructor and runs the loop; ``_armed`` and
-    ``_stop_deadline`` start empty and unbounded here.
+    A subclass passes its core to ``__init__``, runs the loop, and says in :meth:`_running`
+    whether its loop (thread or task) is alive.
     """
 
-    _core: ElectorCore
-    _armed: dict[int, Any]
-    _stop_deadline: float
-
-    def _init_loop_state(self) -> None:
-        """Nothing armed yet, no stop deadline (called by the subclass constructor)."""
-        self._armed = {}
+    def __init__(self, core: ElectorCore) -> None:
+        self._core = core
+        self._armed: dict[int, Any] = {}
         self._stop_deadline = float("inf")
+
+    def _running(self) -> bool:
+        """Whether the driver's loop (thread or task) is alive."""
+        raise NotImplementedError
 
     @property
     def process_id(self) -> str:
         """This elector's process id (its candidate key)."""
         return self._core.process_id
+
+    @property
+    def is_leader(self) -> bool:
+        """True only while this process leads (a local, monotonic deadline; see the module doc)."""
+        return self._core.is_leader
 
     @property
     def ballot(self) -> int | None:
@@ -70,6 +75,19 @@ class ElectorBase:
     def core(self) -> ElectorCore:
         """The decision core (for inspection and tests)."""
         return self._core
+
+    def healthy(self) -> bool:
+        """False once the loop has not completed a step for about a lease, or has stopped."""
+        return self._running() and self._core.healthy()
+
+    def fence(self, tr: Any) -> None:
+        """Make ``tr`` commit only while this tenure holds (raises ``NotLeader`` otherwise).
+
+        It reads the leader record in ``tr`` (without snapshot), so a change of leadership
+        before the commit makes the commit conflict. With the asyncio elector, call it where
+        blocking is fine (a transaction function run with ``asyncio.to_thread``).
+        """
+        self._core.fence(tr)
 
     def _refuse_observer_wait(self) -> None:
         """An observer never leads: waiting for leadership would wait forever."""

@@ -4,7 +4,8 @@ Each ``check_*`` function reads the history and returns the violations it found;
 runs them all. They are written against the two independent records of a run (the database
 timeline read back after every commit, and what each process reported), so a bug in the election
 layer, in the elector, or in the store shows up as a disagreement. ``tests/sim`` proves each one
-can fail: hand-made bad histories, and planted bugs (``fdb_election._mutations``).
+can fail: hand-made bad histories, and planted bugs (``tests/sim/planted.py``, patches of the
+code's seams that live in the test tree only).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from fdb_election.sim.history import (
     LeaderRecord,
     LeadershipChange,
     ResourceWrite,
-    Snapshot,
 )
+from fdb_election.sim.model import replay as default_replay
 
 __all__ = [
     "INVARIANTS",
@@ -211,8 +212,6 @@ def check_replay(
     ``replay`` (default: :func:`fdb_election.sim.model.replay`) returns (time, difference) pairs.
     """
     if replay is None:
-        from fdb_election.sim.model import replay as default_replay
-
         replay = default_replay
     return [Violation("replay_matches_store", t, text) for t, text in replay(history)]
 
@@ -413,13 +412,3 @@ def check(history: History) -> list[Violation]:
     for invariant in INVARIANTS.values():
         found.extend(invariant(history))
     return sorted(found, key=lambda v: v.time)
-
-
-def snapshot_difference(expected: Snapshot, actual: Snapshot) -> str | None:
-    """A readable description of how two stored states differ, or None when they are equal."""
-    parts = []
-    for name in ("config", "leader", "mark", "candidates", "resource"):
-        a, b = getattr(expected, name), getattr(actual, name)
-        if a != b:
-            parts.append(f"{name}: expected {a}, stored {b}")
-    return "; ".join(parts) or None

@@ -5,7 +5,6 @@ Usage::
     python -m fdb_election.sim --seeds 1000            # seeds 0..999, 3 processes
     python -m fdb_election.sim --seeds 50 --start 7000 --processes 5 --hours 0.5
     python -m fdb_election.sim --replay 4242           # one seed, with its full trace
-    python -m fdb_election.sim --seeds 20 --mutation lease_not_checked   # must find bugs
     python -m fdb_election.sim --scenario crash --timeline crash.svg     # a picture of a failover
     python -m fdb_election.sim --replay 3 --timeline seed3.svg --window 10:40
 
@@ -22,11 +21,9 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
-from fdb_election import _mutations
 from fdb_election.sim.faults import FAULT_KINDS, SimConfig
 from fdb_election.sim.scenarios import SCENARIOS, run_scenario
 from fdb_election.sim.timeline import render_svg
@@ -106,13 +103,6 @@ def parse_args(
         "--no-shrink-leases",
         action="store_true",
         help="configuration faults never lower the lease",
-    )
-    parser.add_argument(
-        "--mutation",
-        action="append",
-        default=[],
-        choices=sorted(_mutations.KNOWN),
-        help="plant a known bug (test of the checker; repeatable)",
     )
     parser.add_argument("--trace", type=int, default=40, help="trace lines for a failure")
     parser.add_argument(
@@ -228,29 +218,25 @@ def main(
     failing: list[Outcome] = []
     events = 0
     began = time.perf_counter()
-    with ExitStack() as stack:
-        if args.mutation:
-            stack.enter_context(_mutations.active(*args.mutation))
-            print(f"planted bugs: {', '.join(args.mutation)}", file=stream)
-        for outcome in _runs(args, config):
-            seeds.append(outcome.seed)
-            config = outcome.config
-            faults.update(outcome.faults)
-            changes += outcome.leadership_changes
-            failovers.extend(outcome.failovers)
-            events += outcome.events
-            if outcome.violations:
-                failing.append(outcome)
-                print(outcome.report(args.trace), file=stream)
-            elif single:
-                print("\n".join(outcome.history.trace(args.trace)), file=stream)
-            if args.timeline is not None:
-                try:
-                    args.timeline.write_text(_timeline(args, outcome), encoding="utf-8")
-                except (OSError, ValueError) as exc:
-                    print(f"error: --timeline {args.timeline}: {exc}", file=sys.stderr)
-                    return 2
-                print(f"timeline: {args.timeline}", file=stream)
+    for outcome in _runs(args, config):
+        seeds.append(outcome.seed)
+        config = outcome.config
+        faults.update(outcome.faults)
+        changes += outcome.leadership_changes
+        failovers.extend(outcome.failovers)
+        events += outcome.events
+        if outcome.violations:
+            failing.append(outcome)
+            print(outcome.report(args.trace), file=stream)
+        elif single:
+            print("\n".join(outcome.history.trace(args.trace)), file=stream)
+        if args.timeline is not None:
+            try:
+                args.timeline.write_text(_timeline(args, outcome), encoding="utf-8")
+            except (OSError, ValueError) as exc:
+                print(f"error: --timeline {args.timeline}: {exc}", file=sys.stderr)
+                return 2
+            print(f"timeline: {args.timeline}", file=stream)
     elapsed = time.perf_counter() - began
     n = len(seeds)
     hours = n * config.duration / 3600

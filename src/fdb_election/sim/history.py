@@ -33,6 +33,7 @@ __all__ = [
     "ResourceRecord",
     "ResourceWrite",
     "Snapshot",
+    "snapshot_difference",
 ]
 
 
@@ -272,3 +273,13 @@ def describe(event: Event) -> str:
         who = f" {event.process}" if event.process else ""
         return f"{t} FAULT {event.kind}{who}{span} {event.detail}".rstrip()
     return f"{t} {event.process or '-'}: {event.text}"
+
+
+def snapshot_difference(expected: Snapshot, actual: Snapshot) -> str | None:
+    """A readable description of how two stored states differ, or None when they are equal."""
+    parts = []
+    for name in ("config", "leader", "mark", "candidates", "resource"):
+        a, b = getattr(expected, name), getattr(actual, name)
+        if a != b:
+            parts.append(f"{name}: expected {a}, stored {b}")
+    return "; ".join(parts) or None

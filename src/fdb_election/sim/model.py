@@ -25,6 +25,7 @@ from fdb_election.sim.history import (
     OpCall,
     ResourceRecord,
     Snapshot,
+    snapshot_difference,
 )
 
 __all__ = ["ElectionModel", "ModelError", "replay", "result_text", "CHECKED_RESULTS"]
@@ -285,8 +286,6 @@ class ElectionModel:
 
 def replay(history: History) -> list[tuple[float, str]]:
     """Replay every committed operation; (time, difference) for each disagreement found."""
-    from fdb_election.sim.checker import snapshot_difference
-
     model = ElectionModel()
     problems: list[tuple[float, str]] = []
     for commit in history.commits():

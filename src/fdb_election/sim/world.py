@@ -19,12 +19,13 @@ from typing import Any
 
 from fdb.subspace_impl import Subspace
 
-from fdb_election import _mutations, embedded
+from fdb_election import embedded
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime.core import ElectorCore, Phase
 from fdb_election.runtime.events import Release
+from fdb_election.runtime.settings import ElectorSettings
 from fdb_election.runtime.stepdown import request_step_down
 from fdb_election.sim.checker import Violation, check, leaderless_gaps
 from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock
@@ -210,7 +211,6 @@ class Outcome:
     leadership_changes: int
     failovers: list[float]
     events: int
-    mutations: tuple[str, ...] = ()
     scenario: str | None = None
 
     def replay_command(self) -> str:
@@ -226,7 +226,6 @@ class Outcome:
             parts.append(f"--faults {','.join(c.kinds) or ','}")
         if not c.shrink_leases:
             parts.append("--no-shrink-leases")
-        parts += [f"--mutation {name}" for name in self.mutations]
         return " ".join(parts)
 
     def report(self, last: int = 40) -> str:
@@ -330,15 +329,19 @@ class World:
         proc.superseded = False
         incarnation = proc.incarnation
         election = RecordingElection(self.subspace, self._record_op)
-        proc.core = ElectorCore(
-            self.db,
-            election,
+        settings = ElectorSettings(
             process_id=proc.process_id,
-            clock=proc.clock,
-            rng=proc.rng,
             priority=proc.priority,
             config=self.election_config,
             jitter=self.config.jitter,
+            metrics=False,
+        )
+        proc.core = ElectorCore(
+            self.db,
+            election,
+            settings,
+            clock=proc.clock,
+            rng=proc.rng,
             name="sim",
             before_release=lambda release: self._release(proc, incarnation, release),
         )
@@ -871,6 +874,5 @@ def run_world(world: World, scenario: str | None = None) -> Outcome:
         leadership_changes=len(rises),
         failovers=failovers,
         events=world.sched.events_run,
-        mutations=tuple(sorted(_mutations.enabled_names())),
         scenario=scenario,
     )

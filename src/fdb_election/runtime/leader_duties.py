@@ -1,0 +1,109 @@
+"""A leader's housekeeping: whom to hand over to (preemption) and whom to evict.
+
+Both decide on heartbeat stamps seen changing on this process's monotonic clock
+(:class:`~.liveness.HeartbeatObserver`), never on wall clocks: a candidate preempts only when
+seen heartbeating during this tenure, and is evicted only when seen silent for a whole
+``candidate_timeout``. The scans are snapshot reads inside the leader's own claim or refresh
+transaction (no extra transaction, no conflicts); eviction writes, so it has a transaction of
+its own, once per ``candidate_timeout``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from fdb_election.election import CandidateInfo, LeaderElection
+from fdb_election.runtime.liveness import HeartbeatObserver
+
+__all__ = ["EVICTION_BATCH", "LeaderDuties", "highest_above"]
+
+#: Most dead candidates one eviction transaction removes (bounded transaction size, 2101).
+EVICTION_BATCH = 1_000
+
+
+def highest_above(
+    candidates: Iterable[CandidateInfo], process_id: str, priority: int
+) -> CandidateInfo | None:
+    """The other candidate of the highest priority above ``priority``, if any."""
+    best: CandidateInfo | None = None
+    for candidate in candidates:
+        if candidate.priority > (priority if best is None else best.priority) and (
+            candidate.process_id != process_id
+        ):
+            best = candidate
+    return best
+
+
+class LeaderDuties:
+    """Candidate scans for one elector: heartbeat sightings, preemptor, silent candidates."""
+
+    __slots__ = ("election", "liveness", "process_id")
+
+    def __init__(self, election: LeaderElection, process_id: str) -> None:
+        self.election = election
+        self.process_id = process_id
+        # Candidates' heartbeat stamps as this process's leader scans saw them, on the
+        # monotonic clock: who may preempt (seen heartbeating) and who is evicted (silent for
+        # a candidate_timeout), whatever the wall clocks say.
+        self.liveness = HeartbeatObserver()
+
+    def scan(
+        self, tr: Any, monotonic: Callable[[], float], *, leading: Callable[[], bool]
+    ) -> list[CandidateInfo]:
+        """Every registered candidate (snapshot read), recorded in the heartbeat observer at
+        ``monotonic()`` read just after the scan."""
+        # A current time before every heartbeat: nobody is judged dead by the wall clock here.
+        candidates = self.election.list_candidates(tr.snapshot, timedelta(0))
+        # Only scans while leading are a heartbeat apart: a change seen across a time when this
+        # process did not lead says nothing about whether the candidate runs now.
+        self.liveness.observe(candidates, monotonic(), count_changes=leading())
+        return candidates
+
+    def preemptor(
+        self,
+        tr: Any,
+        monotonic: Callable[[], float],
+        *,
+        priority: int,
+        leading: Callable[[], bool],
+        within: float,
+    ) -> CandidateInfo | None:
+        """The highest-priority candidate above ``priority`` seen heartbeating within ``within``.
+
+        A candidate that crashed still counts as alive by the seed's wall-clock rule until
+        ``candidate_timeout``; stepping down for it would hand leadership to nobody. So a
+        candidate qualifies only when its heartbeat stamp changed lately on this clock.
+        """
+        candidates = self.scan(tr, monotonic, leading=leading)
+        now = monotonic()
+        return highest_above(
+            (c for c in candidates if self.liveness.heartbeating(c.process_id, now, within)),
+            self.process_id,
+            priority,
+        )
+
+    def evict_silent(
+        self,
+        tr: Any,
+        monotonic: Callable[[], float],
+        *,
+        leading: Callable[[], bool],
+        timeout: float,
+    ) -> int:
+        """Unregister, in ``tr``, candidates seen unchanged for ``timeout`` (at most
+        :data:`EVICTION_BATCH`); how many. Each is re-read without snapshot and cleared only if
+        still unchanged, so a heartbeat committing meanwhile makes ``tr`` conflict instead."""
+        candidates = self.scan(tr, monotonic, leading=leading)
+        now = monotonic()
+        silent = [
+            candidate
+            for candidate in candidates
+            if candidate.process_id != self.process_id
+            and self.liveness.silent_for(candidate.process_id, now) >= timeout
+        ][:EVICTION_BATCH]
+        for candidate in silent:
+            if self.election.get_candidate(tr, candidate.process_id) == candidate:
+                self.election.unregister_candidate(tr, candidate.process_id)
+        return len(silent)

@@ -1,0 +1,70 @@
+"""One elector step as a generator that stops at each commit, so a driver can batch commits.
+
+A step is a generator: it yields each transaction it wants committed, the driver commits it and
+sends ``None`` back (or throws the commit's error into it), and it returns the seconds until the
+next step. :meth:`~.core.ElectorCore.step` commits one at a time; a driver that runs many
+electors can take their :class:`PendingCommit` objects and commit them together (group commit),
+then resume each with its own outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from fdb_election.election import ElectionConfig, LeaderElectionError, LeaderState
+
+__all__ = ["Attempt", "PendingCommit", "StepGenerator", "database_error_code"]
+
+#: A step: yields the transactions it commits (the driver commits each and sends back None, or
+#: throws the error), returns the seconds until the next step.
+StepGenerator = Generator[Any, None, float]
+
+
+@dataclass(slots=True)
+class PendingCommit:
+    """A step stopped at its commit: commit ``transaction``, then :meth:`ElectorCore.resume_step`.
+
+    ``started`` is when the step began (monotonic), for the step-duration metric.
+    """
+
+    transaction: Any
+    started: float
+    step: StepGenerator
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One cycle's transaction and what it read: the configuration and the leader record."""
+
+    tr: Any
+    start: float  # monotonic, before anything was read
+    wall: float
+    config: ElectionConfig
+    record: LeaderState | None = None
+    read_done: float = 0.0
+
+    @property
+    def lease(self) -> float:
+        """The lease of the configuration read in this transaction, in seconds."""
+        return self.config.lease_duration.total_seconds()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether elections are enabled in the configuration read here."""
+        return self.config.election_enabled
+
+    @property
+    def current_time(self) -> timedelta:
+        """The wall-clock time of this attempt, as the election layer takes it."""
+        return timedelta(seconds=self.wall)
+
+
+def database_error_code(exc: BaseException) -> int | None:
+    """The FoundationDB error code of a database error (real or embedded), else None."""
+    if isinstance(exc, LeaderElectionError):
+        return None
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
