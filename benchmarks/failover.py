@@ -35,6 +35,7 @@ from _common import print_figures, quick_flag
 from fdb_election import embedded
 from fdb_election.election import ElectionConfig
 from fdb_election.runtime import Elector
+from fdb_election.runtime.driver import ElectorDriver
 
 LEASE = 1.0
 CONFIG = ElectionConfig.with_lease_duration(LEASE)
@@ -43,7 +44,7 @@ WAIT = 10.0
 
 
 class FreezableSleeper:
-    """A sleeper that can freeze its elector's loop (as if the process were stopped)."""
+    """A sleeper that can freeze its driver's loop (as if the process were stopped)."""
 
     def __init__(self) -> None:
         self.frozen = threading.Event()
@@ -59,7 +60,9 @@ class FreezableSleeper:
 def _pair(db: Any) -> tuple[Elector, Elector, FreezableSleeper]:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     sleeper = FreezableSleeper()
-    leader = Elector(db, name, process_id="leader", config=CONFIG, sleeper=sleeper, metrics=False)
+    # A driver of its own, so that freezing it freezes the leader only.
+    driver = ElectorDriver(db, sleeper=sleeper)
+    leader = Elector(db, name, process_id="leader", config=CONFIG, driver=driver, metrics=False)
     leader.start()
     if not leader.wait_for_leadership(WAIT):
         raise RuntimeError("the first elector did not become leader")
@@ -103,6 +106,7 @@ import signal, sys, time
 from fdb_election import embedded
 from fdb_election.election import ElectionConfig
 from fdb_election.runtime import Elector
+from fdb_election.runtime.driver import ElectorDriver
 
 path, name, pid = sys.argv[1:4]
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # threads inherit: sigwait gets it
@@ -203,6 +207,7 @@ FILE_IDLE_WORKER = """
 import signal, sys
 from fdb_election import embedded
 from fdb_election.runtime import Elector
+from fdb_election.runtime.driver import ElectorDriver
 
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 elector = Elector(embedded.open(sys.argv[1]), "idle", process_id=sys.argv[2], metrics=False)
@@ -259,6 +264,7 @@ IDLE_WORKER = """
 import json, sys, time
 from fdb_election import embedded
 from fdb_election.runtime import Elector
+from fdb_election.runtime.driver import ElectorDriver
 
 electors, seconds = int(sys.argv[1]), float(sys.argv[2])
 heartbeat = 3.0  # the default configuration's heartbeat interval

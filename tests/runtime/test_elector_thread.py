@@ -6,6 +6,7 @@ import os
 import re
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -179,7 +180,7 @@ def test_metrics_follow_leadership(db: Any) -> None:
     assert value == 0.0
 
 
-def test_before_release_runs_on_the_elector_thread_before_a_step_down_resigns(db: Any) -> None:
+def test_before_release_runs_on_a_thread_of_its_own_before_a_step_down_resigns(db: Any) -> None:
     from fdb_election.runtime import Release, request_step_down
 
     seen: list[tuple[str, bool, str | None]] = []
@@ -196,7 +197,7 @@ def test_before_release_runs_on_the_elector_thread_before_a_step_down_resigns(db
         assert a.wait_for_leadership(WAIT)
         assert request_step_down(db, "thread-test", "a")
         assert released.wait(WAIT)
-        assert seen == [("elector-a", False, "a")]
+        assert seen == [("elector-a-release", False, "a")]
     finally:
         a.stop(WAIT)
 
@@ -235,3 +236,32 @@ def test_a_second_elector_with_the_same_id_retires_the_first(db: Any) -> None:
             assert second.stop(WAIT)
     finally:
         first.stop(WAIT)
+
+
+def test_a_slow_release_hook_holds_up_no_other_elector_of_the_database(db: Any) -> None:
+    from fdb_election.runtime import Release, request_step_down
+
+    hook_started, finish_hook = threading.Event(), threading.Event()
+
+    def slow(release: Release) -> None:
+        hook_started.set()
+        finish_hook.wait(WAIT)
+
+    other_events = Recorder()
+    slowpoke = Elector(db, "slow-release", process_id="a", config=FAST, before_release=slow)
+    other = Elector(db, "other-election", process_id="b", config=FAST, on_demoted=other_events)
+    with slowpoke, other:
+        assert slowpoke.wait_for_leadership(WAIT) and other.wait_for_leadership(WAIT)
+        assert request_step_down(db, "slow-release", "a")
+        assert hook_started.wait(WAIT)
+        start = other.leader.ballot if other.leader is not None else 0
+        # Four refreshes (more than the 0.6 s lease) while the hook still runs.
+        deadline = time.monotonic() + WAIT
+        while (other.leader is None or other.leader.ballot < start + 4) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.01)  # polls a condition with a deadline
+        assert not finish_hook.is_set()
+        assert other.is_leader and other_events.kinds() == []
+        assert other.leader is not None and other.leader.ballot >= start + 4
+        finish_hook.set()

@@ -4,8 +4,9 @@ Modules: ``settings`` (what an elector is given, validated once), ``core`` (the 
 to a leader or a follower cycle), the pure parts it decides with: ``tenure`` (this process's own
 leadership and deadline), ``observation`` (what it has seen of the leader record, and when that
 allows a claim), ``identity`` (its registrations), ``liveness`` and ``leader_duties`` (who
-heartbeats, whom to hand over to or evict); the drivers ``elector`` (a thread; asyncio in
-``fdb_election.aio``) and their shared ``elector_base``; ``clock`` (injectable clocks and
+heartbeats, whom to hand over to or evict); ``driver`` (one thread per database that steps all
+its electors and commits their steps together), the electors ``elector`` (stepped by a driver;
+asyncio in ``fdb_election.aio``) and their shared ``elector_base``; ``clock`` (injectable clocks and
 waiting), ``events``, ``stepdown`` (operator step-down requests), ``naming`` (election name →
 subspace), ``metrics`` (optional Prometheus), ``http`` (health and leadership over HTTP),
 ``factory``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from fdb_election.runtime.clock import Clock, ManualClock, Sleeper, SystemClock, SystemSleeper
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
+from fdb_election.runtime.driver import ElectorDriver
 from fdb_election.runtime.elector import Elector
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core, default_process_id
@@ -38,6 +40,7 @@ __all__ = [
     "Elector",
     "ElectorCallbacks",
     "ElectorCore",
+    "ElectorDriver",
     "ElectorEvent",
     "ElectorOptions",
     "ElectorSettings",

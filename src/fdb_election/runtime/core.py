@@ -257,6 +257,15 @@ class ElectorCore:
             raise NotLeader(self.process_id, last, "this elector is not leading")
         self.election.fence(tr, self.process_id, ballot, versionstamp=state.versionstamp)
 
+    @property
+    def releases_next(self) -> bool:
+        """Whether the next step calls ``before_release`` (and may take as long as it does)."""
+        if self._before_release is None:
+            return False
+        if self.phase is Phase.STOPPING:
+            return self._tenure.release is not None or self.is_leader
+        return self._resign_pending is not None and self._tenure.release is not None
+
     def set_deadline_listener(self, listener: Callable[[float | None], object] | None) -> None:
         """Call ``listener(deadline)`` on every change of the local deadline (None: ended).
 

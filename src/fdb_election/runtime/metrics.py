@@ -9,6 +9,12 @@ Metrics (labels ``election`` and ``process``):
 * ``fdb_election_errors_total`` counter, extra label ``kind`` (an FDB error code or an
   exception class name).
 
+A driver of many electors (``runtime.driver``) adds, with label ``driver``:
+
+* ``fdb_election_driver_saturated`` gauge (1 while the store cannot keep up);
+* ``fdb_election_driver_lag_heartbeats`` gauge (how late the most overdue step is);
+* ``fdb_election_driver_batch_size`` histogram of the transactions committed together.
+
 They are registered once per process in the default registry, on first use.
 """
 
@@ -17,7 +23,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["ElectorMetrics", "metrics_available"]
+__all__ = ["DriverMetrics", "ElectorMetrics", "metrics_available"]
 
 _lock = threading.Lock()
 _families: dict[str, Any] | None = None
@@ -63,6 +69,20 @@ def _metric_families() -> dict[str, Any] | None:
             "errors": prom.Counter(
                 "fdb_election_errors", "Failed elector steps by kind", [*labels, "kind"]
             ),
+            "saturated": prom.Gauge(
+                "fdb_election_driver_saturated", "1 while the store cannot keep up", ["driver"]
+            ),
+            "lag": prom.Gauge(
+                "fdb_election_driver_lag_heartbeats",
+                "How late the most overdue elector step is, in heartbeats",
+                ["driver"],
+            ),
+            "batch": prom.Histogram(
+                "fdb_election_driver_batch_size",
+                "Transactions committed together by a driver",
+                ["driver"],
+                buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            ),
         }
         return _families
 
@@ -102,3 +122,31 @@ class ElectorMetrics:
         """Count a failed step by kind."""
         if self._families is not None:
             self._families["errors"].labels(*self._labels, kind).inc()
+
+
+class DriverMetrics:
+    """The metrics of one driver of many electors; no-ops without ``prometheus_client``."""
+
+    __slots__ = ("_children",)
+
+    def __init__(self, driver: str, *, enabled: bool = True) -> None:
+        families = _metric_families() if enabled else None
+        self._children: dict[str, Any] = {}
+        if families is not None:
+            for name in ("saturated", "lag", "batch"):
+                self._children[name] = families[name].labels(driver)
+
+    def saturated(self, value: bool) -> None:
+        """Record whether the store keeps up."""
+        if self._children:
+            self._children["saturated"].set(1 if value else 0)
+
+    def lag(self, heartbeats: float) -> None:
+        """Record how late the most overdue step is."""
+        if self._children:
+            self._children["lag"].set(heartbeats)
+
+    def batch(self, size: int) -> None:
+        """Record a batch of ``size`` transactions committed together."""
+        if self._children:
+            self._children["batch"].observe(size)
