@@ -47,7 +47,7 @@ from fdb_election.embedded.ranges import (
     is_key_selector,
     strinc,
 )
-from fdb_election.embedded.storage import KeyRange
+from fdb_election.embedded.storage import CommitOutcome, CommitRequest, KeyRange
 
 if TYPE_CHECKING:
     from fdb_election.embedded.database import Database
@@ -882,7 +882,23 @@ class Transaction(TransactionRead, AtomicMethods):
         return FutureInt64(self._size)
 
     def commit(self) -> FutureVoid:
-        """Commit; ``.wait()`` raises the error (1020 on conflict, 1007 if too old, ...)."""
+        """Commit; ``.wait()`` raises the error (1020 on conflict, 1007 if too old, ...).
+
+        On the file store, commits made at the same time by several threads of this process
+        are written together, with one fsync (group commit); each keeps its own outcome.
+        """
+        request = self._start_commit()
+        if isinstance(request, FutureVoid):
+            return request
+        try:
+            outcome: CommitOutcome = self._store.commit(*request)
+        except FDBError as e:
+            outcome = e
+        return self._finish_commit(outcome)
+
+    def _start_commit(self) -> FutureVoid | CommitRequest:
+        """The first half of :meth:`commit`: what to hand the store, or the commit's future
+        when it is decided without the store (refused, read-only, too large, injected fault)."""
         error = self._usable()
         if error is not None:
             # Refused before it starts, as the binding's client library does: the transaction
@@ -902,22 +918,24 @@ class Transaction(TransactionRead, AtomicMethods):
         if self._size > self._size_limit:
             return self._failed(FDBError(2101))
         hook = self._db._fault_hook
-        try:
-            if hook is not None:
-                code = hook("commit", self)
-                if code is not None:
-                    raise FDBError(code)
-            if self._read_conflicts and self._too_old():
-                raise FDBError(1007)  # as FoundationDB's resolver: only with read conflicts
-            version = self._store.commit(
-                self._rv,
-                self._read_conflicts,
-                self._write_conflicts,
-                self._mutations,
-            )
-        except FDBError as e:
-            return self._failed(e)
+        if hook is not None:
+            code = hook("commit", self)
+            if code is not None:
+                return self._failed(FDBError(code))
+        if self._read_conflicts and self._too_old():
+            return self._failed(FDBError(1007))  # as FoundationDB's resolver: only with reads
+        return CommitRequest(self._rv, self._read_conflicts, self._write_conflicts, self._mutations)
+
+    def _finish_commit(self, outcome: CommitOutcome) -> FutureVoid:
+        """The second half of :meth:`commit`: report the store's outcome (a version or an
+        error) through the versionstamp, the watches and the returned future."""
+        if isinstance(outcome, FDBError):
+            return self._failed(outcome)
+        if isinstance(outcome, BaseException):
+            raise outcome  # not a database condition (the database was closed): as before
+        version = outcome
         self._committed_version = version
+        hook = self._db._fault_hook
         if hook is not None:
             code = hook("committed", self)
             if code is not None:
