@@ -44,6 +44,11 @@ backend differs), and keeps them across processes:
   FoundationDB promises. (``NORMAL`` would survive process crashes only: the last commits could
   vanish on power loss, and a leader could then lose a lease it was told it holds.) A crash in the
   middle of a commit is rolled back by SQLite's WAL recovery.
+* **A full disk** (or an I/O error) while committing is error 1510 ``io_error``, which no retry
+  loop retries, with a message naming the file: retrying cannot help until someone frees space.
+  The failed commit is rolled back; the file and everything committed before stay intact and
+  readable. (Before, it was 1021 ``commit_unknown_result``, which every retry loop retries
+  forever.)
 * **Watches across processes.** After each commit the committer sends a datagram to every
   listening process (see :mod:`.wakeup`); a process with watches re-reads its watched keys then,
   and at least every ``fallback_interval`` seconds (default 10) as a fallback. The fallback only
@@ -66,7 +71,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from sortedcontainers import SortedList
 
@@ -102,6 +107,13 @@ PRUNE_EVERY_VERSIONS = 1_000_000
 """How often (in versions, about a second) a commit also prunes old history."""
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite's primary result codes for a failed write (the low byte of an extended code).
+_SQLITE_IOERR: Final = 10
+_SQLITE_FULL: Final = 13
+#: Free space under which a failed write is reported as a full disk (SQLite says "I/O error"
+#: when it cannot even extend its shared-memory file).
+_FULL_BELOW_BYTES: Final = 1 << 20
+
 MAX_GROUP = 128
 """Most transactions one SQLite transaction (one fsync) commits for this process."""
 _GROUP_BYTES = 4_000_000
@@ -320,7 +332,9 @@ class SQLiteStorage:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except sqlite3.Error as exc:
             conn.close()
-            raise FileStoreError(f"cannot set up database file {self.path!r}: {exc}") from exc
+            raise FileStoreError(
+                f"cannot set up database file {self.path!r}: {exc}{_full_disk_note(self.path)}"
+            ) from exc
         self._all.append(conn)
         return conn
 
@@ -410,9 +424,9 @@ class SQLiteStorage:
 
         Raises 1020 when a read conflict range was written by a commit newer than
         ``read_version``, 1007 when that history was already pruned, 1038 when another
-        process held the commit lock for longer than ``lock_timeout``. Commits that threads of
-        this process make at the same time share one SQLite transaction (see
-        :meth:`commit_batch`).
+        process held the commit lock for longer than ``lock_timeout``, 1510 when the file
+        cannot be written (full disk, I/O error). Commits that threads of this process make at
+        the same time share one SQLite transaction (see :meth:`commit_batch`).
         """
         request = CommitRequest(read_version, read_conflicts, write_conflicts, mutations)
         outcome = self.commit_batch([request])[0]
@@ -543,6 +557,10 @@ class SQLiteStorage:
             for entry in group:
                 entry.outcome = FDBError(exc.code)
             return False
+        except sqlite3.Error as exc:
+            for entry in group:
+                entry.outcome = self._write_error(exc, committing=False)
+            return False
         writing: list[tuple[_Entry, int]] = []
         committing = False
         try:
@@ -607,10 +625,30 @@ class SQLiteStorage:
         return True
 
     def _write_error(self, exc: BaseException, committing: bool) -> BaseException:
-        """What a member of a group whose SQLite transaction failed with ``exc`` is told: a
-        failure of COMMIT itself is 1021 (the outcome is unknown); anything else as it is."""
-        if committing and isinstance(exc, sqlite3.Error):
-            return FDBError(1021)  # the outcome of a failed COMMIT is unknown
+        """What a member of a group whose SQLite transaction failed with ``exc`` is told.
+
+        A full disk or an I/O error is 1510 ``io_error`` (not retryable: retrying cannot help
+        until someone frees space or fixes the disk) with a message naming the file; another
+        failure of COMMIT itself is 1021 (the outcome is unknown); anything else is raised as
+        it is.
+        """
+        if isinstance(exc, sqlite3.Error):
+            primary = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+            if primary in (_SQLITE_FULL, _SQLITE_IOERR):
+                full = primary == _SQLITE_FULL or _free_bytes(self.path) < _FULL_BELOW_BYTES
+                # SQLite reports a write refused for space as SQLITE_FULL, and nothing of that
+                # transaction is in the file; an I/O error during COMMIT may hit the final sync.
+                unsure = committing and primary != _SQLITE_FULL
+                what = "the disk is full" if full else "I/O error"
+                outcome = "the commit may or may not be on disk" if unsure else "nothing committed"
+                advice = "free space on that file system" if full else "check the disk"
+                return FDBError(
+                    1510,
+                    f"cannot write the database file {self.path!r}: {what} (SQLite: {exc}); "
+                    f"{outcome}; {advice}",
+                )
+            if committing:
+                return FDBError(1021)  # the outcome of a failed COMMIT is unknown
         return exc
 
     def _begin(self, conn: sqlite3.Connection) -> None:
@@ -789,7 +827,9 @@ def _initialise(conn: sqlite3.Connection, path: str, first_version: int, timeout
             break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
-                raise FileStoreError(f"cannot open database file {path!r}: {exc}") from exc
+                raise FileStoreError(
+                    f"cannot open database file {path!r}: {exc}{_full_disk_note(path)}"
+                ) from exc
             if time.monotonic() >= deadline:
                 raise FileStoreError(
                     f"cannot open database file {path!r}: it stayed locked by another process "
@@ -819,10 +859,32 @@ def _initialise(conn: sqlite3.Connection, path: str, first_version: int, timeout
         else:
             _check_format(conn, path, tables)
         conn.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise FileStoreError(
+                f"cannot set up database file {path!r}: {exc}{_full_disk_note(path)}"
+            ) from exc
         raise
+
+
+def _free_bytes(path: str) -> int:
+    """Bytes this process may still write on the file system of ``path`` (large if unknown)."""
+    try:
+        stat = os.statvfs(os.path.dirname(path))
+    except OSError:
+        return 1 << 62
+    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail  # root may use the reserve
+    return blocks * stat.f_frsize
+
+
+def _full_disk_note(path: str) -> str:
+    """A note for error messages when the file system of ``path`` is (about) full, else ''."""
+    free = _free_bytes(path)
+    if free >= _FULL_BELOW_BYTES:
+        return ""
+    return f" (its file system is full: {free} bytes free; free space there)"
 
 
 def _check_format(conn: sqlite3.Connection, path: str, tables: set[str]) -> None:

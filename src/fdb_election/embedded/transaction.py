@@ -949,7 +949,7 @@ class Transaction(TransactionRead, AtomicMethods):
         if self._stamp is not None:
             self._stamp._set_error(FDBError(2020))
         for watch in self._watches:
-            watch.future._set_error(FDBError(error.code))
+            watch.future._set_error(FDBError(error.code, error.detail))
         self._watches = []
         return FutureVoid(None, error)
 
