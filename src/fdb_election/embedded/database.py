@@ -127,12 +127,12 @@ class Database(AtomicMethods):
                     f"commit_many takes transactions created by this database, not {tr!r}"
                 )
         for index, tr in enumerate(transactions):
-            request = tr._start_commit()
-            if isinstance(request, FutureVoid):
-                futures[index] = request
+            refused = tr._start_commit()
+            if refused is not None:
+                futures[index] = refused
             else:
                 pending.append((index, tr))
-                requests.append(request)
+                requests.append(tr._commit_request())
         outcomes = self._store.commit_batch(requests) if requests else []
         unexpected: BaseException | None = None
         for (index, tr), outcome in zip(pending, outcomes, strict=True):

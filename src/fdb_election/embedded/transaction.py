@@ -887,18 +887,21 @@ class Transaction(TransactionRead, AtomicMethods):
         On the file store, commits made at the same time by several threads of this process
         are written together, with one fsync (group commit); each keeps its own outcome.
         """
-        request = self._start_commit()
-        if isinstance(request, FutureVoid):
-            return request
+        refused = self._start_commit()
+        if refused is not None:
+            return refused
         try:
-            outcome: CommitOutcome = self._store.commit(*request)
+            version = self._store.commit(
+                self._rv, self._read_conflicts, self._write_conflicts, self._mutations
+            )
         except FDBError as e:
-            outcome = e
-        return self._finish_commit(outcome)
+            return self._failed(e)
+        return self._committed(version)
 
-    def _start_commit(self) -> FutureVoid | CommitRequest:
-        """The first half of :meth:`commit`: what to hand the store, or the commit's future
-        when it is decided without the store (refused, read-only, too large, injected fault)."""
+    def _start_commit(self) -> FutureVoid | None:
+        """The first half of :meth:`commit`: None when the store must now commit (what
+        :meth:`_commit_request` gives), else the commit's future, decided without the store
+        (refused, read-only, too large, too old, injected fault)."""
         error = self._usable()
         if error is not None:
             # Refused before it starts, as the binding's client library does: the transaction
@@ -924,16 +927,22 @@ class Transaction(TransactionRead, AtomicMethods):
                 return self._failed(FDBError(code))
         if self._read_conflicts and self._too_old():
             return self._failed(FDBError(1007))  # as FoundationDB's resolver: only with reads
+        return None
+
+    def _commit_request(self) -> CommitRequest:
+        """What the store commits for this transaction (after :meth:`_start_commit`)."""
         return CommitRequest(self._rv, self._read_conflicts, self._write_conflicts, self._mutations)
 
     def _finish_commit(self, outcome: CommitOutcome) -> FutureVoid:
-        """The second half of :meth:`commit`: report the store's outcome (a version or an
-        error) through the versionstamp, the watches and the returned future."""
+        """The second half of :meth:`commit` for a store outcome: a version or an error."""
         if isinstance(outcome, FDBError):
             return self._failed(outcome)
         if isinstance(outcome, BaseException):
             raise outcome  # not a database condition (the database was closed): as before
-        version = outcome
+        return self._committed(outcome)
+
+    def _committed(self, version: int) -> FutureVoid:
+        """Report a commit the store made at ``version``: versionstamp, watches, future."""
         self._committed_version = version
         hook = self._db._fault_hook
         if hook is not None:
