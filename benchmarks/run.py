@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "store_throughput",
     "file_throughput",
+    "group_commit",
     "election_cycle",
     "scale",
     "many_elections",

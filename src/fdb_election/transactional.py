@@ -1,4 +1,5 @@
-"""``@transactional``: the binding's retry-loop decorator, for embedded and real databases.
+"""``@transactional``: the binding's retry-loop decorator, for embedded and real databases; and
+:func:`commit_many`, which commits several transactions at once on either kind.
 
 Example::
 
@@ -21,10 +22,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar, overload
 
-__all__ = ["transactional"]
+__all__ = ["commit_many", "transactional"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -106,3 +107,38 @@ def transactional(*args: Any, **kwargs: Any) -> Any:
     if args:
         return _decorate(args[0], parameter)
     return functools.partial(_decorate, parameter=parameter)
+
+
+def commit_many(transactions: Iterable[Any]) -> list[Any]:
+    """Commit several transactions at once; return their commit futures, in the same order.
+
+    Example::
+
+        futures = commit_many(transactions)
+        for tr, future in zip(transactions, futures):
+            try:
+                future.wait()
+            except Exception as e:  # an FDBError: this transaction alone failed
+                tr.on_error(e).wait()
+
+    Transactions of one embedded database are committed by its ``Database.commit_many``: one
+    group, so one fsync on the file store. Any other transaction (a FoundationDB cluster's,
+    through the official binding) is committed with ``tr.commit()``, all of them before any is
+    waited for, so they are in flight together and the cluster's commit proxies batch them.
+    Either way each transaction keeps its own outcome; on a cluster, transactions committed
+    together may be ordered either way (the embedded store keeps the order given).
+    """
+    transactions = list(transactions)
+    futures: list[Any] = [None] * len(transactions)
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for index, tr in enumerate(transactions):
+        db = getattr(tr, "db", None)
+        if callable(getattr(db, "commit_many", None)):
+            groups.setdefault(id(db), (db, []))[1].append(index)
+        else:
+            futures[index] = tr.commit()
+    for db, indices in groups.values():
+        committed = db.commit_many([transactions[i] for i in indices])
+        for index, future in zip(indices, committed, strict=True):
+            futures[index] = future
+    return futures

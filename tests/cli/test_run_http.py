@@ -113,7 +113,14 @@ def test_only_the_leader_is_ready_and_the_role_moves_on_handover(url: str, tmp_p
 
         first = wait_until(leader, 30, "a leader answering 200")
         other = b if first is a else a
-        status, body = other.get("/leader")
+
+        def seen_by_other() -> tuple[int, Any] | None:
+            answer = other.get("/leader")
+            return answer if answer[1]["leader"] is not None else None
+
+        # The follower learns of the new leader at its next read of the leader key (a watch
+        # or its next step): wait for that rather than assume it already happened.
+        status, body = wait_until(seen_by_other, 30, "the follower seeing the leader")
         assert status == 503
         assert body["leader"]["process_id"] == first.process_id
         assert body["process_id"] == other.process_id and body["ballot"] is None

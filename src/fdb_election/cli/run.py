@@ -27,6 +27,9 @@ process start CMD with ``FDB_ELECTION_BALLOT`` (the fencing token), ``FDB_ELECTI
   SIGKILL within the grace period and before the deadline).
 * Another process registers the same ``--id``: the newer one keeps the id; this ``run`` stops
   CMD, resigns and exits 1 with a message naming the id.
+* The database cannot be written (error 1510: the embedded file's disk is full or failing) in
+  two elector steps in a row with no success between them: ``run`` stops CMD and exits 1 with the
+  error's message, instead of campaigning in vain.
 
 What can surprise you: CMD starts only after ``run`` has been elected, which on a fresh election
 is immediate but behind a live leader takes up to a lease after that leader dies. The grace
@@ -63,6 +66,10 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _NOT_LEADING_POLL_S = 1.0
 _AT_RISK_POLL_S = 0.1
 _MIN_PAUSE_S = 0.001
+#: FoundationDB's ``io_error``: the embedded file store cannot write its file (full disk, I/O
+#: error). Retrying cannot help until someone fixes the disk.
+_IO_ERROR = 1510
+_UNWRITABLE_STOP_S = 0.5
 
 
 def _say(message: str) -> None:
@@ -115,6 +122,10 @@ class Supervisor:
         # Held while CMD is started or stopped: a release (elector thread) that finds no CMD
         # can then be sure none is being started, and waits for a stop in progress to finish.
         self._child_lock = threading.Lock()
+        # The last 1510 seen from the elector, with the elector's last success at that time.
+        self._io_error: tuple[BaseException, float | None] | None = None
+        #: The error that made :meth:`loop` give up (a database that cannot be written).
+        self.database_failure: BaseException | None = None
 
     def request_stop(self, signum: int) -> None:
         """Ask the loop to stop CMD, resign and return (from a signal handler)."""
@@ -138,6 +149,12 @@ class Supervisor:
             if failure is not None:
                 self.stop_child("the elector stopped")
                 self.say(f"{failure}")
+                return int(ExitCode.FAILURE)
+            unwritable = self._unwritable_database()
+            if unwritable is not None:
+                self.database_failure = unwritable
+                self.stop_child("the database cannot be written")
+                self.say(f"the database cannot be written: {unwritable}")
                 return int(ExitCode.FAILURE)
             child = self.child
             if child is None:
@@ -176,6 +193,20 @@ class Supervisor:
                 self.stop_child("leadership at risk: no lease refresh committed in time")
                 continue
             self.wake.wait(stop_at - now)
+
+    def _unwritable_database(self) -> BaseException | None:
+        """The elector's 1510 error once two different steps failed with it and none succeeded
+        in between (a disk that was full for a moment and then freed does not count)."""
+        core = getattr(self.elector, "core", self.elector)
+        error: BaseException | None = getattr(core, "last_error", None)
+        if error is None or getattr(error, "code", None) != _IO_ERROR:
+            self._io_error = None
+            return None
+        success: float | None = getattr(core, "last_success", None)
+        seen, self._io_error = self._io_error, (error, success)
+        if seen is not None and seen[0] is not error and seen[1] == success:
+            return error
+        return None
 
     def _start_child(self) -> float:
         """Start CMD unless leadership is at risk; return how long to wait before looking again.
@@ -374,6 +405,7 @@ def run(
             code = supervisor.loop()
         finally:
             supervisor.stop_child("stopping")
-            elector.stop()
+            # Resigning needs a write: with a database that cannot be written, do not wait long.
+            elector.stop(_UNWRITABLE_STOP_S if supervisor.database_failure is not None else 5.0)
             guard.close()
     click.get_current_context().exit(code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from fdb_election.embedded.options import (
     DatabaseOptions,
 )
 from fdb_election.embedded.ranges import KeySelector, KeyValue, StreamingMode
-from fdb_election.embedded.storage import MVCC_WINDOW, VERSIONS_PER_SECOND, Storage
+from fdb_election.embedded.storage import MVCC_WINDOW, VERSIONS_PER_SECOND, CommitRequest, Storage
 from fdb_election.embedded.transaction import Transaction
 
 __all__ = ["Database", "FaultHook"]
@@ -85,6 +85,65 @@ class Database(AtomicMethods):
     def create_transaction(self) -> Transaction:
         """A new transaction on this database."""
         return Transaction(self)
+
+    def commit_many(self, transactions: Iterable[Transaction]) -> list[FutureVoid]:
+        """Commit several transactions of this database together; one future each, in order.
+
+        Example::
+
+            futures = db.commit_many([tr1, tr2, tr3])
+            for tr, future in zip([tr1, tr2, tr3], futures):
+                try:
+                    future.wait()
+                except FDBError as e:
+                    tr.on_error(e).wait()  # this one failed alone; retry it
+
+        Each transaction gets exactly the outcome its own ``tr.commit()`` would have had, had
+        they committed one after another in this order: its own conflict check (against what
+        committed before its read version, earlier members of the call included: a member that
+        read a key an earlier member writes gets 1020, the others commit), its own commit
+        version (strictly increasing in this order, so versionstamps are distinct and ordered),
+        its own versionstamp and watches. On the file store the group is one SQLite transaction
+        with one fsync, which is the point: the number of fsyncs follows the number of calls,
+        not of transactions. Every future is ready when this returns, and none reports success
+        before the fsync that covers it. A failure of the write itself (a full disk: 1510) is
+        the outcome of every member that was to be written.
+
+        A transaction that cannot start its commit (already committed: 2017; too large: 2101;
+        ...) gets that error in its future, as from ``tr.commit()``; the others go on.
+
+        FoundationDB's binding has no such call: on a cluster, call ``tr.commit()`` on each
+        transaction first and then wait for the futures; the cluster's commit proxies batch
+        concurrent commits themselves. :func:`fdb_election.transactional.commit_many` does the
+        right thing for either kind of database.
+        """
+        transactions = list(transactions)
+        futures: list[FutureVoid | None] = [None] * len(transactions)
+        pending: list[tuple[int, Transaction]] = []
+        requests: list[CommitRequest] = []
+        for tr in transactions:
+            if not isinstance(tr, Transaction) or tr._db is not self:
+                raise ValueError(
+                    f"commit_many takes transactions created by this database, not {tr!r}"
+                )
+        for index, tr in enumerate(transactions):
+            refused = tr._start_commit()
+            if refused is not None:
+                futures[index] = refused
+            else:
+                pending.append((index, tr))
+                requests.append(tr._commit_request())
+        outcomes = self._store.commit_batch(requests) if requests else []
+        unexpected: BaseException | None = None
+        for (index, tr), outcome in zip(pending, outcomes, strict=True):
+            try:
+                futures[index] = tr._finish_commit(outcome)
+            except BaseException as exc:  # e.g. the database was closed: after the others
+                futures[index] = FutureVoid(None, exc)
+                unexpected = unexpected or exc
+        if unexpected is not None:
+            raise unexpected
+        return [f for f in futures if f is not None]
 
     @property
     def path(self) -> str | None:

@@ -40,6 +40,7 @@ DESCRIPTIONS: Final[dict[int, str]] = {
     1101: "Asynchronous operation cancelled",
     1213: "Transaction tag is being throttled",
     1223: "Exceeded maximum proxy tag throttling duration",
+    1510: "Disk i/o operation failed",
     2000: "Invalid API call",
     2004: "Key outside legal range",
     2005: "Range begin key larger than end key",
@@ -73,13 +74,20 @@ class FDBError(Exception):
             tr.commit().wait()
         except FDBError as e:
             tr.on_error(e).wait()
+
+    ``detail`` (embedded store only, usually None) says in words what went wrong where the code
+    alone cannot: the file store's 1510 ``io_error`` names the file and whether its disk is full.
+    ``str(e)`` appends it after the binding's ``"b'description' (code)"``; ``e.args`` stays
+    ``(code,)`` as in the binding.
     """
 
     code: int
+    detail: str | None
 
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: int, detail: str | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.detail = detail
 
     @property
     def description(self) -> bytes:
@@ -87,7 +95,8 @@ class FDBError(Exception):
         return DESCRIPTIONS.get(self.code, "UNKNOWN_ERROR").encode()
 
     def __str__(self) -> str:
-        return f"{self.description!r} ({self.code})"
+        text = f"{self.description!r} ({self.code})"
+        return f"{text}: {self.detail}" if self.detail else text
 
     def __repr__(self) -> str:
         return "FDBError(%d)" % self.code  # noqa: UP031

@@ -26,7 +26,13 @@ from fdb_election.embedded.mutations import (
     substitute_versionstamp,
     versionstamp_bytes,
 )
-from fdb_election.embedded.storage import MVCC_WINDOW, VERSIONS_PER_SECOND, KeyRange
+from fdb_election.embedded.storage import (
+    MVCC_WINDOW,
+    VERSIONS_PER_SECOND,
+    CommitOutcome,
+    CommitRequest,
+    KeyRange,
+)
 from fdb_election.embedded.watch_registry import Watch, WatchRegistry
 
 __all__ = ["MemoryStorage"]
@@ -184,46 +190,75 @@ class MemoryStorage:
     ) -> int:
         fired: list[Watch] = []
         with self._lock:
-            if read_version is not None and read_conflicts:
-                # Like FoundationDB's resolver: too old only matters with read conflicts.
-                if max(self._clock_version(), self._high) - read_version > MVCC_WINDOW:
-                    raise FDBError(1007)
-                if self._conflicts(read_version, read_conflicts):
-                    raise FDBError(1020)
-            version = max(self._clock_version(), self._high + 1)
-            changed = self._apply(mutations, versionstamp_bytes(version))
-            self._high = self._committed = version
-            data = self._data
-            mutated: list[bytes] = []
-            for key, value in changed.items():
-                history = data.get(key)
-                if history is None:
-                    if value is None:
-                        continue
-                    data[key] = [(version, value)]
-                    self._keys.add(key)
-                elif value is None and history[-1][1] is None:
-                    continue
-                else:
-                    history.append((version, value))
-                mutated.append(key)
-                if self._watches:
-                    fired.extend(self._watches.take_changed(key, value))
-            point_conflicts: list[bytes] = []
-            for begin, end in write_conflicts:
-                if begin >= end:  # an empty range conflicts with nothing
-                    continue
-                if len(end) == len(begin) + 1 and end[-1] == 0 and end.startswith(begin):
-                    if begin not in self._point_writes:
-                        self._point_write_keys.add(begin)
-                    self._point_writes[begin] = version
-                    point_conflicts.append(begin)
-                else:
-                    self._range_writes.append((version, begin, end))
-            self._history.append(_CommitRecord(version, mutated, point_conflicts))
-            self._prune(version - MVCC_WINDOW)
+            version = self._commit_locked(
+                read_version, read_conflicts, write_conflicts, mutations, fired
+            )
         for watch in fired:
             watch.callback()
+        return version
+
+    def commit_batch(self, requests: Sequence[CommitRequest]) -> list[CommitOutcome]:
+        """Commit a group under one acquisition of the lock: members in order, each with its own
+        conflict check (against earlier members too), version and outcome."""
+        fired: list[Watch] = []
+        outcomes: list[CommitOutcome] = []
+        with self._lock:
+            for request in requests:
+                try:
+                    outcomes.append(self._commit_locked(*request, fired))
+                except FDBError as e:
+                    outcomes.append(e)
+        for watch in fired:
+            watch.callback()
+        return outcomes
+
+    def _commit_locked(
+        self,
+        read_version: int | None,
+        read_conflicts: Sequence[KeyRange],
+        write_conflicts: Sequence[KeyRange],
+        mutations: Sequence[Mutation],
+        fired: list[Watch],
+    ) -> int:
+        """One commit, lock held; the watches it fires are added to ``fired``."""
+        if read_version is not None and read_conflicts:
+            # Like FoundationDB's resolver: too old only matters with read conflicts.
+            if max(self._clock_version(), self._high) - read_version > MVCC_WINDOW:
+                raise FDBError(1007)
+            if self._conflicts(read_version, read_conflicts):
+                raise FDBError(1020)
+        version = max(self._clock_version(), self._high + 1)
+        changed = self._apply(mutations, versionstamp_bytes(version))
+        self._high = self._committed = version
+        data = self._data
+        mutated: list[bytes] = []
+        for key, value in changed.items():
+            history = data.get(key)
+            if history is None:
+                if value is None:
+                    continue
+                data[key] = [(version, value)]
+                self._keys.add(key)
+            elif value is None and history[-1][1] is None:
+                continue
+            else:
+                history.append((version, value))
+            mutated.append(key)
+            if self._watches:
+                fired.extend(self._watches.take_changed(key, value))
+        point_conflicts: list[bytes] = []
+        for begin, end in write_conflicts:
+            if begin >= end:  # an empty range conflicts with nothing
+                continue
+            if len(end) == len(begin) + 1 and end[-1] == 0 and end.startswith(begin):
+                if begin not in self._point_writes:
+                    self._point_write_keys.add(begin)
+                self._point_writes[begin] = version
+                point_conflicts.append(begin)
+            else:
+                self._range_writes.append((version, begin, end))
+        self._history.append(_CommitRecord(version, mutated, point_conflicts))
+        self._prune(version - MVCC_WINDOW)
         return version
 
     def _prune(self, horizon: int) -> None:

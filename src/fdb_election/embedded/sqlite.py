@@ -14,6 +14,18 @@ backend differs), and keeps them across processes:
 * **Conflicts.** Table ``conflicts`` keeps each commit's write conflict ranges with its version.
   A commit checks its read conflict ranges against commits newer than its read version, and
   writes, inside one short ``BEGIN IMMEDIATE`` section: that is the only lock anyone takes.
+* **Group commit.** Every commit waits for an fsync, so commits from one process are written in
+  groups: a thread that commits while another thread of the process is inside the commit section
+  queues its transaction; when the section is free, the thread that owns the oldest queued
+  transaction becomes the leader and commits the whole queue (up to ``max_group`` transactions)
+  in ONE SQLite transaction, so one fsync. Inside it each member is checked and applied as if
+  alone, in queue order: against the commits newer than its read version, earlier members of
+  the group included (a member that read what an earlier one writes gets 1020 alone), with its
+  own commit version (strictly increasing) and versionstamp. Nobody is told "committed" before
+  the COMMIT (and its fsync) returned; a failure of the SQLite transaction is every writing
+  member's outcome. :meth:`SQLiteStorage.commit_batch` hands the store a whole group at once
+  (what ``Database.commit_many`` uses). Commits from other processes are serialized by SQLite's
+  lock as before.
 * **Versions.** ``state.last_version`` is the newest commit version. A commit takes
   ``max(last + 1, wall-clock microseconds)``: strictly increasing across processes, and advancing
   about 1,000,000 per second like FoundationDB's. A read version is ``last_version``, so it always
@@ -32,6 +44,11 @@ backend differs), and keeps them across processes:
   FoundationDB promises. (``NORMAL`` would survive process crashes only: the last commits could
   vanish on power loss, and a leader could then lose a lease it was told it holds.) A crash in the
   middle of a commit is rolled back by SQLite's WAL recovery.
+* **A full disk** (or an I/O error) while committing is error 1510 ``io_error``, which no retry
+  loop retries, with a message naming the file: retrying cannot help until someone frees space.
+  The failed commit is rolled back; the file and everything committed before stay intact and
+  readable. (Before, it was 1021 ``commit_unknown_result``, which every retry loop retries
+  forever.)
 * **Watches across processes.** After each commit the committer sends a datagram to every
   listening process (see :mod:`.wakeup`); a process with watches re-reads its watched keys then,
   and at least every ``fallback_interval`` seconds (default 10) as a fallback. The fallback only
@@ -47,13 +64,16 @@ file must use the real wall clock (``version_clock`` is injectable for single-pr
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+from sortedcontainers import SortedList
 
 from fdb_election.embedded.errors import FDBError, FileStoreError
 from fdb_election.embedded.mutations import (
@@ -65,6 +85,7 @@ from fdb_election.embedded.mutations import (
     substitute_versionstamp,
     versionstamp_bytes,
 )
+from fdb_election.embedded.storage import CommitOutcome, CommitRequest
 from fdb_election.embedded.wakeup import WakeupListener, WakeupNotifier, wake_directory
 from fdb_election.embedded.watch_registry import Watch, WatchRegistry
 
@@ -86,6 +107,18 @@ PRUNE_EVERY_VERSIONS = 1_000_000
 """How often (in versions, about a second) a commit also prunes old history."""
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+# SQLite's primary result codes for a failed write (the low byte of an extended code).
+_SQLITE_IOERR: Final = 10
+_SQLITE_FULL: Final = 13
+#: Free space under which a failed write is reported as a full disk (SQLite says "I/O error"
+#: when it cannot even extend its shared-memory file).
+_FULL_BELOW_BYTES: Final = 1 << 20
+
+MAX_GROUP = 128
+"""Most transactions one SQLite transaction (one fsync) commits for this process."""
+_GROUP_BYTES = 4_000_000
+"""About how many bytes of mutations a group takes beyond its first transaction."""
+_UNSET: Any = object()
 
 _SCHEMA = (
     "CREATE TABLE fdb_election_format (name TEXT NOT NULL, version INTEGER NOT NULL)",
@@ -123,7 +156,7 @@ _LIVE_KEYS = """SELECT key FROM (
     ) WHERE value IS NOT NULL"""
 _MARKS = "SELECT prune_mark, last_version FROM state"
 _STATE = "SELECT last_version, prune_mark, pruned_to FROM state"
-_RECENT_CONFLICTS = "SELECT begin_key, end_key FROM conflicts WHERE version > ?"
+_RECENT_CONFLICTS = "SELECT version, begin_key, end_key FROM conflicts WHERE version > ?"
 _PUT = "INSERT OR REPLACE INTO kv (key, version, value) VALUES (?, ?, ?)"
 _PUT_CONFLICT = "INSERT OR IGNORE INTO conflicts (version, begin_key, end_key) VALUES (?, ?, ?)"
 
@@ -143,19 +176,57 @@ def _merge(ranges: Iterable[Range]) -> list[Range]:
     return [(b, e) for b, e in merged]
 
 
-def _overlaps(reads: Sequence[Range], writes: list[Range]) -> bool:
-    """Whether any read range intersects the union ``writes`` (sorted, disjoint)."""
-    if not writes:
-        return False
-    begins = [b for b, _ in writes]
-    for begin, end in reads:
+def _is_point(begin: bytes, end: bytes) -> bool:
+    return len(end) == len(begin) + 1 and end[-1] == 0 and end.startswith(begin)
+
+
+class _RecentWrites:
+    """Write conflict ranges with their commit versions, for the conflict checks of one group.
+
+    Holds what the file says committed after the group's oldest read version, then each member
+    of the group as it is applied, so a member is checked against earlier members too. Point
+    ranges (one key: the usual case) are a dict lookup; other ranges are few and scanned.
+    """
+
+    __slots__ = ("_point_keys", "_points", "_ranges")
+
+    def __init__(self, rows: Iterable[tuple[int, bytes, bytes]] = ()) -> None:
+        self._points: dict[bytes, int] = {}
+        self._point_keys: SortedList | None = None  # built when a ranged read first needs it
+        self._ranges: list[tuple[int, bytes, bytes]] = []
+        for version, begin, end in rows:
+            self.add(version, begin, end)
+
+    def add(self, version: int, begin: bytes, end: bytes) -> None:
         if begin >= end:
-            continue
-        # The last write range starting before ``end`` is the only candidate.
-        i = bisect.bisect_left(begins, end) - 1
-        if i >= 0 and writes[i][1] > begin:
-            return True
-    return False
+            return
+        if _is_point(begin, end):
+            if self._points.get(begin, -1) < version:
+                if begin not in self._points and self._point_keys is not None:
+                    self._point_keys.add(begin)
+                self._points[begin] = version
+        else:
+            self._ranges.append((version, begin, end))
+
+    def conflicts(self, read_version: int, reads: Sequence[Range]) -> bool:
+        """Whether a range written after ``read_version`` intersects one of ``reads``."""
+        points = self._points
+        for begin, end in reads:
+            if begin >= end:  # an empty range conflicts with nothing
+                continue
+            if _is_point(begin, end):
+                if points.get(begin, -1) > read_version:
+                    return True
+            elif points:
+                if self._point_keys is None:
+                    self._point_keys = SortedList(points)
+                for key in self._point_keys.irange(begin, end, (True, False)):
+                    if points[key] > read_version:
+                        return True
+            for version, range_begin, range_end in self._ranges:
+                if version > read_version and range_begin < end and begin < range_end:
+                    return True
+        return False
 
 
 def _check_version(version: int, prune_mark: int, last_version: int) -> None:
@@ -166,12 +237,43 @@ def _check_version(version: int, prune_mark: int, last_version: int) -> None:
         raise FDBError(1009)
 
 
+class _Waiter:
+    """A thread waiting in :meth:`SQLiteStorage.commit_batch` for its requests' outcomes.
+
+    ``remaining`` counts its requests not yet committed (only the leader changes it); ``event``
+    is set when it reaches 0, or earlier with ``lead`` True when this thread must lead.
+    """
+
+    __slots__ = ("event", "lead", "remaining")
+
+    def __init__(self, remaining: int) -> None:
+        self.event = threading.Event()
+        self.lead = False
+        self.remaining = remaining
+
+
+class _Entry:
+    """One request in the commit queue and, once its group is committed, its outcome."""
+
+    __slots__ = ("outcome", "request", "size", "waiter")
+
+    def __init__(self, request: CommitRequest, waiter: _Waiter) -> None:
+        self.request = request
+        self.waiter = waiter
+        self.size = sum(len(key) + len(param) for _op, key, param in request.mutations)
+        self.outcome: CommitOutcome = _UNSET
+
+
 class SQLiteStorage:
     """Storage backend over one SQLite file (see the module docstring for the algorithm).
 
     ``lock_timeout`` bounds how long a commit waits for another process's commit section
     (then 1038, retryable); ``version_clock`` gives wall-clock seconds and must be the real clock
-    whenever several processes share the file; ``fallback_interval`` is the slow watch re-check.
+    whenever several processes share the file; ``fallback_interval`` is the slow watch re-check;
+    ``max_group`` caps the transactions of one group commit (1 turns grouping off).
+
+    ``commits`` and ``commit_groups`` count the transactions this object wrote and the SQLite
+    transactions (so fsyncs) it took to write them.
     """
 
     enforces_lifetime = False  # read versions are old commit versions: transactions time them
@@ -183,7 +285,10 @@ class SQLiteStorage:
         lock_timeout: float = 2.0,
         version_clock: Callable[[], float] = time.time,
         fallback_interval: float = 10.0,
+        max_group: int = MAX_GROUP,
     ) -> None:
+        if max_group < 1:
+            raise ValueError(f"max_group must be at least 1, not {max_group!r}")
         self.path = os.path.abspath(os.fspath(path))
         self._lock_timeout = lock_timeout
         self._version_clock = version_clock
@@ -191,7 +296,13 @@ class SQLiteStorage:
         self._closed = False
         self._readers: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
-        self._commit_lock = threading.Lock()
+        self._commit_lock = threading.Lock()  # held by the leader while it writes a group
+        self._queue_lock = threading.Lock()
+        self._queue: deque[_Entry] = deque()
+        self._leading = False  # whether a thread is leading (the queue is then its to take)
+        self._max_group = max_group
+        self.commits = 0
+        self.commit_groups = 0
         self._watch_lock = threading.Lock()
         self._watches = WatchRegistry()
         self._listener: WakeupListener | None = None
@@ -221,7 +332,9 @@ class SQLiteStorage:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         except sqlite3.Error as exc:
             conn.close()
-            raise FileStoreError(f"cannot set up database file {self.path!r}: {exc}") from exc
+            raise FileStoreError(
+                f"cannot set up database file {self.path!r}: {exc}{_full_disk_note(self.path)}"
+            ) from exc
         self._all.append(conn)
         return conn
 
@@ -311,50 +424,232 @@ class SQLiteStorage:
 
         Raises 1020 when a read conflict range was written by a commit newer than
         ``read_version``, 1007 when that history was already pruned, 1038 when another
-        process held the commit lock for longer than ``lock_timeout``.
+        process held the commit lock for longer than ``lock_timeout``, 1510 when the file
+        cannot be written (full disk, I/O error). Commits that threads of this process make at
+        the same time share one SQLite transaction (see :meth:`commit_batch`).
+        """
+        request = CommitRequest(read_version, read_conflicts, write_conflicts, mutations)
+        outcome = self.commit_batch([request])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def commit_batch(self, requests: Sequence[CommitRequest]) -> list[CommitOutcome]:
+        """Commit ``requests`` in order, each with its own conflict check, version and outcome,
+        in as few SQLite transactions (fsyncs) as possible; see the module docstring.
+
+        The requests join this process's commit queue. If no thread is committing, this one
+        becomes the leader: it takes the whole queue (up to ``max_group`` transactions) and
+        commits it in one SQLite transaction; requests that arrive meanwhile wait, and the next
+        leader takes them all at once. Returns when every request has its outcome.
         """
         if self._closed:
             raise FileStoreError(f"the database {self.path!r} is closed")
-        with self._commit_lock:
-            conn = self._writer
-            self._begin(conn)
-            committing = False
+        if not requests:
+            return []
+        waiter = _Waiter(len(requests))
+        entries = [_Entry(request, waiter) for request in requests]
+        with self._queue_lock:
+            self._queue.extend(entries)
+            lead = not self._leading
+            self._leading = True
+        if not lead:
             try:
-                last, mark, pruned_to = conn.execute(_STATE).fetchone()
+                waiter.event.wait()  # set when all are done, or when this thread must lead
+            except BaseException:  # interrupted (KeyboardInterrupt): leave nobody stranded
+                self._withdraw(waiter)
+                raise
+            lead = waiter.lead
+        if lead:
+            self._lead(waiter)
+        return [entry.outcome for entry in entries]
+
+    def _lead(self, mine: _Waiter) -> None:
+        """Commit groups from the queue until ``mine`` is done, then pass the lead on."""
+        while True:
+            with self._queue_lock:
+                group = self._take_group()
+            try:
+                with self._commit_lock:
+                    wrote = self._commit_group(group)
+            except BaseException as exc:  # not an error of the group (KeyboardInterrupt, ...)
+                self._abandon_lead(mine, group, exc)
+                raise
+            done = []
+            for entry in group:
+                waiter = entry.waiter
+                waiter.remaining -= 1
+                if not waiter.remaining and waiter is not mine:
+                    done.append(waiter)
+            finished = not mine.remaining
+            if finished:
+                self._pass_lead()  # the next group's fsync overlaps the wake-ups below
+            try:
+                if wrote:
+                    self._notifier.notify(exclude=self._listener.name if self._listener else None)
+                    if self._watches:
+                        self.check_watches()
+            finally:
+                for waiter in done:
+                    waiter.event.set()
+            if finished:
+                return
+
+    def _take_group(self) -> list[_Entry]:
+        """The next group from the queue (queue lock held): at most ``max_group`` transactions
+        and, beyond the first, about ``_GROUP_BYTES`` of mutations, so the section stays short."""
+        queue = self._queue
+        group = [queue.popleft()]
+        size = group[0].size
+        while queue and len(group) < self._max_group and size + queue[0].size <= _GROUP_BYTES:
+            entry = queue.popleft()
+            size += entry.size
+            group.append(entry)
+        return group
+
+    def _pass_lead(self) -> None:
+        """Make the owner of the oldest queued request the leader, or note that none is."""
+        with self._queue_lock:
+            if not self._queue:
+                self._leading = False
+                return
+            successor = self._queue[0].waiter
+            successor.lead = True
+        successor.event.set()
+
+    def _withdraw(self, waiter: _Waiter) -> None:
+        """A waiting thread leaves: drop its requests not taken yet (a leader may already be
+        writing the others) and pass on the lead if it was just handed to it."""
+        with self._queue_lock:
+            for entry in [e for e in self._queue if e.waiter is waiter]:
+                self._queue.remove(entry)
+            promoted = waiter.lead
+        if promoted:
+            self._pass_lead()
+
+    def _abandon_lead(self, mine: _Waiter, group: list[_Entry], exc: BaseException) -> None:
+        """The leading thread is leaving with ``exc``: fail what it owns, wake the group, and
+        pass the lead on so that no other thread waits forever."""
+        with self._queue_lock:
+            for entry in [e for e in self._queue if e.waiter is mine]:
+                self._queue.remove(entry)
+                entry.outcome = exc
+        for entry in group:
+            if entry.outcome is _UNSET:
+                entry.outcome = exc
+            if entry.waiter is not mine:
+                entry.waiter.remaining -= 1
+                if not entry.waiter.remaining:
+                    entry.waiter.event.set()
+        self._pass_lead()
+
+    def _commit_group(self, group: list[_Entry]) -> bool:
+        """Commit ``group`` in one SQLite transaction (commit lock held); give every entry its
+        outcome. True when something was written (and so made durable by one fsync)."""
+        if self._closed:
+            for entry in group:
+                entry.outcome = FileStoreError(f"the database {self.path!r} is closed")
+            return False
+        conn = self._writer
+        try:
+            self._begin(conn)
+        except FDBError as exc:  # 1038: another process holds the lock; nothing written
+            for entry in group:
+                entry.outcome = FDBError(exc.code)
+            return False
+        except sqlite3.Error as exc:
+            for entry in group:
+                entry.outcome = self._write_error(exc, committing=False)
+            return False
+        writing: list[tuple[_Entry, int]] = []
+        committing = False
+        try:
+            last, mark, pruned_to = conn.execute(_STATE).fetchone()
+            checked = [
+                e.request.read_version
+                for e in group
+                if e.request.read_version is not None and e.request.read_conflicts
+            ]
+            recent: _RecentWrites | None = None
+            if checked and max(checked) >= mark:
+                oldest = min(rv for rv in checked if rv >= mark)
+                recent = _RecentWrites(conn.execute(_RECENT_CONFLICTS, (oldest,)))
+            version = last
+            for entry in group:
+                read_version, read_conflicts, write_conflicts, mutations = entry.request
                 if read_version is not None and read_conflicts:
                     if read_version < mark:
-                        raise FDBError(1007)
-                    recent = conn.execute(_RECENT_CONFLICTS, (read_version,)).fetchall()
-                    if recent and _overlaps(read_conflicts, _merge(recent)):
-                        raise FDBError(1020)
-                version: int = max(last + 1, self._now_version())
+                        entry.outcome = FDBError(1007)
+                        continue
+                    assert recent is not None
+                    if recent.conflicts(read_version, read_conflicts):
+                        entry.outcome = FDBError(1020)
+                        continue
+                version = max(version + 1, self._now_version())
                 rows = self._apply(conn, version, mutations)
                 if rows:
                     conn.executemany(_PUT, rows)
                 if write_conflicts:
-                    conn.executemany(
-                        _PUT_CONFLICT, [(version, b, e) for b, e in _merge(write_conflicts)]
-                    )
-                horizon = version - WINDOW_VERSIONS
-                if horizon - pruned_to >= PRUNE_EVERY_VERSIONS:
-                    mark = _prune(conn, pruned_to, horizon, mark)
-                    pruned_to = horizon
-                conn.execute(
-                    "UPDATE state SET last_version = ?, prune_mark = ?, pruned_to = ?",
-                    (version, mark, pruned_to),
-                )
-                committing = True
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                if committing and isinstance(exc, sqlite3.Error):
-                    raise FDBError(1021) from exc  # the outcome of a failed COMMIT is unknown
+                    merged = _merge(write_conflicts)
+                    conn.executemany(_PUT_CONFLICT, [(version, b, e) for b, e in merged])
+                    if recent is not None:
+                        for begin, end in merged:
+                            recent.add(version, begin, end)
+                writing.append((entry, version))
+            if not writing:
+                conn.execute("ROLLBACK")
+                return False
+            horizon = version - WINDOW_VERSIONS
+            if horizon - pruned_to >= PRUNE_EVERY_VERSIONS:
+                mark = _prune(conn, pruned_to, horizon, mark)
+                pruned_to = horizon
+            conn.execute(
+                "UPDATE state SET last_version = ?, prune_mark = ?, pruned_to = ?",
+                (version, mark, pruned_to),
+            )
+            committing = True
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            for entry in group:  # every member that was to be written (a 1020 stays 1020)
+                if entry.outcome is _UNSET:
+                    entry.outcome = self._write_error(exc, committing)
+            if not isinstance(exc, Exception):
                 raise
-        self._notifier.notify(exclude=self._listener.name if self._listener else None)
-        if self._watches:
-            self.check_watches()
-        return version
+            return False
+        for entry, committed in writing:
+            entry.outcome = committed
+        self.commit_groups += 1
+        self.commits += len(writing)
+        return True
+
+    def _write_error(self, exc: BaseException, committing: bool) -> BaseException:
+        """What a member of a group whose SQLite transaction failed with ``exc`` is told.
+
+        A full disk or an I/O error is 1510 ``io_error`` (not retryable: retrying cannot help
+        until someone frees space or fixes the disk) with a message naming the file; another
+        failure of COMMIT itself is 1021 (the outcome is unknown); anything else is raised as
+        it is.
+        """
+        if isinstance(exc, sqlite3.Error):
+            primary = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+            if primary in (_SQLITE_FULL, _SQLITE_IOERR):
+                full = primary == _SQLITE_FULL or _free_bytes(self.path) < _FULL_BELOW_BYTES
+                # SQLite reports a write refused for space as SQLITE_FULL, and nothing of that
+                # transaction is in the file; an I/O error during COMMIT may hit the final sync.
+                unsure = committing and primary != _SQLITE_FULL
+                what = "the disk is full" if full else "I/O error"
+                outcome = "the commit may or may not be on disk" if unsure else "nothing committed"
+                advice = "free space on that file system" if full else "check the disk"
+                return FDBError(
+                    1510,
+                    f"cannot write the database file {self.path!r}: {what} (SQLite: {exc}); "
+                    f"{outcome}; {advice}",
+                )
+            if committing:
+                return FDBError(1021)  # the outcome of a failed COMMIT is unknown
+        return exc
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``, retried with short sleeps while another process commits."""
@@ -532,7 +827,9 @@ def _initialise(conn: sqlite3.Connection, path: str, first_version: int, timeout
             break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc):
-                raise FileStoreError(f"cannot open database file {path!r}: {exc}") from exc
+                raise FileStoreError(
+                    f"cannot open database file {path!r}: {exc}{_full_disk_note(path)}"
+                ) from exc
             if time.monotonic() >= deadline:
                 raise FileStoreError(
                     f"cannot open database file {path!r}: it stayed locked by another process "
@@ -562,10 +859,32 @@ def _initialise(conn: sqlite3.Connection, path: str, first_version: int, timeout
         else:
             _check_format(conn, path, tables)
         conn.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise FileStoreError(
+                f"cannot set up database file {path!r}: {exc}{_full_disk_note(path)}"
+            ) from exc
         raise
+
+
+def _free_bytes(path: str) -> int:
+    """Bytes this process may still write on the file system of ``path`` (large if unknown)."""
+    try:
+        stat = os.statvfs(os.path.dirname(path))
+    except OSError:
+        return 1 << 62
+    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail  # root may use the reserve
+    return blocks * stat.f_frsize
+
+
+def _full_disk_note(path: str) -> str:
+    """A note for error messages when the file system of ``path`` is (about) full, else ''."""
+    free = _free_bytes(path)
+    if free >= _FULL_BELOW_BYTES:
+        return ""
+    return f" (its file system is full: {free} bytes free; free space there)"
 
 
 def _check_format(conn: sqlite3.Connection, path: str, tables: set[str]) -> None:

@@ -8,16 +8,29 @@ SQLite file) gets them for free.
 Versions are integers that advance about 1,000,000 per second of the backend's clock and strictly
 increase per commit. A backend must keep every version readable for :data:`MVCC_WINDOW` versions
 after it was current, and may forget older ones (reads and commits at them fail with 1007).
+
+Commits come one at a time (:meth:`Storage.commit`) or as a group (:meth:`Storage.commit_batch`):
+a group is checked and applied as if its members committed one after another, in order, each
+with its own conflict check, outcome and version; a backend that writes to disk makes the whole
+group durable at once (the file store: one SQLite transaction, one fsync).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from fdb_election.embedded.mutations import Mutation
 
-__all__ = ["MVCC_WINDOW", "VERSIONS_PER_SECOND", "KeyRange", "Storage", "WatchHandle"]
+__all__ = [
+    "MVCC_WINDOW",
+    "VERSIONS_PER_SECOND",
+    "CommitOutcome",
+    "CommitRequest",
+    "KeyRange",
+    "Storage",
+    "WatchHandle",
+]
 
 #: How many versions a read version stays usable (FoundationDB's 5-second window).
 MVCC_WINDOW: Final = 5_000_000
@@ -26,6 +39,20 @@ VERSIONS_PER_SECOND: Final = 1_000_000
 
 #: A half-open key range ``[begin, end)``.
 KeyRange = tuple[bytes, bytes]
+
+
+class CommitRequest(NamedTuple):
+    """What a transaction hands the backend to commit (the arguments of :meth:`Storage.commit`)."""
+
+    read_version: int | None
+    read_conflicts: Sequence[KeyRange]
+    write_conflicts: Sequence[KeyRange]
+    mutations: Sequence[Mutation]
+
+
+#: The answer for one member of :meth:`Storage.commit_batch`: its commit version, or the error
+#: its commit raises (an ``FDBError`` such as 1020, or e.g. ``FileStoreError`` once closed).
+CommitOutcome = int | BaseException
 
 
 class WatchHandle(Protocol):
@@ -78,6 +105,18 @@ class Storage(Protocol):
         is older than the window. ``read_version`` None means a blind write (never conflicts).
         Versionstamped mutations get the 10-byte stamp ``versionstamp_bytes(commit_version)``.
         Nothing is written when an error is raised.
+        """
+        ...
+
+    def commit_batch(self, requests: Sequence[CommitRequest]) -> list[CommitOutcome]:
+        """Commit a group: each member as :meth:`commit` would, in order, one outcome each.
+
+        A member is checked against everything committed after its read version, earlier
+        members of the group included, so a member that read what an earlier one wrote gets
+        1020 alone while the others commit. Members that commit get strictly increasing
+        versions in group order. Nobody's outcome is returned before the whole group is
+        durable; a failure of the group's write itself (1021, 1038, 1510) is every committing
+        member's outcome.
         """
         ...
 

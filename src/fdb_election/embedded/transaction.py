@@ -47,7 +47,7 @@ from fdb_election.embedded.ranges import (
     is_key_selector,
     strinc,
 )
-from fdb_election.embedded.storage import KeyRange
+from fdb_election.embedded.storage import CommitOutcome, CommitRequest, KeyRange
 
 if TYPE_CHECKING:
     from fdb_election.embedded.database import Database
@@ -882,7 +882,26 @@ class Transaction(TransactionRead, AtomicMethods):
         return FutureInt64(self._size)
 
     def commit(self) -> FutureVoid:
-        """Commit; ``.wait()`` raises the error (1020 on conflict, 1007 if too old, ...)."""
+        """Commit; ``.wait()`` raises the error (1020 on conflict, 1007 if too old, ...).
+
+        On the file store, commits made at the same time by several threads of this process
+        are written together, with one fsync (group commit); each keeps its own outcome.
+        """
+        refused = self._start_commit()
+        if refused is not None:
+            return refused
+        try:
+            version = self._store.commit(
+                self._rv, self._read_conflicts, self._write_conflicts, self._mutations
+            )
+        except FDBError as e:
+            return self._failed(e)
+        return self._committed(version)
+
+    def _start_commit(self) -> FutureVoid | None:
+        """The first half of :meth:`commit`: None when the store must now commit (what
+        :meth:`_commit_request` gives), else the commit's future, decided without the store
+        (refused, read-only, too large, too old, injected fault)."""
         error = self._usable()
         if error is not None:
             # Refused before it starts, as the binding's client library does: the transaction
@@ -902,22 +921,30 @@ class Transaction(TransactionRead, AtomicMethods):
         if self._size > self._size_limit:
             return self._failed(FDBError(2101))
         hook = self._db._fault_hook
-        try:
-            if hook is not None:
-                code = hook("commit", self)
-                if code is not None:
-                    raise FDBError(code)
-            if self._read_conflicts and self._too_old():
-                raise FDBError(1007)  # as FoundationDB's resolver: only with read conflicts
-            version = self._store.commit(
-                self._rv,
-                self._read_conflicts,
-                self._write_conflicts,
-                self._mutations,
-            )
-        except FDBError as e:
-            return self._failed(e)
+        if hook is not None:
+            code = hook("commit", self)
+            if code is not None:
+                return self._failed(FDBError(code))
+        if self._read_conflicts and self._too_old():
+            return self._failed(FDBError(1007))  # as FoundationDB's resolver: only with reads
+        return None
+
+    def _commit_request(self) -> CommitRequest:
+        """What the store commits for this transaction (after :meth:`_start_commit`)."""
+        return CommitRequest(self._rv, self._read_conflicts, self._write_conflicts, self._mutations)
+
+    def _finish_commit(self, outcome: CommitOutcome) -> FutureVoid:
+        """The second half of :meth:`commit` for a store outcome: a version or an error."""
+        if isinstance(outcome, FDBError):
+            return self._failed(outcome)
+        if isinstance(outcome, BaseException):
+            raise outcome  # not a database condition (the database was closed): as before
+        return self._committed(outcome)
+
+    def _committed(self, version: int) -> FutureVoid:
+        """Report a commit the store made at ``version``: versionstamp, watches, future."""
         self._committed_version = version
+        hook = self._db._fault_hook
         if hook is not None:
             code = hook("committed", self)
             if code is not None:
@@ -931,7 +958,7 @@ class Transaction(TransactionRead, AtomicMethods):
         if self._stamp is not None:
             self._stamp._set_error(FDBError(2020))
         for watch in self._watches:
-            watch.future._set_error(FDBError(error.code))
+            watch.future._set_error(FDBError(error.code, error.detail))
         self._watches = []
         return FutureVoid(None, error)
 
