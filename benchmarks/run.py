@@ -32,6 +32,7 @@ BENCHMARKS = [
     "election_cycle",
     "scale",
     "many_elections",
+    "shards_on_file",
     "failover",
 ]
 

@@ -147,6 +147,8 @@ _GET = """SELECT
     (SELECT value FROM kv WHERE key = ?1 AND version <= ?2 ORDER BY version DESC LIMIT 1),
     prune_mark, last_version FROM state"""
 _GET_LATEST = "SELECT value FROM kv WHERE key = ? ORDER BY version DESC LIMIT 1"
+_GET_LATEST_AT = "SELECT value FROM kv WHERE key = ? AND version <= ? ORDER BY version DESC LIMIT 1"
+_CHANGED_SINCE = "SELECT DISTINCT key FROM kv WHERE version > ? AND version <= ?"
 _RANGE_FORWARD = """SELECT key, version, value FROM kv
     WHERE key >= ?1 AND key < ?2 AND version <= ?3 ORDER BY key, version"""
 _RANGE_REVERSE = """SELECT key, version, value FROM kv
@@ -305,6 +307,8 @@ class SQLiteStorage:
         self.commit_groups = 0
         self._watch_lock = threading.Lock()
         self._watches = WatchRegistry()
+        # Every commit up to this version has been compared with the watches (None: none yet).
+        self._watches_checked: int | None = None
         self._listener: WakeupListener | None = None
         _create_file(self.path)
         self._writer = self._connect(busy_timeout_ms=0)
@@ -728,23 +732,35 @@ class SQLiteStorage:
 
         Only watches registered before the read are judged: their ``seen`` value is at least as
         old as what is read, so a difference is a real change, never a false alarm. ``only``
-        limits the check to one key (used when a watch is registered).
+        limits the check to one key (used when a watch is registered). A full check reads only
+        the watched keys written since the last full check (one query for the keys that
+        changed, then one per changed watched key), so its cost follows the commits, not the
+        number of watches; when that history may have been pruned it reads every watched key.
         """
         with self._watch_lock:
-            keys = [only] if only is not None else self._watches.keys()
+            keys = [only] if only is not None else list(self._watches.keys())
             registered = self._watches.serial
+            since = self._watches_checked
         if not keys or self._closed:
             return
         conn = self._reader()
         try:
+            last, _mark, pruned_to = conn.execute(_STATE).fetchone()
+            if only is None and since is not None and since >= pruned_to:
+                changed = {row[0] for row in conn.execute(_CHANGED_SINCE, (since, last))}
+                keys = [key for key in keys if key in changed]
             latest = {}
             for key in keys:
-                row = conn.execute(_GET_LATEST, (key,)).fetchone()
+                row = conn.execute(_GET_LATEST_AT, (key, last)).fetchone()
                 latest[key] = None if row is None else row[0]
         finally:
             self._release(conn)
         fired: list[Watch] = []
         with self._watch_lock:
+            # Advance the mark only when every watch was judged: one registered meanwhile is
+            # judged by the next full check, which must then look at these changes too.
+            if only is None and self._watches.serial == registered:
+                self._watches_checked = max(last, self._watches_checked or last)
             for key, value in latest.items():
                 fired.extend(self._watches.take_changed(key, value, registered))
         for w in fired:
