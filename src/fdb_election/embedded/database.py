@@ -80,7 +80,16 @@ class Database(AtomicMethods):
         self._max_watches = DEFAULT_MAX_WATCHES
         self._watch_count = 0
         self._watch_lock = threading.Lock()
-        self.options = DatabaseOptions(self)
+        self.options = DatabaseOptions(self._apply_option)
+
+    def _apply_option(self, name: str, value: Any) -> None:
+        """Set what ``db.options`` decided (checked there)."""
+        if name == "max_watches":
+            self._max_watches = value
+        elif name in ("timeout_ms", "retry_limit", "max_retry_delay", "size_limit"):
+            setattr(self._defaults, name, value)
+        else:
+            raise ValueError(f"unknown database option {name!r}")
 
     def create_transaction(self) -> Transaction:
         """A new transaction on this database."""

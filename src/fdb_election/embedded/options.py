@@ -3,20 +3,27 @@
 Integer options must be ``int`` (anything else fails in ``struct.pack``, as in the binding);
 string options take ``str`` or ``bytes``; flag options take no argument. Values out of range
 become a deferred 2006 on a transaction and an immediate ``FDBError(2006)`` on a database.
+
+The setters check values and hand the result to the transaction or database they belong to
+through one ``apply(name, value)`` function it gives them (``Apply``); they never touch its state.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from fdb_election.embedded.errors import FDBError
 
-if TYPE_CHECKING:
-    from fdb_election.embedded.database import Database
-    from fdb_election.embedded.transaction import Transaction
+__all__ = ["Apply", "DatabaseOptions", "TransactionOptions"]
 
-__all__ = ["DatabaseOptions", "TransactionOptions"]
+#: How an option reaches its owner: ``apply(name, value)``. Transaction names: ``timeout``
+#: (ms), ``retry_limit``, ``max_retry_delay`` (s), ``size_limit``, ``disable_ryw``,
+#: ``snapshot_ryw`` (bool), ``no_conflict_next``, ``system_read``, ``system_write``,
+#: ``bypass_unreadable`` and ``defer`` (an error code to report later). Database names:
+#: ``timeout_ms``, ``retry_limit``, ``max_retry_delay`` (s), ``size_limit``, ``max_watches``.
+Apply = Callable[[str, Any], None]
 
 INT_MAX: Final = 2**31 - 1
 #: Largest (and default) transaction size, in bytes.
@@ -48,10 +55,10 @@ class TransactionOptions:
     reset by it.
     """
 
-    __slots__ = ("_tr",)
+    __slots__ = ("_apply",)
 
-    def __init__(self, tr: Transaction) -> None:
-        self._tr = tr
+    def __init__(self, apply: Apply) -> None:
+        self._apply = apply
 
     # -- persistent ---------------------------------------------------------------------------
 
@@ -60,25 +67,25 @@ class TransactionOptions:
         (0 disables)."""
         ms = _int(milliseconds)
         if not 0 <= ms <= INT_MAX:
-            self._tr._defer(2006)
+            self._apply("defer", 2006)
             return
-        self._tr._set_timeout(ms)
+        self._apply("timeout", ms)
 
     def set_retry_limit(self, retries: int) -> None:
         """Let ``on_error`` retry at most this many times (-1: no limit)."""
         n = _int(retries)
         if not -1 <= n <= INT_MAX:
-            self._tr._defer(2006)
+            self._apply("defer", 2006)
             return
-        self._tr._retry_limit = n
+        self._apply("retry_limit", n)
 
     def set_max_retry_delay(self, milliseconds: int) -> None:
         """Cap the ``on_error`` backoff (default 1000 ms)."""
         ms = _int(milliseconds)
         if not 0 <= ms <= INT_MAX:
-            self._tr._defer(2006)
+            self._apply("defer", 2006)
             return
-        self._tr._max_retry_delay = ms / 1000.0
+        self._apply("max_retry_delay", ms / 1000.0)
 
     # -- reset by on_error --------------------------------------------------------------------
 
@@ -86,38 +93,38 @@ class TransactionOptions:
         """Fail the commit with 2101 above this many bytes (32..10,000,000)."""
         n = _int(size)
         if not SIZE_LIMIT_MIN <= n <= SIZE_LIMIT_MAX:
-            self._tr._defer(2006)
+            self._apply("defer", 2006)
             return
-        self._tr._size_limit = n
+        self._apply("size_limit", n)
 
     def set_read_your_writes_disable(self) -> None:
         """Reads ignore this transaction's writes; must precede every read and write."""
-        self._tr._disable_ryw()
+        self._apply("disable_ryw", None)
 
     def set_snapshot_ryw_enable(self) -> None:
         """Snapshot reads see this transaction's writes (the default)."""
-        self._tr._snapshot_ryw = True
+        self._apply("snapshot_ryw", True)
 
     def set_snapshot_ryw_disable(self) -> None:
         """Snapshot reads ignore this transaction's writes."""
-        self._tr._snapshot_ryw = False
+        self._apply("snapshot_ryw", False)
 
     def set_next_write_no_write_conflict_range(self) -> None:
         """The next write adds no write conflict range."""
-        self._tr._no_conflict_next = True
+        self._apply("no_conflict_next", True)
 
     def set_access_system_keys(self) -> None:
         """Allow reads and writes of keys in ``[\\xff, \\xff\\xff)``."""
-        self._tr._system_read = True
-        self._tr._system_write = True
+        self._apply("system_read", True)
+        self._apply("system_write", True)
 
     def set_read_system_keys(self) -> None:
         """Allow reads of keys in ``[\\xff, \\xff\\xff)``."""
-        self._tr._system_read = True
+        self._apply("system_read", True)
 
     def set_bypass_unreadable(self) -> None:
         """Read keys written by versionstamped operations (their unstamped form) instead of 1036."""
-        self._tr._bypass_unreadable = True
+        self._apply("bypass_unreadable", True)
 
     # -- accepted; no effect on one machine ---------------------------------------------------
 
@@ -171,10 +178,10 @@ class DatabaseOptions:
     There is no ``set_timeout`` here (as in the binding): use ``set_transaction_timeout``.
     """
 
-    __slots__ = ("_db",)
+    __slots__ = ("_apply",)
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, apply: Apply) -> None:
+        self._apply = apply
 
     @staticmethod
     def _checked(value: int, low: int, high: int) -> int:
@@ -185,23 +192,23 @@ class DatabaseOptions:
 
     def set_transaction_timeout(self, milliseconds: int) -> None:
         """Default ``set_timeout`` of every new transaction (0: none)."""
-        self._db._defaults.timeout_ms = self._checked(milliseconds, 0, INT_MAX)
+        self._apply("timeout_ms", self._checked(milliseconds, 0, INT_MAX))
 
     def set_transaction_retry_limit(self, retries: int) -> None:
         """Default ``set_retry_limit`` of every new transaction (-1: none)."""
-        self._db._defaults.retry_limit = self._checked(retries, -1, INT_MAX)
+        self._apply("retry_limit", self._checked(retries, -1, INT_MAX))
 
     def set_transaction_max_retry_delay(self, milliseconds: int) -> None:
         """Default ``set_max_retry_delay`` of every new transaction."""
-        self._db._defaults.max_retry_delay = self._checked(milliseconds, 0, INT_MAX) / 1000.0
+        self._apply("max_retry_delay", self._checked(milliseconds, 0, INT_MAX) / 1000.0)
 
     def set_transaction_size_limit(self, size: int) -> None:
         """Default ``set_size_limit`` of every new transaction."""
-        self._db._defaults.size_limit = self._checked(size, SIZE_LIMIT_MIN, SIZE_LIMIT_MAX)
+        self._apply("size_limit", self._checked(size, SIZE_LIMIT_MIN, SIZE_LIMIT_MAX))
 
     def set_transaction_causal_read_risky(self) -> None:
         """Accepted for compatibility."""
 
     def set_max_watches(self, count: int) -> None:
         """Most unfired watches at once (default 10,000; at most 1,000,000); more give 1032."""
-        self._db._max_watches = self._checked(count, 0, MAX_WATCHES_LIMIT)
+        self._apply("max_watches", self._checked(count, 0, MAX_WATCHES_LIMIT))

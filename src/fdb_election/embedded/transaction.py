@@ -199,6 +199,19 @@ class _Snapshot(TransactionRead):
         return self._parent
 
 
+#: Transaction options that only set an attribute: option name -> attribute.
+_OPTION_ATTRIBUTES: Final = {
+    "retry_limit": "_retry_limit",
+    "max_retry_delay": "_max_retry_delay",
+    "size_limit": "_size_limit",
+    "snapshot_ryw": "_snapshot_ryw",
+    "no_conflict_next": "_no_conflict_next",
+    "system_read": "_system_read",
+    "system_write": "_system_write",
+    "bypass_unreadable": "_bypass_unreadable",
+}
+
+
 class Transaction(TransactionRead, AtomicMethods):
     """One optimistic transaction: buffered writes, a consistent snapshot, commit or retry.
 
@@ -260,7 +273,7 @@ class Transaction(TransactionRead, AtomicMethods):
     @property
     def options(self) -> TransactionOptions:
         """Transaction options (``tr.options.set_timeout(ms)``, ...)."""
-        return TransactionOptions(self)
+        return TransactionOptions(self._apply_option)
 
     @property
     def snapshot(self) -> TransactionRead:
@@ -336,6 +349,19 @@ class Transaction(TransactionRead, AtomicMethods):
             for watch in watches:
                 watch.future._set_error(FDBError(code))
             watches.clear()
+
+    def _apply_option(self, name: str, value: Any) -> None:
+        """Set what ``tr.options`` decided (checked there; see ``options.Apply``)."""
+        if name == "defer":
+            self._defer(value)
+        elif name == "timeout":
+            self._set_timeout(value)
+        elif name == "disable_ryw":
+            self._disable_ryw()
+        elif name in _OPTION_ATTRIBUTES:
+            setattr(self, _OPTION_ATTRIBUTES[name], value)
+        else:
+            raise ValueError(f"unknown transaction option {name!r}")
 
     def _set_timeout(self, ms: int) -> None:
         self._timeout_ms = ms
