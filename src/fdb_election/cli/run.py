@@ -61,10 +61,9 @@ from fdb_election.runtime.events import Release
 __all__ = ["Supervisor", "run"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-#: How often the loop looks at the election when nothing wakes it: while not leading, and while
-#: CMD is held back at risk (no event tells of a refresh, which may make it safe to start again).
+#: How often the loop looks at the election while not leading when nothing wakes it (the elector
+#: stopping on its own, or failing to write, sends no event).
 _NOT_LEADING_POLL_S = 1.0
-_AT_RISK_POLL_S = 0.1
 _MIN_PAUSE_S = 0.001
 #: FoundationDB's ``io_error``: the embedded file store cannot write its file (full disk, I/O
 #: error). Retrying cannot help until someone fixes the disk.
@@ -238,9 +237,8 @@ class Supervisor:
     def _hold(self, deadline: float, now: float) -> float:
         """Keep CMD stopped for the at-risk ``deadline``; the pause until the loop looks again.
 
-        No event announces a refresh, so the loop looks again shortly (a refresh that commits
-        after all moves the deadline out of risk) and at the latest at the deadline, when
-        leadership ends.
+        A refresh that commits after all moves the deadline out of risk: :meth:`deadline_changed`
+        wakes the loop then; otherwise it looks again at the deadline, when leadership ends.
         """
         if self._held_for != deadline:
             self._held_for = deadline
@@ -248,7 +246,12 @@ class Supervisor:
                 f"leadership at risk (deadline in {format_seconds(max(0.0, deadline - now))}): "
                 "CMD stays stopped until a refresh commits in time or a new tenure begins"
             )
-        return min(max(deadline - now, _MIN_PAUSE_S), _AT_RISK_POLL_S)
+        return max(deadline - now, _MIN_PAUSE_S)
+
+    def deadline_changed(self, _deadline: float | None) -> None:
+        """The elector's deadline moved (its own thread): wake the loop if CMD is held back."""
+        if self._held_for is not None:
+            self.wake.set()
 
     def release(self, release: Release) -> None:
         """The elector's ``before_release`` hook: return only once CMD is dead.
@@ -391,9 +394,15 @@ def run(
             raise click.BadParameter(str(exc), param_hint="'--id'") from exc
     serve_for_command(elector, http)
     guard = Guard.spawn(policy)
-    # The guard hears of every deadline change from the elector's own thread, as it happens.
-    elector.core.set_deadline_listener(guard.set_deadline)
     supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start)
+    watched = supervisor
+
+    def deadline_changed(deadline: float | None) -> None:
+        # From the elector's own thread, as it happens: the guard first, then the loop.
+        guard.set_deadline(deadline)
+        watched.deadline_changed(deadline)
+
+    elector.core.set_deadline_listener(deadline_changed)
     _say(
         f"campaigning in election {cli.election_name!r} as {elector.process_id!r} "
         f"(lease {format_seconds(lease)}, grace {format_seconds(policy.grace)})"
