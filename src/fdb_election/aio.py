@@ -1,4 +1,4 @@
-"""Leader election for asyncio services: the same elector, driven by a task.
+"""Leader election for asyncio services: the same elector, with an asyncio face.
 
 Usage::
 
@@ -13,11 +13,12 @@ or follow the events::
     async for event in elector.events():   # Elected / Demoted / LeaderChanged, in order
         ...
 
-Every database step runs in a worker thread (``asyncio.to_thread``), so the event loop never
-blocks on the database. Callbacks may be plain functions or coroutine functions; they run on the
-event loop, one at a time and in order, in a task of their own, so a slow callback does not delay
-the lease refresh. What can surprise you: ``is_leader`` turns false at the local deadline even
-before the ``Demoted`` event is delivered; protect writes with ``fence(tr)``.
+Every database step runs on the database's shared driver thread (the one the thread electors
+use), so the event loop never blocks on the database. Callbacks may be plain functions or
+coroutine functions; they run on the event loop, one at a time and in order, in a task of
+their own, so a slow callback does not delay the lease refresh. What can surprise you:
+``is_leader`` turns false at the local deadline even before the ``Demoted`` event is
+delivered; protect writes with ``fence(tr)``.
 
 ``before_release`` (a plain or a coroutine function) is not a callback: when this process gives
 leadership up voluntarily (step-down request, preemption handover, ``stop()``) it runs on the
@@ -39,6 +40,7 @@ from typing import Any, Self, Unpack
 from fdb_election.election import LeaderElection
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.core import Phase
+from fdb_election.runtime.driver import ElectorDriver, Member
 from fdb_election.runtime.elector_base import ElectorBase, check_stop_timeout
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.factory import build_core
@@ -62,7 +64,10 @@ class Elector(ElectorBase):
 
     ``await start()`` / ``await stop(timeout)`` or ``async with``; ``await
     wait_for_leadership(timeout)``; ``events()`` is an async iterator of the events from the
-    moment it is called until the elector stops.
+    moment it is called until the elector stops. It is stepped by the database's shared
+    :class:`~fdb_election.runtime.ElectorDriver` (a thread), like the thread elector: database
+    calls never block the event loop, and the electors of one database, thread or asyncio,
+    commit their steps together.
     """
 
     def __init__(
@@ -74,10 +79,11 @@ class Elector(ElectorBase):
         callbacks: ElectorCallbacks | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        driver: ElectorDriver | None = None,
         **options: Unpack[ElectorOptions],
     ) -> None:
-        """The same ``settings``, ``callbacks`` and keyword options as the thread elector;
-        callbacks and ``before_release`` may also be coroutine functions."""
+        """The same ``settings``, ``callbacks``, ``driver`` and keyword options as the thread
+        elector; callbacks and ``before_release`` may also be coroutine functions."""
         settings, callbacks = split_options(options, settings, callbacks)
         super().__init__(
             build_core(
@@ -89,57 +95,56 @@ class Elector(ElectorBase):
                 before_release=None if callbacks.before_release is None else self._release_on_loop,
             )
         )
+        if driver is not None and driver.db is not db:
+            raise ValueError("the driver must step electors of the same database")
         self._before_release = callbacks.before_release
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._callbacks: dict[type, Callback | None] = {
             Elected: callbacks.on_elected,
             Demoted: callbacks.on_demoted,
             LeaderChanged: callbacks.on_leader_change,
         }
-        self._task: asyncio.Task[None] | None = None
+        self._driver = driver
+        self._member: Member | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._callback_task: asyncio.Task[None] | None = None
         self._callback_queue: asyncio.Queue[ElectorEvent | None] | None = None
-        self._wake: asyncio.Event | None = None
         self._changed: asyncio.Condition | None = None
         self._subscribers: list[asyncio.Queue[ElectorEvent | None]] = []
-        self._stop_requested = False
 
     # ------------------------------------------------------------------ life cycle
 
     async def start(self) -> Self:
-        """Start campaigning in a task on the running loop (returns self)."""
-        if self._task is not None:
+        """Start campaigning; the database's driver steps it from now on (returns self)."""
+        if self._member is not None:
             raise RuntimeError("this Elector was already started; create a new one to run again")
         self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._callback_queue = asyncio.Queue()
         self._callback_task = asyncio.create_task(self._run_callbacks())
-        self._task = asyncio.create_task(self._run(), name=f"elector-{self.process_id}")
+        if self._driver is None:
+            self._driver = ElectorDriver.shared(self._core.db)
+        self._member = self._driver.attach(
+            self._core, self._from_driver, on_step=self._stepped_threadsafe
+        )
         return self
 
     async def stop(self, timeout: float = 5.0) -> bool:
         """Give up leadership, resign and unregister; True if that committed within ``timeout``."""
         check_stop_timeout(timeout)
-        task = self._task
-        if task is None:
+        member, driver = self._member, self._driver
+        if member is None or driver is None:
             return True
-        self._stop_requested = True
-        self._set_stop_deadline(timeout)
-        if self._wake is not None:
-            self._wake.set()
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        driver.request_stop(member, timeout)
+        await asyncio.to_thread(member.done.wait, timeout)
         stopped = self._stopped(timeout)
+        await asyncio.to_thread(member.delivered.wait, timeout)
         if self._callback_queue is not None and self._callback_task is not None:
             self._callback_queue.put_nowait(None)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._callback_task), timeout)
         for subscriber in self._subscribers:
             subscriber.put_nowait(None)
+        await self._notify_changed()
         return stopped
 
     async def __aenter__(self) -> Self:
@@ -156,21 +161,30 @@ class Elector(ElectorBase):
     # ------------------------------------------------------------------ state
 
     def _running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        member, driver = self._member, self._driver
+        return member is not None and driver is not None and driver.running(member)
+
+    def healthy(self) -> bool:
+        """False once no step has completed for about a lease, when the elector stopped, or
+        while its driver's store cannot keep up."""
+        driver = self._driver
+        return super().healthy() and driver is not None and not driver.saturated
 
     async def wait_for_leadership(self, timeout: float | None = None) -> bool:
         """Wait until this process leads (True) or ``timeout`` seconds pass (False)."""
         self._refuse_observer_wait()
-        changed = self._changed
-        if changed is None:
+        changed, member = self._changed, self._member
+        if changed is None or member is None:
             raise RuntimeError("start the elector (await start() or async with) before waiting")
 
         async def until_leading() -> bool:
             async with changed:
                 while not self._core.is_leader:
-                    if self._core.phase is Phase.STOPPED:
+                    if self._core.phase is Phase.STOPPED or member.done.is_set():
                         return False
-                    await changed.wait()
+                    # Leadership can also end or begin between steps (the deadline).
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), 1.0)
                 return True
 
         try:
@@ -191,10 +205,35 @@ class Elector(ElectorBase):
         finally:
             self._subscribers.remove(subscriber)
 
-    # ------------------------------------------------------------------ tasks
+    # ------------------------------------------------------------------ from the driver
+
+    def _from_driver(self, event: ElectorEvent) -> None:
+        """An event, on the driver's callback thread: hand it to the loop, in order."""
+        self._call_on_loop(self._queue_event, event)
+
+    def _queue_event(self, event: ElectorEvent) -> None:
+        assert self._callback_queue is not None
+        self._callback_queue.put_nowait(event)
+        for subscriber in self._subscribers:
+            subscriber.put_nowait(event)
+
+    def _stepped_threadsafe(self) -> None:
+        """After each step, on the driver's thread: wake whoever waits on the loop."""
+        self._call_on_loop(lambda: asyncio.ensure_future(self._notify_changed()))
+
+    async def _notify_changed(self) -> None:
+        if self._changed is not None:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def _call_on_loop(self, function: Callable[..., object], *args: object) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+                loop.call_soon_threadsafe(function, *args)
 
     def _release_on_loop(self, release: Release) -> None:
-        """The core's hook, in the step's worker thread: run ``before_release`` on the loop."""
+        """The core's hook, on its release thread: run ``before_release`` on the loop."""
         hook, loop = self._before_release, self._loop
         if hook is None or loop is None:
             return
@@ -209,36 +248,6 @@ class Elector(ElectorBase):
         except RuntimeError:  # the loop is closed: nothing left to run the hook on
             return
         done.result()  # the core logs what the hook raised (cancelled with the loop included)
-
-    async def _run(self) -> None:
-        core = self._core
-        wake = self._wake
-        assert wake is not None and self._changed is not None and self._callback_queue is not None
-        loop = asyncio.get_running_loop()
-
-        def on_ready(*_: object) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop may be closed by now
-                loop.call_soon_threadsafe(wake.set)
-
-        try:
-            while True:
-                wake.clear()
-                self._pass_on_stop(self._stop_requested)
-                delay = await asyncio.to_thread(core.step)
-                for event in core.take_events():
-                    self._callback_queue.put_nowait(event)
-                    for subscriber in self._subscribers:
-                        subscriber.put_nowait(event)
-                async with self._changed:
-                    self._changed.notify_all()
-                if self._loop_done(self._stop_requested):
-                    return
-                self._arm(on_ready)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), min(delay, _MAX_WAIT))
-        finally:
-            async with self._changed:
-                self._changed.notify_all()
 
     async def _run_callbacks(self) -> None:
         queue = self._callback_queue

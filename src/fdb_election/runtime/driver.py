@@ -99,6 +99,7 @@ class Member:
     done: threading.Event = field(default_factory=threading.Event)
     delivered: threading.Event = field(default_factory=threading.Event)  # its last callback ran
     armed: dict[int, Any] = field(default_factory=dict)
+    on_step: Callable[[], object] | None = None
 
 
 class ElectorDriver:
@@ -163,11 +164,18 @@ class ElectorDriver:
 
     # ------------------------------------------------------------------ members
 
-    def attach(self, core: ElectorCore, deliver: Callable[[ElectorEvent], object]) -> Member:
-        """Start stepping ``core``; ``deliver(event)`` runs on the driver's callback thread."""
+    def attach(
+        self,
+        core: ElectorCore,
+        deliver: Callable[[ElectorEvent], object],
+        *,
+        on_step: Callable[[], object] | None = None,
+    ) -> Member:
+        """Start stepping ``core``; ``deliver(event)`` runs on the driver's callback thread,
+        ``on_step()`` (if given) on the driver's thread after each step: it must not block."""
         if core.db is not self.db:
             raise ValueError("an elector must use its driver's database")
-        member = Member(core, deliver)
+        member = Member(core, deliver, on_step=on_step)
         with self._lock:
             self._members.append(member)
             self._start_threads()
@@ -293,6 +301,8 @@ class ElectorDriver:
             self._callbacks.put((member, event))
         with member.changed:
             member.changed.notify_all()
+        if member.on_step is not None:
+            member.on_step()
         stopped = core.phase is Phase.STOPPED
         gave_up = member.stop_requested and self._clock() >= member.stop_deadline
         if stopped or gave_up:
