@@ -1,14 +1,13 @@
 """What the thread and the asyncio electors share, written once so the two cannot drift apart.
 
-Both drive the same :class:`~.core.ElectorCore`; they differ only in how they wait (a thread and
-``threading.Event``, or a task and ``asyncio.Event``) and how they deliver callbacks. The state
-they expose, the stop rules and the arming of database watches live here.
+Both are stepped by a :class:`~.driver.ElectorDriver`; they differ only in how a caller waits (a
+thread and ``threading.Condition``, or a coroutine and ``asyncio.Condition``) and where callbacks
+run. The state they expose lives here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from fdb_election.election import LeaderState
@@ -28,17 +27,15 @@ def check_stop_timeout(timeout: object) -> None:
 class ElectorBase:
     """The core's public state, and the loop steps that are the same for both drivers.
 
-    A subclass passes its core to ``__init__``, runs the loop, and says in :meth:`_running`
-    whether its loop (thread or task) is alive.
+    A subclass passes its core to ``__init__`` and says in :meth:`_running` whether its driver
+    still steps it.
     """
 
     def __init__(self, core: ElectorCore) -> None:
         self._core = core
-        self._armed: dict[int, Any] = {}
-        self._stop_deadline = float("inf")
 
     def _running(self) -> bool:
-        """Whether the driver's loop (thread or task) is alive."""
+        """Whether the elector's driver still steps it."""
         raise NotImplementedError
 
     @property
@@ -93,34 +90,6 @@ class ElectorBase:
         """An observer never leads: waiting for leadership would wait forever."""
         if self._core.observer:
             raise RuntimeError("an observer elector never leads; do not wait for leadership")
-
-    def _set_stop_deadline(self, timeout: float) -> None:
-        """``stop(timeout)`` was called now: the loop gives up retrying after ``timeout``."""
-        self._stop_deadline = self._core.clock.monotonic() + timeout
-
-    def _pass_on_stop(self, stop_requested: bool) -> None:
-        """Before a step: turn a pending ``stop()`` into the core's stop request (once)."""
-        if stop_requested and self._core.phase not in (Phase.STOPPING, Phase.STOPPED):
-            self._core.request_stop()
-
-    def _loop_done(self, stop_requested: bool) -> bool:
-        """After a step: True when the core has stopped, or ``stop()`` has stopped waiting.
-
-        Past the stop deadline the loop ends rather than retry forever in the background.
-        """
-        if self._core.phase is Phase.STOPPED:
-            return True
-        return stop_requested and self._core.clock.monotonic() >= self._stop_deadline
-
-    def _arm(self, on_ready: Callable[..., object]) -> None:
-        """Make ``on_ready`` wake the loop when a watch the core asks for is ready (armed once)."""
-        armed: dict[int, Any] = {}
-        for future in self._core.wake_futures():
-            key = id(future)
-            if key not in self._armed:
-                future.on_ready(on_ready)
-            armed[key] = future
-        self._armed = armed
 
     def _stopped(self, timeout: float) -> bool:
         """Whether the core has stopped; logs a warning when ``stop(timeout)`` ran out first."""
