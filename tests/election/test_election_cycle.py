@@ -235,10 +235,16 @@ def _set_up(
 
 
 def _seed_cycle(tr: Any, election: LeaderElection, pid: str, priority: int, when: Any) -> Any:
-    """What run_election_cycle did before it was fused: the seed's three calls."""
+    """What run_election_cycle did before it was fused: the seed's three calls (and ours: a
+    follower records the ballot it read)."""
     election.heartbeat_candidate(tr, pid, priority, when)
     state = election.try_claim_leadership(tr, pid, priority, when)
-    return Leader(state) if state is not None else Follower(election.get_leader(tr, when))
+    if state is not None:
+        return Leader(state)
+    record = election.get_leader_raw(tr)
+    if record is not None:
+        election.note_observed_ballot(tr, record.ballot)
+    return Follower(election.get_leader(tr, when))
 
 
 def _outcome(db: Any, election: LeaderElection, body: Any) -> tuple[Any, list[Any]]:

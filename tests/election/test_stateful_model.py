@@ -4,6 +4,10 @@ Every rule runs one operation in its own committed transaction on the real elect
 operation on :class:`fdb_election.sim.model.ElectionModel`; results must match, and after every
 step the stored state (read back with the binding API) must equal the model's. Time is explicit
 (``current_time`` arguments), so leases expire and candidates die only when a rule moves time on.
+
+Rust processes take part too (``rust_recipe``: no mark, ballot 1 after a resignation); every
+ballot a Python claim or refresh takes must be above every ballot a Python process issued or
+recorded reading (``note_observed_ballot``) before it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from fdb_election.election import ElectionConfig, LeaderElection
+from fdb_election.sim.history import LeaderRecord
 from fdb_election.sim.model import ElectionModel, ModelError, result_text
 from fdb_election.sim.observe import config_record, read_snapshot
+from rust_recipe import rust_claim, rust_resign
 
 PROCESSES = st.sampled_from(["a", "b", "c"])
 PRIORITIES = st.integers(min_value=-2, max_value=2)
@@ -37,6 +43,8 @@ class ElectionMachine(RuleBasedStateMachine):
         self.election = LeaderElection(Subspace(("stateful-model", next(_runs))))
         self.model = ElectionModel()
         self.now_us = START_US
+        # The highest ballot a Python process issued or recorded reading: Python's next is above.
+        self.python_floor = 0
         if next(_runs) % 4:  # most runs start initialized, the rest must call configure first
             config = ElectionConfig(lease_duration=5.0)
             self.compare(
@@ -72,9 +80,20 @@ class ElectionMachine(RuleBasedStateMachine):
             expected = exc
         return result_text(got), result_text(expected)
 
-    def compare(self, real: Any, model: Any) -> None:
+    def compare(self, real: Any, model: Any) -> str:
         got, expected = self.both(real, model)
         assert got == expected, f"election returned {got}, the model says {expected}"
+        return got
+
+    def python_issued(self, result: str) -> None:
+        """A Python claim or refresh returned ``result``: its ballot is above every one seen."""
+        if "ballot=" in result and not result.startswith("follower"):
+            ballot = int(result.rsplit("=", 1)[1])
+            assert ballot > self.python_floor, f"ballot {ballot} repeats one Python knew"
+            self.python_floor = ballot
+
+    def python_read(self, ballot: int) -> None:
+        self.python_floor = max(self.python_floor, ballot)
 
     # -- rules ---------------------------------------------------------------------
 
@@ -127,17 +146,19 @@ class ElectionMachine(RuleBasedStateMachine):
 
     @rule(pid=PROCESSES, priority=PRIORITIES)
     def claim(self, pid: str, priority: int) -> None:
-        self.compare(
+        result = self.compare(
             lambda tr: self.election.try_claim_leadership(tr, pid, priority, self.now),
             lambda _v: self.model.try_claim_leadership(pid, priority, self.now_ns),
         )
+        self.python_issued(result)
 
     @rule(pid=PROCESSES)
     def refresh(self, pid: str) -> None:
-        self.compare(
+        result = self.compare(
             lambda tr: self.election.refresh_lease(tr, pid, self.now),
             lambda _v: self.model.refresh_lease(pid, self.now_ns),
         )
+        self.python_issued(result)
 
     @rule(pid=PROCESSES)
     def resign(self, pid: str) -> None:
@@ -163,13 +184,84 @@ class ElectionMachine(RuleBasedStateMachine):
             if claimed is not None:
                 return f"leader ballot={claimed.ballot}"
             leader = self.model.leader
+            if leader is not None:
+                self.model.note_observed_ballot(leader.ballot)
             if leader is not None and self.now_ns < leader.lease_expiry_ns:
                 return f"follower ballot={leader.ballot}"
             return "follower"
 
-        self.compare(
+        leader_before = self.model.leader
+        result = self.compare(
             lambda tr: self.election.run_election_cycle(tr, pid, priority, self.now), model
         )
+        self.python_issued(result)
+        if result.startswith("follower") and leader_before is not None:
+            self.python_read(leader_before.ballot)
+
+    # -- Rust processes, and a Python process reading the leader key -------------------------
+
+    def _model_rust_claim(self, pid: str, priority: int) -> LeaderRecord | None:
+        """The Rust recipe's claim on the model: no mark, ``leader ballot + 1`` or 1."""
+        model = self.model
+        if model.config is None:
+            raise ModelError("NotInitialized")
+        if not model.config.election_enabled:
+            raise ModelError("ElectionDisabled")
+        candidate = model.candidates.get(pid)
+        if candidate is None:
+            raise ModelError("UnregisteredCandidate")
+        leader = model.leader
+        if not (
+            leader is None
+            or leader.leader_id == pid
+            or self.now_ns >= leader.lease_expiry_ns
+            or (model.config.allow_preemption and priority > leader.priority)
+        ):
+            return None
+        model.leader = LeaderRecord(
+            1 if leader is None else leader.ballot + 1,
+            pid,
+            priority,
+            self.now_ns + model.config.lease_ns,
+            candidate.stamp_version,
+        )
+        return model.leader
+
+    @rule(pid=PROCESSES, priority=PRIORITIES)
+    def rust_claims(self, pid: str, priority: int) -> None:
+        self.compare(
+            lambda tr: rust_claim(tr, self.election, pid, priority, self.now),
+            lambda _v: self._model_rust_claim(pid, priority),
+        )
+
+    @rule(pid=PROCESSES)
+    def rust_resigns(self, pid: str) -> None:
+        def model(_v: int) -> bool:
+            if self.model.leader is None or self.model.leader.leader_id != pid:
+                return False
+            self.model.leader = None
+            return True
+
+        self.compare(lambda tr: rust_resign(tr, self.election, pid), model)
+
+    @rule()
+    def python_observes(self) -> None:
+        """What every Python elector's cycle does: read the leader key, note its ballot."""
+
+        def real(tr: Any) -> object:
+            record = self.election.get_leader_raw(tr)
+            if record is not None:
+                self.election.note_observed_ballot(tr, record.ballot)
+            return record
+
+        def model(_v: int) -> object:
+            if self.model.leader is not None:
+                self.model.note_observed_ballot(self.model.leader.ballot)
+            return self.model.leader
+
+        self.compare(real, model)
+        if self.model.leader is not None:
+            self.python_read(self.model.leader.ballot)
 
     @rule(seconds=st.sampled_from([0.001, 0.05, 0.5, 2.0, 7.0, 30.0]))
     def advance(self, seconds: float) -> None:

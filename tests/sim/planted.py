@@ -43,8 +43,8 @@ from fdb_election.sim.world import SimProcess, World
 def ballot_not_incremented() -> Iterator[None]:
     next_ballot = operations._next_ballot
 
-    def reused(leader: LeaderState | None, mark_value: bytes | None) -> int:
-        return max(next_ballot(leader, mark_value) - 1, 1)
+    def reused(leader: LeaderState | None, floor: int) -> int:
+        return max(next_ballot(leader, floor) - 1, 1)
 
     with mock.patch.object(operations, "_next_ballot", reused):
         yield

@@ -9,11 +9,14 @@ encoded under the election's subspace ``S``::
                                       versionstamp as 12 raw bytes)
     S.pack(("candidates", pid))      (priority, last_heartbeat_ns, Versionstamp)
     S.pack(("ballot",))              (highest ballot ever issued,)           -- ours only
+    S.pack(("ballot_seen",))         highest ballot read in the leader key,
+                                     8-byte little-endian u64 (not a tuple),
+                                     written only with the atomic MAX         -- ours only
     S.pack(("tenure",))              (first ballot of the tenure,
                                       leader value we last wrote,
                                       lease_ns that write used)              -- ours only
 
-The last two keys are this project's additions (see ``operations``); Rust processes ignore them.
+The last three keys are this project's additions (see ``operations``); Rust processes ignore them.
 Every decoder raises :class:`InvalidState` for bytes that do not decode or do not make sense.
 """
 
@@ -38,6 +41,8 @@ from fdb_election.election.validation import check_u64
 
 __all__ = [
     "BALLOT",
+    "BALLOT_SEEN",
+    "BALLOT_SEEN_BYTES",
     "CANDIDATES",
     "CONFIG",
     "LEADER",
@@ -45,16 +50,19 @@ __all__ = [
     "Tenure",
     "as_subspace",
     "ballot_key",
+    "ballot_seen_key",
     "candidate_key",
     "candidate_process_id",
     "candidates_range",
     "config_key",
     "decode_ballot_mark",
+    "decode_ballot_seen",
     "decode_candidate",
     "decode_config",
     "decode_leader",
     "decode_tenure",
     "encode_ballot_mark",
+    "encode_ballot_seen",
     "encode_candidate",
     "encode_config",
     "encode_leader",
@@ -68,6 +76,7 @@ CONFIG = "config"
 LEADER = "leader"
 CANDIDATES = "candidates"
 BALLOT = "ballot"
+BALLOT_SEEN = "ballot_seen"
 TENURE = "tenure"
 
 #: How many decoded values each memoized decoder keeps (values are small and immutable).
@@ -107,6 +116,11 @@ def leader_key(subspace: Any) -> bytes:
 def ballot_key(subspace: Any) -> bytes:
     """Key of the ballot high-water mark (ours only)."""
     return bytes(subspace.pack((BALLOT,)))
+
+
+def ballot_seen_key(subspace: Any) -> bytes:
+    """Key of the highest ballot any of our processes read in the leader key (ours only)."""
+    return bytes(subspace.pack((BALLOT_SEEN,)))
 
 
 def tenure_key(subspace: Any) -> bytes:
@@ -320,6 +334,27 @@ def decode_ballot_mark(data: bytes) -> int:
     """The inverse of :func:`encode_ballot_mark`."""
     (ballot,) = _unpack("ballot mark", data, 1)
     return _u64("ballot mark", "ballot", ballot)
+
+
+#: Width of the ``ballot_seen`` value: FoundationDB's atomic MAX compares unsigned little-endian
+#: integers of the parameter's width, so the value is a fixed-width integer, not a tuple.
+BALLOT_SEEN_BYTES = 8
+
+
+def encode_ballot_seen(ballot: int) -> bytes:
+    """The ``tr.max`` parameter for ``ballot_seen``: the ballot as an 8-byte little-endian u64."""
+    return check_u64(ballot, "ballot").to_bytes(BALLOT_SEEN_BYTES, "little")
+
+
+def decode_ballot_seen(data: bytes) -> int:
+    """The inverse of :func:`encode_ballot_seen`; any other width is invalid."""
+    raw = bytes(data)
+    if len(raw) != BALLOT_SEEN_BYTES:
+        raise InvalidState(
+            f"ballot_seen value {raw.hex()} must be {BALLOT_SEEN_BYTES} bytes (a little-endian "
+            f"u64 written with the atomic max), got {len(raw)}"
+        )
+    return int.from_bytes(raw, "little")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ Example::
     result = cycle(db)  # then again every heartbeat_interval
 
 Semantics follow the Rust recipe (``foundationdb`` 0.11) exactly, with four documented
-improvements: ballots never go backwards (a high-water mark under ``("ballot",)``), a fencing
+improvements: ballots never go backwards (a high-water mark under ``("ballot",)``, and the
+highest ballot our processes read in the leader key under ``("ballot_seen",)``), a fencing
 check for protected writes (:meth:`LeaderElection.fence`), a clear error when a candidate is
 read in the transaction that registered it, and leadership that belongs to one *registration*
 of a process id rather than to the id alone (see :meth:`LeaderElection.try_claim_leadership`).
@@ -138,6 +139,7 @@ class LeaderElection:
         "_config_key",
         "_leader_key",
         "_process_ids",
+        "_seen_key",
         "_subspace",
         "_tenure_key",
     )
@@ -149,6 +151,7 @@ class LeaderElection:
         self._config_key = layout.config_key(self._subspace)
         self._leader_key = layout.leader_key(self._subspace)
         self._ballot_key = layout.ballot_key(self._subspace)
+        self._seen_key = layout.ballot_seen_key(self._subspace)
         self._tenure_key = layout.tenure_key(self._subspace)
         self._candidates_range = layout.candidates_range(self._subspace)
         self._process_ids: dict[bytes, str] = {}  # candidate key -> process id (bounded)
@@ -330,15 +333,17 @@ class LeaderElection:
         its lease has expired, so a restarted or duplicated process never takes over a lease
         its predecessor may still be acting on. The claim
         writes a lease of ``lease_duration`` from ``current_time``, the candidate's versionstamp
-        and the next ballot: ``max(leader ballot, high-water mark) + 1``, so ballots never go
-        backwards, even after a resignation cleared the leader key (the seed restarts at 1).
+        and the next ballot: ``max(leader ballot, high-water mark, highest ballot seen) + 1``,
+        so ballots never go backwards, even after a resignation cleared the leader key (the
+        seed restarts at 1), and never repeat one our processes read (see
+        :meth:`note_observed_ballot`).
         Raises :class:`UnregisteredCandidate`, :class:`NotInitialized`,
         :class:`ElectionDisabled`, :class:`RegistrationNotCommitted`.
         """
         key = self._candidate_key(process_id)
         check_priority(priority)
         now_ns = to_nanos(current_time, "current_time")
-        config_future, candidate_future, leader_future, mark_future, tenure_future = (
+        config_future, candidate_future, leader_future, mark_future, seen_future, tenure_future = (
             self._claim_reads(tr, key)
         )
 
@@ -350,7 +355,9 @@ class LeaderElection:
         leader = None if leader_value is None else layout.decode_leader(leader_value)
         return self._claim(
             tr,
-            _ClaimReads(config, candidate, leader, leader_value, mark_future, tenure_future),
+            _ClaimReads(
+                config, candidate, leader, leader_value, mark_future, seen_future, tenure_future
+            ),
             process_id,
             priority,
             now_ns,
@@ -368,7 +375,8 @@ class LeaderElection:
 
         As in the seed, this succeeds whenever the leader key still names the process, even if
         its lease ran out meanwhile (nobody took over), and it works while elections are
-        disabled (the leader keeps its role). The new ballot is ``max(leader ballot, mark) + 1``.
+        disabled (the leader keeps its role). The new ballot is
+        ``max(leader ballot, mark, highest ballot seen) + 1``.
         With ``versionstamp`` (ours: the ``LeaderState.versionstamp`` of the caller's claim)
         a record made by another registration of the same id is not refreshed. Raises
         :class:`NotInitialized`.
@@ -380,6 +388,7 @@ class LeaderElection:
         config_future = tr.get(self._config_key)
         leader_future = tr.get(self._leader_key)
         mark_future = tr.get(self._ballot_key)
+        seen_future = tr.snapshot.get(self._seen_key)  # why a snapshot read: see _claim_reads
         tenure_future = tr.get(self._tenure_key)
 
         config = self._config(config_future)
@@ -389,7 +398,7 @@ class LeaderElection:
             return None
         assert leader is not None
         state = LeaderState(
-            ballot=_next_ballot(leader, _value(mark_future)),
+            ballot=_next_ballot(leader, _floor(mark_future, seen_future)),
             leader_id=leader.leader_id,
             priority=leader.priority,
             lease_expiry_nanos=_lease_expiry(now_ns, config),
@@ -479,35 +488,56 @@ class LeaderElection:
         return tenure.lease_ns
 
     def highest_ballot(self, tr: Any) -> int:
-        """The highest ballot issued so far: the current leader's or the high-water mark; 0 if none.
+        """The highest ballot known: the current leader's, the high-water mark, or the highest
+        ballot our processes read in the leader key (:meth:`note_observed_ballot`); 0 if none.
 
         The next claim or refresh takes a ballot above it. Use it to carry an election to
         another database (with :meth:`raise_ballot_floor` there) or to seed an external fence.
-        Reads the leader and ballot keys without snapshot.
+        Reads the leader and ballot keys without snapshot, and ``ballot_seen`` as a snapshot
+        (it only grows, and followers raise it every cycle: no conflict with them).
         """
         leader_future = tr.get(self._leader_key)
         mark_future = tr.get(self._ballot_key)
+        seen_future = tr.snapshot.get(self._seen_key)
         leader_value = _value(leader_future)
-        mark_value = _value(mark_future)
         leader = 0 if leader_value is None else layout.decode_leader(leader_value).ballot
-        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-        return max(leader, mark)
+        return max(leader, _floor(mark_future, seen_future))
 
     def raise_ballot_floor(self, tr: Any, ballot: int) -> bool:
         """Make every later claim or refresh take a ballot above ``ballot``; True if it changed.
 
-        Raises the high-water mark to ``ballot`` when it is lower; never lowers it. For moving
-        an election to a new database, so that fencing tokens keep growing across the move
-        (Rust processes ignore the mark: see docs/differences-from-rust.md). ``ballot`` must be
-        an ``int`` in [0, 2**64 - 1], checked before anything is written.
+        Raises the high-water mark to ``ballot`` when neither it nor the highest ballot seen
+        is as high; never lowers anything. For moving an election to a new database, so that
+        fencing tokens keep growing across the move (Rust processes ignore the mark: see
+        docs/differences-from-rust.md). ``ballot`` must be an ``int`` in [0, 2**64 - 1],
+        checked before anything is written.
         """
         floor = check_u64(ballot, "ballot")
-        mark_value = _value(tr.get(self._ballot_key))
-        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-        if floor <= mark:
+        mark_future = tr.get(self._ballot_key)
+        seen_future = tr.snapshot.get(self._seen_key)
+        if floor <= _floor(mark_future, seen_future):
             return False
         tr.set(self._ballot_key, layout.encode_ballot_mark(floor))
         return True
+
+    def note_observed_ballot(self, tr: Any, ballot: int) -> None:
+        """Record that this process read ``ballot`` in the leader key (ours; for mixed elections).
+
+        Raises ``ballot_seen`` to at least ``ballot`` with the atomic MAX: a blind write, with no
+        read and so no read conflict; concurrent MAXes by many followers never conflict with
+        each other. Every later claim or refresh takes a ballot above it. Call it in the same
+        transaction as the non-snapshot read of the leader key that returned ``ballot`` (as
+        :meth:`get_leader_raw` does): that read makes the commit fail with 1020 if the leader
+        key changed before commit, so a committed ``ballot_seen`` never holds a ballot that a
+        concurrent claim could have missed in the leader key (which is why claims can read
+        ``ballot_seen`` as a snapshot and never conflict with followers).
+
+        Records written by this library never need it (claims and refreshes raise the
+        high-water mark); a Rust process keeps no mark and, after a resignation, restarts at
+        ballot 1, so the ballots of Rust leaders are known to Python processes only through
+        it. ``ballot`` must be an ``int`` in [0, 2**64 - 1].
+        """
+        tr.max(self._seen_key, layout.encode_ballot_seen(ballot))
 
     def run_election_cycle(
         self, tr: Any, process_id: str, priority: int, current_time: TimeLike
@@ -516,7 +546,8 @@ class LeaderElection:
 
         Returns :class:`Leader` with the state just written (a leader refreshes its lease
         through the claim, with a new ballot) or :class:`Follower` with the current valid
-        leader, or ``None`` when nobody holds a valid lease. Raises what
+        leader, or ``None`` when nobody holds a valid lease. A follower also records the
+        ballot it read (:meth:`note_observed_ballot`, ours). Raises what
         :meth:`heartbeat_candidate` and :meth:`try_claim_leadership` raise.
         """
         # One pass over the reads both steps need (the seed reads config and candidate twice):
@@ -524,7 +555,7 @@ class LeaderElection:
         key = self._candidate_key(process_id)
         check_priority(priority)
         now_ns = to_nanos(current_time, "current_time")
-        config_future, candidate_future, leader_future, mark_future, tenure_future = (
+        config_future, candidate_future, leader_future, mark_future, seen_future, tenure_future = (
             self._claim_reads(tr, key)
         )
 
@@ -537,13 +568,17 @@ class LeaderElection:
         leader = None if leader_value is None else layout.decode_leader(leader_value)
         state = self._claim(
             tr,
-            _ClaimReads(config, candidate, leader, leader_value, mark_future, tenure_future),
+            _ClaimReads(
+                config, candidate, leader, leader_value, mark_future, seen_future, tenure_future
+            ),
             process_id,
             priority,
             now_ns,
         )
         if state is not None:
             return Leader(state)
+        if leader is not None:
+            self.note_observed_ballot(tr, leader.ballot)
         return Follower(leader if leader is not None and _lease_valid(leader, now_ns) else None)
 
     # -----------------------------------------------------------------------------------------
@@ -701,14 +736,21 @@ class LeaderElection:
         leader = layout.decode_leader(value)
         return leader if _lease_valid(leader, now_ns) else None
 
-    def _claim_reads(self, tr: Any, candidate_key: bytes) -> tuple[Any, Any, Any, Any, Any]:
+    def _claim_reads(self, tr: Any, candidate_key: bytes) -> tuple[Any, Any, Any, Any, Any, Any]:
         """Start every read a claim needs at once (lazy values): config, candidate, leader,
-        ballot mark and tenure, in that order."""
+        ballot mark, ballot seen and tenure, in that order.
+
+        ``ballot_seen`` is read as a snapshot: followers raise it every cycle, and a claim that
+        conflicted with each of them would rarely commit. Nothing is lost: a follower's MAX
+        commits only if the leader key did not change between its read and its commit, so a
+        MAX that lands between this read and this commit carries a ballot this transaction
+        also reads in the leader key (or the leader key changed, and this commit fails)."""
         return (
             tr.get(self._config_key),
             tr.get(candidate_key),
             tr.get(self._leader_key),
             tr.get(self._ballot_key),
+            tr.snapshot.get(self._seen_key),
             tr.get(self._tenure_key),
         )
 
@@ -720,7 +762,7 @@ class LeaderElection:
         if not _may_claim(reads, process_id, priority, now_ns):
             return None
         state = LeaderState(
-            ballot=_next_ballot(leader, _value(reads.mark_future)),
+            ballot=_next_ballot(leader, _floor(reads.mark_future, reads.seen_future)),
             leader_id=process_id,
             priority=priority,
             lease_expiry_nanos=_lease_expiry(now_ns, reads.config),
@@ -766,6 +808,7 @@ class _ClaimReads(NamedTuple):
     leader: LeaderState | None
     leader_value: bytes | None
     mark_future: Any
+    seen_future: Any
     tenure_future: Any
 
 
@@ -838,9 +881,18 @@ def _check_config(config: object) -> None:
         raise TypeError(f"config must be an ElectionConfig, got {type(config).__name__}")
 
 
-def _next_ballot(leader: LeaderState | None, mark_value: bytes | None) -> int:
+def _floor(mark_future: Any, seen_future: Any) -> int:
+    """The higher of the ballot mark and the highest ballot seen (0 when neither exists)."""
+    mark_value = _value(mark_future)
+    seen_value = _value(seen_future)
     mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-    highest = max(mark, 0 if leader is None else leader.ballot)
+    seen = 0 if seen_value is None else layout.decode_ballot_seen(seen_value)
+    return max(mark, seen)
+
+
+def _next_ballot(leader: LeaderState | None, floor: int) -> int:
+    """``max(leader ballot, floor) + 1``; ``floor`` is :func:`_floor` (mark and ballot seen)."""
+    highest = max(floor, 0 if leader is None else leader.ballot)
     if highest >= U64_MAX:
         raise InvalidState(f"the ballot cannot grow past 2**64-1 (current highest {highest})")
     return highest + 1

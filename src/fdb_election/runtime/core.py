@@ -445,6 +445,8 @@ class ElectorCore:
             self._watches.watch(tr, "leader", self._leader_key)
             yield tr
             return delay
+        if attempt.record is not None:  # mixed elections: Rust ballots are known only this way
+            self.election.note_observed_ballot(tr, attempt.record.ballot)
         if self._registrations.made(attempt.record, self.process_id):
             return (yield from self._leader_cycle(attempt, delay))
         return (yield from self._follower_cycle(attempt, delay))

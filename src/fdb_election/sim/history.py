@@ -83,13 +83,17 @@ class ResourceRecord:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything the election (and the protected resource) keeps in the store, at one version."""
+    """Everything the election (and the protected resource) keeps in the store, at one version.
+
+    ``mark`` is the ballot high-water mark, ``seen`` the highest ballot read in the leader key
+    (``ballot_seen``)."""
 
     config: ConfigRecord | None
     leader: LeaderRecord | None
     mark: int | None
     candidates: tuple[CandidateRecord, ...]
     resource: ResourceRecord | None = None
+    seen: int | None = None
 
     def candidate(self, process_id: str) -> CandidateRecord | None:
         """The stored candidate ``process_id``, if registered."""
@@ -106,7 +110,7 @@ class OpCall:
     ``now_ns`` is the ``current_time`` argument (wall clock of the caller) when the operation
     takes one; ``result`` is a short text of what it returned or raised; ``stamp`` the commit
     version of the registration versionstamp the call named (``registration=`` or
-    ``versionstamp=``), if it named one.
+    ``versionstamp=``), if it named one; ``ballot`` the ballot argument, when the call takes one.
     """
 
     name: str
@@ -117,6 +121,7 @@ class OpCall:
     result: str = ""
     limit: int | None = None
     stamp: int | None = None
+    ballot: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +262,7 @@ def describe(event: Event) -> str:
         return (
             f"{t} commit v{event.version} by {event.process or '-'}{reported}: [{ops}] -> "
             f"{_leader_text(event.after.leader)} mark={event.after.mark}"
+            f"{'' if event.after.seen is None else f' seen={event.after.seen}'}"
         )
     if isinstance(event, LeadershipChange):
         state = "LEADS" if event.is_leader else "stops leading"
@@ -278,7 +284,7 @@ def describe(event: Event) -> str:
 def snapshot_difference(expected: Snapshot, actual: Snapshot) -> str | None:
     """A readable description of how two stored states differ, or None when they are equal."""
     parts = []
-    for name in ("config", "leader", "mark", "candidates", "resource"):
+    for name in ("config", "leader", "mark", "seen", "candidates", "resource"):
         a, b = getattr(expected, name), getattr(actual, name)
         if a != b:
             parts.append(f"{name}: expected {a}, stored {b}")

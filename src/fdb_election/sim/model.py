@@ -1,8 +1,8 @@
 """A reference model of the election's stored state, and the replay check built on it.
 
-:class:`ElectionModel` is the seed's semantics (plus this project's ballot high-water mark)
-written as plainly as possible, over Python values instead of a database: what each operation
-returns and how it changes the stored state. It is the oracle of two checks:
+:class:`ElectionModel` is the seed's semantics (plus this project's ballot high-water mark and
+highest ballot seen) written as plainly as possible, over Python values instead of a database:
+what each operation returns and how it changes the stored state. It is the oracle of two checks:
 
 * :func:`replay` re-runs, in commit order, the operations recorded in a simulated history and
   reports every result or stored state that differs from the model;
@@ -46,6 +46,7 @@ CHECKED_RESULTS = frozenset(
         "write_config",
         "initialize_with_config",
         "fenced_write",
+        "note_observed_ballot",
     }
 )
 
@@ -89,6 +90,7 @@ class ElectionModel:
     mark: int | None = None
     candidates: dict[str, CandidateRecord] = field(default_factory=dict)
     resource: ResourceRecord | None = None
+    seen: int | None = None
 
     def snapshot(self) -> Snapshot:
         """The state, in the form the simulator reads back from the store."""
@@ -98,6 +100,7 @@ class ElectionModel:
             self.mark,
             tuple(self.candidates[p] for p in sorted(self.candidates)),
             self.resource,
+            self.seen,
         )
 
     @classmethod
@@ -109,6 +112,7 @@ class ElectionModel:
             snap.mark,
             {c.process_id: c for c in snap.candidates},
             snap.resource,
+            snap.seen,
         )
 
     # -- helpers ---------------------------------------------------------------
@@ -126,7 +130,7 @@ class ElectionModel:
 
     def _next_ballot(self) -> int:
         current = self.leader.ballot if self.leader is not None else 0
-        return max(current, self.mark or 0) + 1
+        return max(current, self.mark or 0, self.seen or 0) + 1
 
     def _lead(self, process_id: str, priority: int, now_ns: int, stamp: int) -> LeaderRecord:
         ballot = self._next_ballot()
@@ -239,6 +243,10 @@ class ElectionModel:
         """The stored leader record, expired or not."""
         return self.leader
 
+    def note_observed_ballot(self, ballot: int) -> None:
+        """Raise the highest ballot seen to ``ballot`` (an atomic max: never lowers it)."""
+        self.seen = max(self.seen or 0, ballot)
+
     def fenced_write(self, process_id: str, token: int, stamp: int = 0) -> None:
         """The protected resource accepts a write (the fence check is the checker's business)."""
         writes = self.resource.writes if self.resource is not None else 0
@@ -274,6 +282,9 @@ class ElectionModel:
             elif op.name in ("write_config", "initialize_with_config") and op.config is not None:
                 getter = getattr(self, op.name)
                 value = getter(op.config)
+            elif op.name == "note_observed_ballot" and op.ballot is not None:
+                self.note_observed_ballot(op.ballot)
+                value = None
             elif op.name == "fenced_write":
                 self.fenced_write(pid, prio, op.stamp or 0)
                 value = None

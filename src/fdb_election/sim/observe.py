@@ -58,6 +58,7 @@ def read_snapshot(tr: Any, election: LeaderElection, resource_key: bytes | None 
     config_value = _value(tr.get(layout.config_key(subspace)))
     leader_value = _value(tr.get(layout.leader_key(subspace)))
     mark_value = _value(tr.get(layout.ballot_key(subspace)))
+    seen_value = _value(tr.get(layout.ballot_seen_key(subspace)))
     begin, end = layout.candidates_range(subspace)
     candidates = []
     for item in tr.get_range(begin, end):
@@ -93,4 +94,5 @@ def read_snapshot(tr: Any, election: LeaderElection, resource_key: bytes | None 
         mark=None if mark_value is None else layout.decode_ballot_mark(mark_value),
         candidates=tuple(candidates),
         resource=resource,
+        seen=None if seen_value is None else layout.decode_ballot_seen(seen_value),
     )

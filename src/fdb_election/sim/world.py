@@ -151,6 +151,10 @@ class RecordingElection(LeaderElection):
         )
         return result
 
+    def note_observed_ballot(self, tr: Any, ballot: int) -> None:
+        op = OpCall("note_observed_ballot", ballot=ballot)
+        self._call(tr, op, LeaderElection.note_observed_ballot, ballot)
+
 
 def _with_result(op: OpCall, result: str) -> OpCall:
     return replace(op, result=result)
