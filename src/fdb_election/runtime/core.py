@@ -445,8 +445,6 @@ class ElectorCore:
             self._watches.watch(tr, "leader", self._leader_key)
             yield tr
             return delay
-        if attempt.record is not None:  # mixed elections: Rust ballots are known only this way
-            self.election.note_observed_ballot(tr, attempt.record.ballot)
         if self._registrations.made(attempt.record, self.process_id):
             return (yield from self._leader_cycle(attempt, delay))
         return (yield from self._follower_cycle(attempt, delay))
@@ -509,7 +507,13 @@ class ElectorCore:
         #    refreshes wake this follower through the watch: a timer running out just after the
         #    next refresh saves a wake-up.
         if record is not None:
-            self._observation.note_lease(self.election.leader_lease_ns(tr), attempt.lease)
+            recorded = self.election.leader_lease_ns(tr)
+            self._observation.note_lease(recorded, attempt.lease)
+            if recorded is None:
+                # Written by another implementation (the Rust recipe), which raises no ballot
+                # mark: note its ballot so that our claims go above it. Records this library
+                # wrote raised the mark themselves.
+                self.election.note_observed_ballot(tr, record.ballot)
             delay = self._next_heartbeat(later=True)
         # 3. Claim when the rules allow; otherwise come back when they could.
         claimed: LeaderState | None = None
