@@ -232,6 +232,7 @@ class Transaction(TransactionRead, AtomicMethods):
         "_max_retry_delay",
         "_mutations",
         "_no_conflict_next",
+        "_point_reads",
         "_read_conflicts",
         "_retries",
         "_retry_limit",
@@ -318,6 +319,12 @@ class Transaction(TransactionRead, AtomicMethods):
         self._attempt = Attempt()
         self._stamp = None
         self._watches = []
+        # What the store answered for each key read at this attempt's read version, when the
+        # transaction itself enforces the read version's age (the file store): a key read again
+        # (the election reads its configuration and leader key twice a step) costs no query.
+        self._point_reads: dict[bytes, Any] | None = (
+            {} if self._db._read_version_lifetime is not None else None
+        )
         self._size_limit = self._db._defaults.size_limit
         self._ryw = True
         self._snapshot_ryw = True
@@ -476,7 +483,13 @@ class Transaction(TransactionRead, AtomicMethods):
             if own is not _MISSING and type(own) is not _Pending:
                 return Value(own)  # answered by our own set/clear: no read conflict
         try:
-            value = self._store.get(key, self._read_version())
+            version = self._read_version()
+            cache = self._point_reads
+            value = cache.get(key, _MISSING) if cache is not None else _MISSING
+            if value is _MISSING:
+                value = self._store.get(key, version)
+                if cache is not None:
+                    cache[key] = value
         except FDBError as e:
             return Value(None, e)
         if not snapshot:
