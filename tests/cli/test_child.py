@@ -197,11 +197,12 @@ def test_an_unrefreshed_deadline_kills_the_whole_tree_before_it(
 
 
 def test_a_refreshed_deadline_keeps_cmd_running(guard: Guard) -> None:
-    guard.set_deadline(time.monotonic() + 0.6)
+    # Each refresh leaves the deadline 1.5 s ahead; SIGTERM would come 0.35 s before it.
+    guard.set_deadline(time.monotonic() + 1.5)
     child = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
-    for _ in range(6):
+    for _ in range(12):
         time.sleep(0.15)  # the refresh cadence under test, not a settle wait
-        guard.set_deadline(time.monotonic() + 0.6)
+        guard.set_deadline(time.monotonic() + 1.5)
     assert not child.exited.is_set()
     guard.set_deadline(None)  # leadership ended: stopped at once
     assert child.exited.wait(5)

@@ -116,7 +116,7 @@ def test_config_set_rejects_an_invalid_result_and_writes_nothing(db: Any) -> Non
     invoke(db, "init")
     result = invoke(db, "config", "set", "--heartbeat", "12")
     assert result.exit_code == 2
-    assert "heartbeat interval (12 s) must be below the lease (10 s)" in result.stderr
+    assert "heartbeat interval (12 s) must be at most half the lease (10 s)" in result.stderr
     assert as_json(invoke(db, "config", "show", "--json"))["config"]["heartbeat_s"] == 3.0
 
 

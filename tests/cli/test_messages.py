@@ -66,7 +66,7 @@ def test_config_and_status_show_durations_in_the_one_format(db: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["init", "--lease", "2", "--heartbeat", "3"], "heartbeat interval (3 s) must be below"),
+        (["init", "--lease", "2", "--heartbeat", "3"], "interval (3 s) must be at most half"),
         (["init", "--heartbeat", "1", "--candidate-timeout", "0.5"], "timeout (500 ms) must"),
         (["init", "--lease", "0.001"], "a lease of 1 ms is too short"),
     ],

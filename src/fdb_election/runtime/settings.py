@@ -62,7 +62,8 @@ def config_problem(
     """The first rule a configuration (in seconds) breaks, or None when electors can use it.
 
     The seed (and Rust) store any positive durations; electors need the lease at least
-    :data:`MIN_LEASE_S` (else nobody stays leader), the heartbeat below the lease, and the
+    :data:`MIN_LEASE_S` (else nobody stays leader), the heartbeat at most half the lease (else a
+    single late refresh loses the lease; the seed only asks for it below the lease), and the
     candidate timeout above the heartbeat (else live candidates are judged dead between two
     heartbeats). ``fmt`` formats seconds in the messages.
     """
@@ -73,11 +74,12 @@ def config_problem(
             "that it covers a commit, a heartbeat and the clock-drift margin (below about 20 ms "
             "nobody stays leader)",
         )
-    if heartbeat >= lease:
+    if heartbeat > lease / 2:
         return ConfigProblem(
             "heartbeat_interval",
-            f"the heartbeat interval ({fmt(heartbeat)}) must be below the lease ({fmt(lease)}), "
-            "so the leader can refresh before its lease expires; a third of the lease is usual",
+            f"the heartbeat interval ({fmt(heartbeat)}) must be at most half the lease "
+            f"({fmt(lease)}), so that the leader refreshes in time even when one refresh is "
+            "late or fails; a third of the lease is usual",
         )
     if timeout <= heartbeat:
         return ConfigProblem(
