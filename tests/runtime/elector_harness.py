@@ -137,3 +137,47 @@ class VirtualDriver:
             if not self.step_once(until):
                 return
         raise AssertionError("the driver did not reach the end time (a core never waits?)")
+
+
+class BatchedVirtualDriver(VirtualDriver):
+    """Like :class:`VirtualDriver`, but steps every runnable core together, as the runtime's
+    driver does: each step up to its commit, then all the commits at once (``commit_all``: the
+    store's group commit), then each step on with its own outcome."""
+
+    def step_once(self, until: float) -> bool:
+        from fdb_election.runtime import PendingCommit
+        from fdb_election.runtime.driver import commit_all
+
+        when = min(self._runnable_at(core) for core in self.cores)
+        if when > until:
+            self._advance_to(until)
+            return False
+        self._advance_to(when)
+        self._note_leaders()
+        batch = [core for core in self.cores if self._runnable_at(core) <= when]
+        pending: list[tuple[ElectorCore, Any]] = []
+        for core in batch:
+            self.consumed.update((id(f), f) for f in core.wake_futures() if f.is_ready())
+            result = core.begin_step()
+            if isinstance(result, PendingCommit):
+                pending.append((core, result))
+            else:
+                self._done(core, result)
+        while pending:
+            outcomes = commit_all(self.cores[0].db, [p.transaction for _, p in pending])
+            resumed = []
+            for (core, step), error in zip(pending, outcomes, strict=True):
+                result = core.resume_step(step, error)
+                if isinstance(result, PendingCommit):
+                    resumed.append((core, result))
+                else:
+                    self._done(core, result)
+            pending = resumed
+            at_most_one_leader(self.cores)
+        self._note_leaders()
+        return True
+
+    def _done(self, core: ElectorCore, delay: float) -> None:
+        core.take_events()
+        self.due[core.process_id] = self.clock.monotonic() + delay
+        at_most_one_leader(self.cores)

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 import pytest
-from elector_harness import LEASE, VirtualDriver, make_core, start
+from elector_harness import LEASE, BatchedVirtualDriver, VirtualDriver, make_core, start
 
 from fdb_election import embedded
 from fdb_election.runtime import Elected, ManualClock, Phase
@@ -159,3 +159,31 @@ def test_a_refresh_of_unknown_outcome_under_a_lowered_lease_caps_the_deadline(
     driver.pause(leader, 10.0)
     driver.run_for(3.0)  # the invariant is checked every 10 ms
     assert follower.is_leader
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_steps_committed_together_never_give_two_leaders(clock: ManualClock, seed: int) -> None:
+    """The driver's group commit: members of one batch conflict with each other, fail alone or
+    report unknown outcomes; one leader at most, and one again once the faults stop."""
+    rng = random.Random(seed)
+    db = embedded.open(clock=clock.monotonic)
+    faulty = True
+
+    def hook(event: str, tr: Any) -> int | None:
+        if faulty and event in ("commit", "committed") and rng.random() < 0.2:
+            return rng.choice((NOT_COMMITTED, COMMIT_UNKNOWN_RESULT))
+        return None
+
+    cores = [
+        make_core(db, clock, name, wall_offset=offset, seed=seed + i, jitter=0.2)
+        for i, (name, offset) in enumerate((("a", 2.0), ("b", 0.0), ("c", -2.0), ("d", 1.0)))
+    ]
+    db.set_fault_hook(hook)
+    driver = BatchedVirtualDriver(clock, cores)
+    for _ in range(12):
+        driver.run_for(rng.uniform(0.2, 1.5))
+        if rng.random() < 0.5:
+            driver.pause(rng.choice(cores), rng.uniform(0.1, 2 * LEASE))
+    faulty = False
+    driver.run_for(4 * LEASE)
+    assert sum(core.is_leader for core in cores) == 1
