@@ -34,6 +34,7 @@ BENCHMARKS = [
     "many_elections",
     "shards_on_file",
     "failover",
+    "footprint",
 ]
 
 
