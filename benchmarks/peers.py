@@ -224,6 +224,7 @@ class Etcd(System):
             self._ctl("endpoint", "health"), capture_output=True, check=False
         ).returncode:
             if time.monotonic() > deadline or self.server.poll() is not None:
+                _kill_tree(self.server)
                 raise RuntimeError("etcd did not become healthy")
             time.sleep(0.1)
 
@@ -307,14 +308,16 @@ class ZooKeeper(System):
         )
         from kazoo.client import KazooClient
 
-        zk = KazooClient(hosts=self.hosts, timeout=ZK_SESSION)
-        zk.start(timeout=30)
-        self.admin = zk
+        ready = KazooClient(hosts=self.hosts, timeout=ZK_SESSION)
+        try:
+            ready.start(timeout=30)  # retries until the server answers
+        except Exception:
+            _kill_tree(self.server)
+            raise
+        ready.stop()  # its session would cost the server CPU in the idle window
+        ready.close()
 
     def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self.admin.stop()
-            self.admin.close()
         _kill_tree(self.server)
 
     def server_pids(self) -> list[int]:
@@ -552,13 +555,19 @@ while True:
 
 
 @contextlib.contextmanager
-def started(systems: list[System], tmp: str) -> Iterator[None]:
+def started(systems: list[System], tmp: str, failed: dict[str, str]) -> Iterator[list[System]]:
+    """Start every system's server; one that fails to start goes to ``failed``, with why."""
     running: list[System] = []
     try:
         for system in systems:
-            system.start(tmp)
+            try:
+                system.start(tmp)
+            except Exception as exc:
+                failed[system.name] = f"failed to start: {type(exc).__name__}: {exc}"
+                print(f"   {system.name}: {failed[system.name]}", flush=True)
+                continue
             running.append(system)
-        yield
+        yield running
     finally:
         for system in running:
             system.stop()
@@ -574,15 +583,22 @@ def measure(trials: int, idle_seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         log = StartLog(tmp)
         try:
-            with started(systems, tmp):
-                for system in systems:
+            with started(systems, tmp, skipped) as running:
+                measured = list(running)  # the servers of all of them are stopped at the end
+                for system in running:
                     print(f"== {system.name}", flush=True)
-                    if isinstance(system, LibraryElector):
-                        _, graceful = failover.process_failover(trials, crash=False)
-                        _, crash = failover.process_failover(trials, crash=True)
-                    else:
-                        graceful = handover(system, log, trials, crash=False)
-                        crash = handover(system, log, trials, crash=True)
+                    try:
+                        if isinstance(system, LibraryElector):
+                            _, graceful = failover.process_failover(trials, crash=False)
+                            _, crash = failover.process_failover(trials, crash=True)
+                        else:
+                            graceful = handover(system, log, trials, crash=False)
+                            crash = handover(system, log, trials, crash=True)
+                    except Exception as exc:  # one broken system must not hide the others
+                        skipped[system.name] = f"failed: {type(exc).__name__}: {exc}"
+                        print(f"   {skipped[system.name]}", flush=True)
+                        measured.remove(system)
+                        continue
                     rows[system.name] = {
                         "lease": system.lease,
                         "graceful_s": graceful,
@@ -594,7 +610,7 @@ def measure(trials: int, idle_seconds: float) -> dict[str, Any]:
                         flush=True,
                     )
                 print(f"== idle, {idle_seconds:g} s, every system at once", flush=True)
-                idle_figures, floor = idle(systems, log, tmp, idle_seconds)
+                idle_figures, floor = idle(measured, log, tmp, idle_seconds)
         finally:
             log.close()
     for name, figures in idle_figures.items():
