@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest demo dist dist-check bench sim chaos docs docs-images clean
+.PHONY: venv test lint typecheck pytest demo dist dist-check bench bench-peers sim chaos docs docs-images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ dist-check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(if $(QUICK),--quick,)
+
+# fdb-election run and the Elector next to etcd (etcdctl lock) and ZooKeeper (kazoo) on loopback:
+# hand-over, failover, idle CPU and RSS, into benchmarks/PEERS.md. Not in `make bench` or `make
+# test`. Installs what it can first (benchmarks/install_peers.sh: Debian packages as root, kazoo
+# into .venv); a system still missing is skipped with the reason.
+bench-peers: $(STAMP)
+	sh benchmarks/install_peers.sh $(BIN)/python
+	$(BIN)/python benchmarks/peers.py $(if $(QUICK),--quick,)
 
 SEEDS ?= 1000
 sim: $(STAMP)

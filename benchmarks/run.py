@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+#: PEERS.md is written by peers.py (`make bench-peers`) alone; this file only links to it.
+PEERS_LINK = (
+    "Side by side with etcd and ZooKeeper (hand-over, failover, idle CPU, memory): "
+    "[PEERS.md](PEERS.md), measured by `make bench-peers`."
+)
 
 # Order matters only for reading the table: cheap store figures first, failover last.
 BENCHMARKS = [
@@ -34,6 +39,7 @@ BENCHMARKS = [
     "many_elections",
     "shards_on_file",
     "failover",
+    "footprint",
 ]
 
 
@@ -142,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Measured {stamp} on {machine_description()}"
             f"{' — quick run' if args.quick else ''}. Regenerate with `make bench`.",
+            "",
+            PEERS_LINK,
             "",
             "| benchmark | figure | value |",
             "|---|---|---|",

@@ -54,13 +54,13 @@ from fdb_election.runtime import (
     election_subspace,
     request_step_down,
 )
-from fdb_election.runtime.http import serve_http
 from fdb_election.transactional import transactional
 from fdb_election.tuples import Versionstamp
 
 if TYPE_CHECKING:
     from fdb_election import aio as aio
     from fdb_election import embedded as embedded
+    from fdb_election.runtime.http import serve_http as serve_http
 
 __all__ = [
     "CandidateInfo",
@@ -103,11 +103,23 @@ __version__ = "0.1.0"
 #: Subpackages imported on first use (``fdb_election.aio`` loads asyncio, which the command line
 #: and thread services do not need).
 _LAZY_SUBMODULES = ("aio", "embedded")
+#: Names imported on first use, with their modules: ``serve_http`` needs ``http.server``, which
+#: brings ``http.client``, ``email`` and ``ssl`` (about 8 MiB resident) into every process that
+#: imports fdb_election, though few of them serve HTTP.
+_LAZY_NAMES = {"serve_http": "fdb_election.runtime.http"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"fdb_election.{name}")
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value  # found directly from now on
+        return value
     raise AttributeError(f"module 'fdb_election' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES, *_LAZY_NAMES})

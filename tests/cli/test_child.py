@@ -11,6 +11,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,6 +105,27 @@ def test_exit_code_is_propagated(guard: Guard) -> None:
     child = guard.start([PY, "-c", "raise SystemExit(7)"], dict(os.environ))
     assert child.exited.wait(10)
     assert child.exit_code == 7 and child.reason == "exited"
+
+
+def test_an_exit_reported_before_start_returns_is_not_lost(
+    guard: Guard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CMD may exit, and the guard report it, between the guard's "started" answer and the
+    moment ``start`` registers the child (a CMD such as ``true``, a busy machine): the exit
+    must still reach the child, or ``run`` would wait for it for ever."""
+    import fdb_election.cli.child as child_module
+
+    registered = child_module.ChildProcess.__init__
+
+    def slow_to_register(self: Any, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.5)  # CMD exits and the guard reports it meanwhile
+        registered(self, *args, **kwargs)
+
+    monkeypatch.setattr(child_module.ChildProcess, "__init__", slow_to_register)
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", "raise SystemExit(3)"], dict(os.environ))
+    assert child.exited.wait(10), "the exit of CMD was lost"
+    assert child.exit_code == 3 and child.reason == "exited"
 
 
 def test_child_runs_in_its_own_process_group_under_the_guard(guard: Guard) -> None:

@@ -137,8 +137,11 @@ def commands(group: click.Command, path: tuple[str, ...] = ()) -> Iterator[Any]:
     """(path, command) for every command under ``group``, the group itself included."""
     yield path, group
     if isinstance(group, click.Group):
-        for name in sorted(group.commands):
-            yield from commands(group.commands[name], (*path, name))
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):  # sorted; the main group imports them lazily
+            command = group.get_command(ctx, name)
+            assert command is not None, name
+            yield from commands(command, (*path, name))
 
 
 def long_options(command: click.Command) -> list[str]:

@@ -194,7 +194,11 @@ class Guard:
         self.policy = policy
         self._send_lock = threading.Lock()
         self._answers: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        # The reader thread and start() hand CMD's exit over under this lock: an "exited" that
+        # arrives before start() has registered the child it answered for waits in _early_exit.
+        self._child_lock = threading.Lock()
         self._child: ChildProcess | None = None
+        self._early_exit: dict[str, Any] | None = None
         self._reader = threading.Thread(target=self._read, name="fdb-election-guard", daemon=True)
         self._reader.start()
 
@@ -261,7 +265,12 @@ class Guard:
             ) from None
         if answer.get("ev") == "started":
             child = ChildProcess(self, int(answer["pid"]), on_exit)
-            self._child = child
+            with self._child_lock:
+                early, self._early_exit = self._early_exit, None
+                if early is None:
+                    self._child = child
+            if early is not None:  # CMD is already gone (``true``, a busy machine)
+                child._exited(early)
             return child
         code = int(answer.get("errno") or 0)
         detail = answer.get("error", "")
@@ -298,14 +307,18 @@ class Guard:
             except OSError:
                 data = b""
             if not data:
-                child, self._child = self._child, None
+                with self._child_lock:
+                    child, self._child = self._child, None
                 if child is not None:
                     child._guard_lost()
                 self._process.wait()
                 return
             message = json.loads(data)
             if message.get("ev") == "exited":
-                child, self._child = self._child, None
+                with self._child_lock:
+                    child, self._child = self._child, None
+                    if child is None:
+                        self._early_exit = message  # start() has not registered it yet
                 if child is not None:
                     child._exited(message)
             else:

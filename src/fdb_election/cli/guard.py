@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
 import json
 import math
@@ -67,13 +66,21 @@ _RESET_SIGNALS = (
 
 
 def _prctl() -> Any:
-    """libc's prctl on Linux, else None."""
+    """libc's prctl on Linux, else None.
+
+    Looked up among the symbols the interpreter already has (``dlopen(NULL)``: it links libc)
+    rather than with ``ctypes.util.find_library``, which runs ``ldconfig -p`` in a subprocess
+    and imports subprocess and shutil: the guard starts sooner and stays smaller.
+    """
     if not sys.platform.startswith("linux"):
         return None
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    return ctypes.CDLL(name, use_errno=True).prctl
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # a static or unusual build: ask the library search
+        from ctypes.util import find_library
+
+        name = find_library("c")
+        return None if name is None else ctypes.CDLL(name, use_errno=True).prctl
 
 
 def _parent_of(pid: str) -> int | None:

@@ -7,25 +7,63 @@ Usage::
 Commands: status, candidates, config show|set, init, evict, resign, run, demo, simulate. Every
 command but ``simulate`` also accepts ``--db`` and ``--election`` after its name. Exit codes are
 listed in :mod:`fdb_election.cli.exit_codes` and docs/reference/cli.md.
+
+Each command's module is imported only when that command runs (or when help or completion lists
+the commands): ``run`` stays a candidate process with no rich (the printing commands' tables)
+and no simulator loaded.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from fdb_election.cli.admin import evict, resign
-from fdb_election.cli.candidates import candidates
-from fdb_election.cli.config_cmd import config_group, init
 from fdb_election.cli.context import CliContext, common_options
-from fdb_election.cli.demo import demo
-from fdb_election.cli.run import run
-from fdb_election.cli.simulate import simulate
-from fdb_election.cli.status import status
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "LazyGroup", "cli", "main"]
+
+#: Every command: its name, and where it is defined (``module:attribute``).
+COMMANDS = {
+    "status": "fdb_election.cli.status:status",
+    "candidates": "fdb_election.cli.candidates:candidates",
+    "config": "fdb_election.cli.config_cmd:config_group",
+    "init": "fdb_election.cli.config_cmd:init",
+    "evict": "fdb_election.cli.admin:evict",
+    "resign": "fdb_election.cli.admin:resign",
+    "run": "fdb_election.cli.run:run",
+    "demo": "fdb_election.cli.demo:demo",
+    "simulate": "fdb_election.cli.simulate:simulate",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands (``name -> "module:attribute"``) are imported on first use."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            module_name, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            # __import__, not importlib.import_module: the import statement's machinery, which
+            # ``python -X importtime`` times (benchmarks/footprint.py reads it).
+            command = getattr(__import__(module_name, fromlist=[attribute]), attribute)
+            if not isinstance(command, click.Command) or command.name != cmd_name:
+                raise TypeError(f"{self.lazy_commands[cmd_name]} is not the command {cmd_name!r}")
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @common_options
 @click.version_option(package_name="fdb-election", prog_name="fdb-election")
 @click.pass_context
@@ -33,10 +71,6 @@ def cli(ctx: click.Context) -> None:
     """Leader election on FoundationDB, or on an embedded store with nothing to set up."""
     cli_context = ctx.ensure_object(CliContext)
     ctx.call_on_close(cli_context.close)
-
-
-for _command in (status, candidates, config_group, init, evict, resign, run, demo, simulate):
-    cli.add_command(_command)
 
 
 def main() -> None:

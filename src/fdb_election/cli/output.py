@@ -9,7 +9,9 @@ Usage::
 
 What can surprise you: the choice between rich and plain output is made per call from whether
 stdout is a terminal (``FORCE_COLOR``/``TTY_COMPATIBLE`` etc. are honoured by rich), so output
-piped into ``grep`` never contains box-drawing characters or colour codes.
+piped into ``grep`` never contains box-drawing characters or colour codes. rich is imported on
+first use (a console, a table), so commands that print nothing through it, ``run`` among them,
+do not load it.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich import box
-from rich.console import Console, RenderableType
-from rich.table import Table
 
 from fdb_election.election.times import format_seconds
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
 
 __all__ = ["Output", "format_age", "format_seconds"]
 
@@ -52,6 +54,8 @@ class Output:
     def console(self) -> Console:
         """A rich console on the current stdout."""
         if self._console is None:
+            from rich.console import Console
+
             self._console = Console(file=sys.stdout)
         return self._console
 
@@ -90,6 +94,9 @@ class Output:
     @staticmethod
     def fields_renderable(title: str, pairs: Sequence[tuple[str, str]]) -> RenderableType:
         """The rich form of :meth:`fields` (used by live views too)."""
+        from rich import box
+        from rich.table import Table
+
         table = Table(title=title, show_header=False, box=box.SIMPLE, title_justify="left")
         table.add_column(style="bold")
         table.add_column()
@@ -102,6 +109,9 @@ class Output:
         title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]
     ) -> RenderableType:
         """The rich form of :meth:`table` (used by live views too)."""
+        from rich import box
+        from rich.table import Table
+
         table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
         for column in columns:
             table.add_column(column)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import socket
 import stat
 import threading
@@ -170,7 +169,9 @@ class WakeupListener:
                 f"fallback_interval must be a positive number of seconds, got {fallback_interval!r}"
             )
         self._dir = _Directory(directory)
-        self.name = f"{os.getpid()}-{secrets.token_hex(6)}{_SUFFIX}"
+        # os.urandom is what secrets.token_hex reads; importing secrets would load OpenSSL's
+        # libcrypto (hashlib, via hmac): about 4 MiB of resident memory nothing else here needs.
+        self.name = f"{os.getpid()}-{os.urandom(6).hex()}{_SUFFIX}"
         self._path = os.path.join(directory, self.name)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:

@@ -247,4 +247,10 @@ def serve_http(elector: _ElectorLike, host: str = "127.0.0.1", port: int = 0) ->
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be a non-empty str such as '127.0.0.1', got {host!r}")
     server_type = _Server6 if ":" in host else _Server
-    return HttpEndpoints(server_type((host, port), elector))
+    endpoints = HttpEndpoints(server_type((host, port), elector))
+    # /metrics exports the default registry from now on: electors record in it (when
+    # prometheus_client is installed; /metrics answers 501 otherwise).
+    from fdb_election.runtime.metrics import export
+
+    export()
+    return endpoints
