@@ -114,6 +114,7 @@ class Supervisor:
         self.say = say
         self.launch = launch
         self.stop_signal: int | None = None
+        self._finished = False  # the loop has decided to return: CMD starts no more
         self.child: ChildProcess | None = None
         self._last_deadline: float | None = None
         # The at-risk deadline CMD is being held back for (said once), None when not holding.
@@ -142,16 +143,19 @@ class Supervisor:
         while True:
             self.wake.clear()
             if self.stop_signal is not None:
+                self._finished = True
                 self.stop_child("stopping")
                 return signal_exit_code(self.stop_signal)
             failure = getattr(self.elector, "failure", None)
             if failure is not None:
+                self._finished = True
                 self.stop_child("the elector stopped")
                 self.say(f"{failure}")
                 return int(ExitCode.FAILURE)
             unwritable = self._unwritable_database()
             if unwritable is not None:
                 self.database_failure = unwritable
+                self._finished = True
                 self.stop_child("the database cannot be written")
                 self.say(f"the database cannot be written: {unwritable}")
                 return int(ExitCode.FAILURE)
@@ -171,6 +175,7 @@ class Supervisor:
                 self.child = None
                 code = child.exit_code
                 if getattr(child, "reason", "exited") == "exited":
+                    self._finished = True
                     self.say(f"CMD (pid {child.pid}) exited with code {code}; resigning")
                     return code
                 self.say(
@@ -214,6 +219,8 @@ class Supervisor:
         so it is held back instead (see :meth:`_hold`).
         """
         with self._child_lock:
+            if self.child is not None or self.stop_signal is not None or self._finished:
+                return 0.0  # running already, or run is ending
             ballot = self.elector.ballot
             deadline = self._deadline()
             if ballot is None or deadline is None or not self.elector.is_leader:
@@ -248,9 +255,17 @@ class Supervisor:
             )
         return max(deadline - now, _MIN_PAUSE_S)
 
-    def deadline_changed(self, _deadline: float | None) -> None:
-        """The elector's deadline moved (its own thread): wake the loop if CMD is held back."""
-        if self._held_for is not None:
+    def deadline_changed(self, deadline: float | None) -> None:
+        """The elector's deadline moved (on its own thread, as it happens).
+
+        A new tenure starts CMD right here, without waiting for the elected callback to wake
+        the loop (a handover is that much faster); a refresh wakes the loop only while CMD is
+        held back at risk.
+        """
+        if deadline is not None and self.child is None and self._held_for is None:
+            self._start_child()
+            self.wake.set()
+        elif self._held_for is not None:
             self.wake.set()
 
     def release(self, release: Release) -> None:

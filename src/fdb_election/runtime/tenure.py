@@ -80,11 +80,10 @@ class LocalTenure:
         newly = not self.leads(now)
         if newly:
             self.release = None  # a new tenure: an earlier release has nothing left to hold
-        self._set(deadline)
-        self.state = state
-        if newly:
             self.ballot = state.ballot
             self.last_ballot = state.ballot
+        self.state = state
+        self._set(deadline)  # last: the listener sees the tenure complete
         return newly
 
     def cap(self, deadline: float) -> None:
