@@ -428,9 +428,7 @@ class ElectorCore:
             registered_again = self._heartbeat(attempt)
             if registered_again is not None:
                 return registered_again
-        attempt.record = self.election.get_leader_raw(tr)
-        attempt.read_done = self.clock.monotonic()
-        self._observation.observe(attempt.record, attempt.read_done)
+        self._read_leader(attempt)
         delay = self._next_heartbeat()
         if self.observer:
             self._watches.watch(tr, "leader", self._leader_key)
@@ -439,6 +437,16 @@ class ElectorCore:
         if self._registrations.made(attempt.record, self.process_id):
             return (yield from self._leader_cycle(attempt, delay))
         return (yield from self._follower_cycle(attempt, delay))
+
+    def _read_leader(self, attempt: Attempt) -> None:
+        """Read the leader record into ``attempt`` and note it: seen since just after the read.
+
+        Not since the attempt started: a read version that comes late may return a refresh
+        committed after the start, and the follower's wait must not begin before that refresh.
+        """
+        attempt.record = self.election.get_leader_raw(attempt.tr)
+        attempt.read_done = self.clock.monotonic()
+        self._observation.observe(attempt.record, attempt.read_done)
 
     def _heartbeat(self, attempt: Attempt) -> float | None:
         """Heartbeat in ``attempt``; a delay when the step must end here instead."""
@@ -453,12 +461,17 @@ class ElectorCore:
         except DuplicateProcessId as exc:
             return self._superseded(exc)
         except ProcessNotFound:
-            # Evicted (e.g. paused past candidate_timeout): register again, then continue.
-            self._registered = False
-            self.phase = Phase.REGISTER
-            _log.warning("%s: no longer registered; registering again", self._context())
-            return 0.0
+            return self._register_again()
         return None
+
+    def _register_again(self) -> float:
+        """The heartbeat found no registration: evicted (e.g. paused past candidate_timeout, or
+        by an operator). Register again at once: a candidate that is not registered can never
+        lead, and the leader would never hand over to it."""
+        self._registered = False
+        self.phase = Phase.REGISTER
+        _log.warning("%s: no longer registered; registering again", self._context())
+        return 0.0
 
     def _leader_cycle(self, attempt: Attempt, delay: float) -> StepGenerator:
         """The record is this elector's: honour a step-down request, or refresh it.
