@@ -8,7 +8,9 @@ to tell the right instant from a plausible wrong one without the simulator:
   when its commit returned (rule 1);
 * a follower's observation of a record counts from just AFTER the read that returned it, not
   from the start of its attempt (rule 2);
-* an elector evicted while it was paused registers again, and leads again when it may.
+* an elector evicted while it was paused registers again, and leads again when it may;
+* a tenure that lapsed (the deadline passed before a refresh committed) is not revived: taking the
+  record up again starts a new tenure, and the lapsed tenure's token no longer passes ``fence``.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import pytest
 from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, start
 
 from fdb_election import embedded
-from fdb_election.runtime import ElectorCore, ManualClock, Phase
+from fdb_election.election import NotLeader
+from fdb_election.runtime import Demoted, Elected, ElectorCore, ManualClock, Phase
 from fdb_election.runtime.tenure import DEFAULT_CLOCK_DRIFT, safety_margin
 
+NOT_COMMITTED = 1020
 MARGIN = safety_margin(LEASE, DEFAULT_CLOCK_DRIFT)
 
 
@@ -32,6 +36,7 @@ class SlowStore:
 
     def __init__(self) -> None:
         self.armed: tuple[str, Callable[[], object]] | None = None
+        self.fail: int | None = None
 
     def at(self, event: str, action: Callable[[], object]) -> None:
         self.armed = (event, action)
@@ -41,6 +46,8 @@ class SlowStore:
         if armed is not None and armed[0] == event:
             self.armed = None
             armed[1]()
+        if self.fail is not None and event == "commit":
+            return self.fail
         return None
 
 
@@ -148,3 +155,48 @@ def test_an_elector_evicted_while_paused_registers_again_and_can_lead(
     leader.request_stop()
     driver.run_for(LEASE)
     assert follower.is_leader
+
+
+def test_a_lapsed_tenure_is_taken_up_again_as_a_new_one(
+    slow: tuple[Any, SlowStore], clock: ManualClock
+) -> None:
+    db, store = slow
+    core = make_core(db, clock, "a")
+    start(core)
+    core.take_events()
+    old = core.ballot
+    assert old is not None
+    store.fail = NOT_COMMITTED  # the database refuses every commit for a while
+    for _ in range(20):
+        clock.advance(0.1)
+        core.step()
+    assert not core.is_leader, "the deadline passed without a committed refresh"
+    store.fail = None
+    core.step()  # nobody took over: the record is still this elector's, so it refreshes it
+    assert core.is_leader and core.ballot is not None and core.ballot > old
+    events = core.take_events()
+    assert [type(e) for e in events if isinstance(e, Demoted | Elected)] == [Demoted, Elected]
+    tr = db.create_transaction()
+    core.fence(tr)  # the new tenure's token passes ...
+    with pytest.raises(NotLeader, match="earlier tenure"):
+        core.election.fence(tr, "a", old)  # ... the lapsed one's does not
+
+
+def test_a_refresh_that_commits_after_the_deadline_is_not_adopted_into_the_old_tenure(
+    slow: tuple[Any, SlowStore], clock: ManualClock
+) -> None:
+    db, store = slow
+    core = make_core(db, clock, "a")
+    start(core)
+    old = core.ballot
+    deadline = core.deadline
+    assert deadline is not None and old is not None
+    clock.advance(deadline - 0.05 - clock.monotonic())
+    store.at("commit", lambda: clock.advance(0.1))  # it commits 0.05 s after the deadline
+    core.step()
+    assert not core.is_leader, "the tenure ended while the refresh was in flight"
+    core.step()  # the record is still this elector's: taken up again, in a new tenure
+    assert core.is_leader and core.ballot is not None and core.ballot > old
+    tr = db.create_transaction()
+    with pytest.raises(NotLeader, match="earlier tenure"):
+        core.election.fence(tr, "a", old)

@@ -122,7 +122,8 @@ def _tenures(history: History) -> dict[int, tuple[str, int, float]]:
     """For every stored ballot: (holder, first ballot of that holder's tenure, commit time).
 
     A tenure is one registration's: a claim by another registration of the same process id
-    (a restart, or a second process using the id) starts a new one.
+    (a restart, or a second process using the id) starts a new one, and so does a refresh
+    that says so (``new_tenure``: its holder had stopped counting itself leader).
     """
     out: dict[int, tuple[str, int, float]] = {}
     start = 0
@@ -130,10 +131,17 @@ def _tenures(history: History) -> dict[int, tuple[str, int, float]]:
     for commit in history.commits():
         leader = commit.after.leader
         if leader is not None and leader != previous:
+            renewed = any(
+                op.name == "refresh_lease"
+                and op.new_tenure
+                and op.result == f"ballot={leader.ballot}"
+                for op in commit.ops
+            )
             if (
                 previous is None
                 or previous.leader_id != leader.leader_id
                 or previous.stamp_version != leader.stamp_version
+                or renewed
             ):
                 start = leader.ballot
             out.setdefault(leader.ballot, (leader.leader_id, start, commit.time))

@@ -106,7 +106,7 @@ class OpCall:
     ``now_ns`` is the ``current_time`` argument (wall clock of the caller) when the operation
     takes one; ``result`` is a short text of what it returned or raised; ``stamp`` the commit
     version of the registration versionstamp the call named (``registration=`` or
-    ``versionstamp=``), if it named one.
+    ``versionstamp=``), if it named one; ``new_tenure`` whether a refresh started a new tenure.
     """
 
     name: str
@@ -117,6 +117,7 @@ class OpCall:
     result: str = ""
     limit: int | None = None
     stamp: int | None = None
+    new_tenure: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,10 +130,24 @@ class RecordingElection(LeaderElection):
         return result
 
     def refresh_lease(
-        self, tr: Any, process_id: str, now: Any, *, versionstamp: bytes | None = None
+        self,
+        tr: Any,
+        process_id: str,
+        now: Any,
+        *,
+        versionstamp: bytes | None = None,
+        new_tenure: bool = False,
     ) -> LeaderState | None:
-        op = OpCall("refresh_lease", process_id, now_ns=_ns(now), stamp=_stamp(versionstamp))
-        call = partial(LeaderElection.refresh_lease, versionstamp=versionstamp)
+        op = OpCall(
+            "refresh_lease",
+            process_id,
+            now_ns=_ns(now),
+            stamp=_stamp(versionstamp),
+            new_tenure=new_tenure,
+        )
+        call = partial(
+            LeaderElection.refresh_lease, versionstamp=versionstamp, new_tenure=new_tenure
+        )
         result: LeaderState | None = self._call(tr, op, call, process_id, now)
         return result
 
@@ -441,7 +455,8 @@ class World:
 
         A stale write is fenced with a token a client kept (by process id and ballot only):
         the last one this host was given, also after its elector gave the id up to a twin, and
-        while leading again, the one a previous run of its process id was given.
+        while leading again, the one of its previous tenure (an earlier claim by this elector,
+        or by a previous run of its process id), half the time.
         """
         self._schedule_service(proc)
         core = proc.core
@@ -450,12 +465,15 @@ class World:
         if core is not None and core.is_leader:
             leader = core.leader
             stamp = stamp_version(leader.versionstamp) if leader is not None else 0
-            if proc.last_ballot is not None and proc.last_stamp != stamp:
-                proc.earlier = (proc.last_ballot, proc.last_stamp)
+            if proc.last_ballot is not None and (proc.last_ballot, proc.last_stamp) != (
+                core.ballot,
+                stamp,
+            ):
+                proc.earlier = (proc.last_ballot, proc.last_stamp)  # a new tenure began
             proc.last_ballot = core.ballot
             proc.last_stamp = stamp
             self._fenced_write(proc, core)
-            if proc.earlier is not None and self.rng.random() < 0.2:
+            if proc.earlier is not None and self.rng.random() < 0.5:
                 self._fenced_write(proc, core, token=proc.earlier)
         elif (
             proc.last_ballot is not None
