@@ -709,6 +709,7 @@ class ElectorCore:
         pass after, so within two timeouts of its last heartbeat this process saw.
         """
         if preemptor is not None:
+            self._duties.handing_over(preemptor.process_id, self.clock.monotonic())
             self._end_leadership(
                 f"preempted by {preemptor.process_id!r} "
                 f"(priority {preemptor.priority} > {self.priority})",
