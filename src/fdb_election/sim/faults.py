@@ -36,6 +36,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from fdb_election.sim.clocks import DRIFT_BOUND, draw_rate_error
+
 __all__ = ["FAULT_KINDS", "FaultPlan", "PlannedFault", "SimConfig", "plan_faults"]
 
 FAULT_KINDS = (
@@ -108,8 +110,9 @@ class SimConfig:
     def liveness_bound(self) -> float:
         """How long the election may be leaderless after the last fault: lease + heartbeat +
         jitter (of the largest configuration), plus one more heartbeat for a preemption
-        handover, plus the drift allowance."""
-        return self.max_lease * 1.01 + self.max_heartbeat * (2 + self.jitter) + 0.05
+        handover, plus the drift allowance (a lease on a clock running ``DRIFT_BOUND`` slow)."""
+        lease = self.max_lease / (1.0 - DRIFT_BOUND)
+        return lease + self.max_heartbeat * (2 + self.jitter) + 0.05
 
     @property
     def quiet_period(self) -> float:
@@ -149,7 +152,7 @@ def plan_faults(rng: random.Random, config: SimConfig, names: list[str], drift: 
     for name in names:
         plan.wall_offsets[name] = rng.uniform(-config.wall_skew, config.wall_skew)
         plan.wall_drifts[name] = rng.uniform(-1e-3, 1e-3)
-        plan.rate_errors[name] = rng.uniform(-drift, drift)
+        plan.rate_errors[name] = draw_rate_error(rng, drift)
         plan.priorities[name] = rng.choice((0, 0, 0, 1, 2))
     if not config.kinds:
         return plan

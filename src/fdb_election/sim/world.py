@@ -28,7 +28,7 @@ from fdb_election.runtime.events import Release
 from fdb_election.runtime.settings import ElectorSettings
 from fdb_election.runtime.stepdown import request_step_down
 from fdb_election.sim.checker import Violation, check, leaderless_gaps
-from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock
+from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock, draw_rate_error
 from fdb_election.sim.faults import FAULT_KINDS, FaultPlan, PlannedFault, SimConfig, plan_faults
 from fdb_election.sim.history import (
     CmdChange,
@@ -366,15 +366,19 @@ class World:
         self._note(name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority})")
         self._schedule_step(proc, 0.0)
 
-    def _schedule_step(self, proc: SimProcess, delay: float) -> None:
+    def _schedule_step(self, proc: SimProcess, delay: float, *, at: float | None = None) -> None:
+        """Step ``proc`` after ``delay`` seconds of its own monotonic clock (which may run fast
+        or slow), or at virtual time ``at``."""
         if proc.timer is not None:
             proc.timer.cancel()
             proc.timer = None
         if math.isinf(delay):
             return
-        proc.timer = self.sched.after(
-            max(delay, 0.0), lambda: self._step(proc), owner=proc.name, label="step"
-        )
+        if at is None and delay <= 0:
+            at = self.sched.now
+        elif at is None:
+            at = proc.clock.true_time_of_monotonic(proc.clock.monotonic() + delay)
+        proc.timer = self.sched.at(at, lambda: self._step(proc), owner=proc.name, label="step")
 
     def _step(self, proc: SimProcess) -> None:
         proc.timer = None
@@ -382,7 +386,7 @@ class World:
         if core is None:
             return
         if self.sched.now < proc.paused_until:
-            self._schedule_step(proc, proc.paused_until - self.sched.now)
+            self._schedule_step(proc, 0.0, at=proc.paused_until)
             return
         self._current.append(proc)
         proc.step_wall = proc.clock.wall()
@@ -718,7 +722,7 @@ class World:
                 lambda: self.sched.now,
                 wall_offset=self.rng.uniform(-self.config.wall_skew, self.config.wall_skew),
                 wall_drift=self.rng.uniform(-1e-3, 1e-3),
-                rate_error=self.rng.uniform(-DRIFT_BOUND, DRIFT_BOUND),
+                rate_error=draw_rate_error(self.rng),
                 mono_origin=self.rng.uniform(100.0, 10_000.0),
             )
             twin = SimProcess(
