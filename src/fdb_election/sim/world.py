@@ -34,10 +34,12 @@ from fdb_election.sim.history import (
     CmdChange,
     Commit,
     Fault,
+    Frozen,
     History,
     LeadershipChange,
     Note,
     OpCall,
+    ProcessState,
     ResourceRecord,
     ResourceWrite,
     Snapshot,
@@ -202,6 +204,7 @@ class SimProcess:
     last_stamp: int = 0  # the registration (stamp version) last_ballot was issued to
     earlier: tuple[int, int] | None = None  # (ballot, stamp) a previous run was given
     superseded: bool = False  # its elector gave the id up to a twin and has not restarted
+    stopping: bool = False  # its elector was asked to stop (or is giving its id up)
     incarnation: int = 0
     cmd_running: bool = False
     guard_deadline: float | None = None  # the monotonic deadline the guard was last given
@@ -275,6 +278,8 @@ class World:
             processes=tuple(self.names),
             end_time=self.config.duration,
             liveness_bound=self.config.liveness_bound,
+            drift_bound=DRIFT_BOUND,
+            jitter=self.config.jitter,
         )
         self.plan: FaultPlan = plan_faults(self.rng, self.config, self.names, DRIFT_BOUND)
         self.election_config = self._config(self.config.lease, True, True)
@@ -305,6 +310,7 @@ class World:
         self._stalls: dict[str, PlannedFault] = {}
         self._quiet_from = self.config.duration - self.config.quiet_period
         self._last_snapshot: Snapshot | None = None
+        self._stalled_until: list[float] = []  # the ends of the stalls running now, nested
 
     # ------------------------------------------------------------------ set-up
 
@@ -364,6 +370,7 @@ class World:
         )
         as_id = f" as {proc.process_id}" if proc.process_id != name else ""
         self._note(name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority})")
+        self._state(proc, "start")
         self._schedule_step(proc, 0.0)
 
     def _schedule_step(self, proc: SimProcess, delay: float, *, at: float | None = None) -> None:
@@ -397,6 +404,8 @@ class World:
             self._forget_pending(proc.name)
         if core is not proc.core:
             return  # crashed while stalled in this step
+        if core.phase is Phase.STOPPING and not proc.stopping:
+            self._state(proc, "stopping")  # giving its id up to another registration
         for event in core.take_events():
             self._note(proc.name, type(event).__name__ + _event_text(event))
         self._supervise(proc)
@@ -407,6 +416,7 @@ class World:
             core.last_error = None
         if core.phase is Phase.STOPPED:
             proc.core = None
+            self._state(proc, "stopped")
             self._cancel_watches(proc)
             self._cancel_run_timers(proc)
             if core.failure is not None:
@@ -534,7 +544,7 @@ class World:
     def _record_op(self, tr: Any, op: OpCall) -> None:
         entry = self._pending.get(id(tr))
         if entry is None or entry[0] is not tr:
-            owner = self._current[-1].name if self._current else None
+            owner = self._current[-1].name if self._current and not self._operating else None
             entry = (tr, owner, [])
             self._pending[id(tr)] = entry
         entry[2].append(op)
@@ -555,7 +565,7 @@ class World:
         version = tr.get_committed_version()
         entry = self._pending.pop(id(tr), None)
         ops = tuple(entry[2]) if entry is not None and entry[0] is tr else ()
-        proc = self._current[-1] if self._current else None
+        proc = self._current[-1] if self._current and not self._operating else None
         snapshot = self._read_state()
         if not ops and snapshot == self._last_snapshot:
             return  # a commit outside the election (nothing of ours changed)
@@ -574,6 +584,14 @@ class World:
 
     def _note(self, process: str | None, text: str) -> None:
         self.history.record(Note(self.sched.now, process, text))
+
+    def _state(self, proc: SimProcess, state: str) -> None:
+        """Record that ``proc``'s elector started, is stopping, stopped or crashed."""
+        proc.stopping = state == "stopping"
+        self.history.record(ProcessState(self.sched.now, proc.name, state, proc.process_id))
+
+    def _freeze(self, proc: SimProcess, until: float, why: str) -> None:
+        self.history.record(Frozen(self.sched.now, proc.name, until, why))
 
     def _sample(self) -> None:
         """After every event: record who started or stopped reporting ``is_leader``."""
@@ -614,9 +632,16 @@ class World:
             if stall is not None and stall.stall_point == event:
                 del self._stalls[proc.name]
                 start = self.sched.now
-                until = start + stall.duration
+                # Stalls nest (the world runs on inside one): one that starts inside another
+                # ends with it at the latest, or the outer one would last as long as the inner.
+                until = min([start + stall.duration, *self._stalled_until])
                 self.history.record(Fault(start, "stall", proc.name, until, f"at {event}"))
-                self.sched.run_nested(proc.name, until)
+                self._freeze(proc, until, "stall")
+                self._stalled_until.append(until)
+                try:
+                    self.sched.run_nested(proc.name, until)
+                finally:
+                    self._stalled_until.pop()
         now = self.sched.now
         if event == "read_version":
             if now < self._unavailable_until:
@@ -642,6 +667,7 @@ class World:
             self.sched.after(fault.duration, lambda: self._start(proc.name))
         elif fault.kind == "pause" and proc is not None:
             proc.paused_until = max(proc.paused_until, until)
+            self._freeze(proc, until, "pause")
         elif fault.kind == "stall" and proc is not None:
             self._stalls[proc.name] = fault
             return  # recorded when it actually happens
@@ -672,6 +698,7 @@ class World:
                 return
             proc.restart_after = fault.duration
             proc.core.request_stop()
+            self._state(proc, "stopping")
             self._schedule_step(proc, 0.0)
         elif fault.kind == "step_down":
             leader = self._read_state().leader
@@ -704,6 +731,7 @@ class World:
         proc.core = None
         proc.paused_until = 0.0
         proc.restart_after = None
+        self._state(proc, "crash")
         self._cancel_run_timers(proc)
         self._cmd(proc, False, "crash")  # the guard sees run die and stops CMD at once
 
@@ -743,6 +771,7 @@ class World:
         self.sched.after(fault.duration, lambda: self._retire(twin))
         if fault.amount > 0:
             proc.paused_until = max(proc.paused_until, self.sched.now + fault.amount)
+            self._freeze(proc, self.sched.now + fault.amount, "pause")
             return f"{twin_name} runs as {proc.process_id}; {proc.name} paused {fault.amount:.3f} s"
         return f"{twin_name} runs as {proc.process_id}"
 
