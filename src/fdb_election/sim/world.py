@@ -202,7 +202,7 @@ class SimProcess:
     hooked: dict[int, Any] = field(default_factory=dict)
     last_ballot: int | None = None
     last_stamp: int = 0  # the registration (stamp version) last_ballot was issued to
-    earlier: tuple[int, int] | None = None  # (ballot, stamp) a previous run was given
+    earlier: tuple[int, int] | None = None  # (ballot, stamp) of the previous tenure it saw
     superseded: bool = False  # its elector gave the id up to a twin and has not restarted
     stopping: bool = False  # its elector was asked to stop (or is giving its id up)
     incarnation: int = 0
@@ -310,7 +310,12 @@ class World:
         self._stalls: dict[str, PlannedFault] = {}
         self._quiet_from = self.config.duration - self.config.quiet_period
         self._last_snapshot: Snapshot | None = None
+        # Process ids whose next resignation commit succeeds but reports 1021 (resign and
+        # step_down faults with amount > 0).
+        self._unknown_resign: set[str] = set()
+        self._servicing: set[str] = set()  # hosts whose service (not elector) runs a transaction
         self._stalled_until: list[float] = []  # the ends of the stalls running now, nested
+        self._pause_after_refresh: dict[str, float] = {}  # host -> pause after its next refresh
 
     # ------------------------------------------------------------------ set-up
 
@@ -512,6 +517,7 @@ class World:
         else:
             return
         self._current.append(proc)
+        self._servicing.add(proc.name)
         proc.step_wall = proc.clock.wall()
         tr = self.db.create_transaction()
         try:
@@ -536,6 +542,7 @@ class World:
             version = tr.get_committed_version()
             self.history.record(ResourceWrite(self.sched.now, proc.name, ballot, True, version))
         finally:
+            self._servicing.discard(proc.name)
             self._current.pop()
             self._forget_pending(proc.name)
 
@@ -618,30 +625,46 @@ class World:
         if self._observing:
             return None
         reported = None
+        entry = self._pending.get(id(tr))
+        ops = entry[2] if entry is not None and entry[0] is tr else []
         if event == "committed":
             # Observe first: the commit is durable now, whatever happens to its caller next.
             flaky = self.sched.now < self._flaky_until and not self._operating
             if flaky and self.rng.random() < self.config.flaky_unknown_rate:
                 reported = COMMIT_UNKNOWN_RESULT
+            if self._resigns_unknown(ops):
+                reported = COMMIT_UNKNOWN_RESULT
             self._observe_commit(tr, reported)
+            self._maybe_pause_after_refresh(ops)
         if self._operating:
             return reported  # the operator's own writes are out of band: no faults
         proc = self._current[-1] if self._current else None
         if proc is not None:
             stall = self._stalls.get(proc.name)
-            if stall is not None and stall.stall_point == event:
+            if stall is not None and self._stalls_here(stall, proc, event, ops):
                 del self._stalls[proc.name]
                 start = self.sched.now
                 # Stalls nest (the world runs on inside one): one that starts inside another
                 # ends with it at the latest, or the outer one would last as long as the inner.
                 until = min([start + stall.duration, *self._stalled_until])
-                self.history.record(Fault(start, "stall", proc.name, until, f"at {event}"))
+                self.history.record(
+                    Fault(start, "stall", proc.name, until, f"at {stall.stall_point}")
+                )
                 self._freeze(proc, until, "stall")
+                leader = self._leader_host()
+                if stall.then_pause > 0 and leader is not None:
+                    if event == "read_version":
+                        self._pause_after_refresh[leader.name] = stall.then_pause
+                    else:
+                        pause = partial(self._pause, leader, stall.then_pause, "after a stall")
+                        self.sched.at(until, pause)
                 self._stalled_until.append(until)
                 try:
                     self.sched.run_nested(proc.name, until)
                 finally:
                     self._stalled_until.pop()
+                    if leader is not None:
+                        self._pause_after_refresh.pop(leader.name, None)
         now = self.sched.now
         if event == "read_version":
             if now < self._unavailable_until:
@@ -655,9 +678,67 @@ class World:
             return None
         return reported
 
+    def _stalls_here(
+        self, stall: PlannedFault, proc: SimProcess, event: str, ops: list[OpCall]
+    ) -> bool:
+        """Whether ``proc``'s planned ``stall`` freezes its transaction (which ran ``ops``) at
+        this ``event``."""
+        if proc.name in self._servicing and stall.amount <= 0:
+            return False  # for the elector's transactions only
+        if stall.stall_point != "claim":
+            return stall.stall_point == event
+        return event == "committed" and any(
+            op.name == "try_claim_leadership" and op.result.startswith("ballot=") for op in ops
+        )
+
+    def _leader_host(self) -> SimProcess | None:
+        """The host reporting ``is_leader`` now, if any."""
+        return next((p for name, p in self.processes.items() if self._leading[name]), None)
+
+    def _maybe_pause_after_refresh(self, ops: list[OpCall]) -> None:
+        """A stall's companion: the leader freezes right after its next refresh commits."""
+        proc = self._current[-1] if self._current else None
+        if proc is None or proc.name not in self._pause_after_refresh:
+            return
+        if any(op.name == "refresh_lease" and op.result.startswith("ballot=") for op in ops):
+            seconds = self._pause_after_refresh.pop(proc.name)
+            self._pause(proc, seconds, "right after its refresh, during a late read")
+
+    def _pause(self, proc: SimProcess, seconds: float, detail: str = "") -> None:
+        if proc.core is None:
+            return
+        until = self.sched.now + seconds
+        proc.paused_until = max(proc.paused_until, until)
+        self._freeze(proc, until, "pause")
+        self.history.record(Fault(self.sched.now, "pause", proc.name, until, detail))
+
+    def _resigns_unknown(self, ops: list[OpCall]) -> bool:
+        """Whether a transaction that ran ``ops``, about to report its commit, is a resignation
+        or stop that must report 1021 (a ``resign`` or ``step_down`` fault asked for one)."""
+        proc = self._current[-1] if self._current else None
+        if proc is None or proc.process_id not in self._unknown_resign:
+            return False
+        if not any(op.name in ("resign_leadership", "unregister_candidate") for op in ops):
+            return False
+        self._unknown_resign.discard(proc.process_id)
+        self._note(proc.name, "its resignation commits but reports 1021 (the fault asked)")
+        return True
+
+    def _victim(self, fault: PlannedFault) -> SimProcess | None:
+        """The process a fault hits: the one it names, or the leader / a follower now."""
+        named = self.processes[fault.process] if fault.process is not None else None
+        if not fault.target:
+            return named
+        hosts = [self.processes[n] for n in self.names if self.processes[n].twin_of is None]
+        if fault.target == "leader":
+            chosen = [p for p in hosts if self._leading[p.name]]
+        else:
+            chosen = [p for p in hosts if p.core is not None and not self._leading[p.name]]
+        return self.rng.choice(chosen) if chosen else named
+
     def _apply(self, fault: PlannedFault) -> None:
         now = self.sched.now
-        proc = self.processes[fault.process] if fault.process is not None else None
+        proc = self._victim(fault)
         until = now + fault.duration
         detail = ""
         if fault.kind == "crash" and proc is not None:
@@ -699,6 +780,9 @@ class World:
             proc.restart_after = fault.duration
             proc.core.request_stop()
             self._state(proc, "stopping")
+            if fault.amount > 0:
+                self._unknown_resign.add(proc.process_id)
+                detail = "its stop's commit reports 1021"
             self._schedule_step(proc, 0.0)
         elif fault.kind == "step_down":
             leader = self._read_state().leader
@@ -710,6 +794,9 @@ class World:
             finally:
                 self._operating = False
             detail = f"asked {leader.leader_id} to step down"
+            if fault.amount > 0:
+                self._unknown_resign.add(leader.leader_id)
+                detail += "; its resignation's commit reports 1021"
         elif fault.kind == "duplicate" and proc is not None:
             detail = self._duplicate(proc, fault)
             if not detail:
@@ -721,7 +808,9 @@ class World:
             detail = f"priority -> {proc.priority}"
         else:
             return
-        self.history.record(Fault(now, fault.kind, fault.process, until, detail))
+        self.history.record(
+            Fault(now, fault.kind, fault.process if proc is None else proc.name, until, detail)
+        )
 
     def _crash(self, proc: SimProcess) -> None:
         if proc.timer is not None:
@@ -731,6 +820,7 @@ class World:
         proc.core = None
         proc.paused_until = 0.0
         proc.restart_after = None
+        self._unknown_resign.discard(proc.process_id)
         self._state(proc, "crash")
         self._cancel_run_timers(proc)
         self._cmd(proc, False, "crash")  # the guard sees run die and stops CMD at once
