@@ -707,7 +707,7 @@ def check_live_not_evicted(history: History) -> list[Violation]:
             if previous.get(pid) != record:
                 last_beat[pid] = (commit.time, timeout_ns if timeout_ns is not None else 1 << 62)
         evictor = ids.get(commit.process) if commit.process is not None else None
-        for pid in previous.keys() - current.keys():
+        for pid in sorted(previous.keys() - current.keys()):
             if evictor is None or evictor == pid or pid not in last_beat:
                 continue
             beat_time, shortest_ns = last_beat[pid]
