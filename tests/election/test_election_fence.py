@@ -64,6 +64,19 @@ def test_a_ballot_of_an_earlier_tenure_fails_even_for_the_same_process(
     assert fence(ready, election, "a", back.ballot) == back
 
 
+def test_a_refresh_that_starts_a_new_tenure_retires_the_earlier_ballots(
+    ready: Any, election: LeaderElection, leader: LeaderState
+) -> None:
+    """An elector whose deadline passed takes its record up again in a new tenure."""
+    renewed = run(ready, lambda tr: election.refresh_lease(tr, "a", at(12), new_tenure=True))
+    assert renewed.ballot > leader.ballot
+    with pytest.raises(NotLeader, match="earlier tenure"):
+        fence(ready, election, "a", leader.ballot)
+    refreshed = run(ready, lambda tr: election.refresh_lease(tr, "a", at(13)))
+    for ballot in (renewed.ballot, refreshed.ballot):
+        assert fence(ready, election, "a", ballot) == refreshed
+
+
 def test_a_ballot_never_issued_fails(
     ready: Any, election: LeaderElection, leader: LeaderState
 ) -> None:

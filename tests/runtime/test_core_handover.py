@@ -286,3 +286,28 @@ def test_a_crashed_higher_priority_candidate_does_not_preempt(db: Any, clock: Ma
     driver.run_for(4.0)  # "high" still counts as alive for all of it
     assert low.is_leader
     assert driver.leader_time >= 4.0 - 0.011, "low stepped down for a candidate that is gone"
+
+
+def test_a_preemptor_that_died_after_its_heartbeat_is_handed_over_to_once(
+    db: Any, clock: ManualClock
+) -> None:
+    """Its last heartbeat landed between two of the leader's scans, so it looks heartbeating
+    for a candidate_timeout after: the leader hands over once; when nobody takes over and it
+    leads again, it does not hand over to that same, unchanged heartbeat again and again."""
+    leader = make_core(db, clock, "a")
+    ghost = make_core(db, clock, "c", priority=1)
+    start(leader)
+    start(ghost)  # a live lease: it follows
+    leader.step()  # the leader's scan sees c for the first time
+    clock.advance(0.1)
+    ghost.step()  # c heartbeats once more, then dies
+    driver = VirtualDriver(clock, [leader])
+    driver.run_for(CONFIG.heartbeat_interval.total_seconds())
+    assert not leader.is_leader, "c's stamp changed: the leader handed over to it"
+    handed_over = clock.monotonic()
+    driver.run_for(3 * CONFIG.heartbeat_interval.total_seconds() + 0.05)
+    assert leader.is_leader, "nobody took over: it leads again, and stays"
+    assert clock.monotonic() - handed_over < CONFIG.candidate_timeout.total_seconds()
+    driver.leader_time = 0.0
+    driver.run_for(CONFIG.candidate_timeout.total_seconds())
+    assert driver.leader_time >= CONFIG.candidate_timeout.total_seconds() - 0.011

@@ -19,20 +19,49 @@ The elector:
   so a token a previous run of the id was given still passes ``fence``.
 * ``guard_ignores_deadline``: ``run``'s guard never acts on the deadline it is told, so only the
   supervisor (which is paused with its process) stops CMD.
+* ``margin_without_lease_part``: the safety margin is the fixed 5 ms only, not scaled with the
+  lease (harmless while clocks agree; two leaders once they drift as far as documented).
+* ``deadline_from_commit_return``: the deadline counts from when the commit returned, not from
+  the start of the attempt.
+* ``observation_before_read``: a follower counts its observation of a record from the start of
+  its attempt, before the read that returned the record.
+* ``stop_demotes_after_commit``: a graceful stop gives local leadership up only once its
+  resignation is known to have committed (a 1021 that did commit leaves it leading).
+* ``fence_ignores_tenure_start``: ``fence`` accepts a ballot of an earlier tenure of the
+  process that holds the record now.
+
+Availability (nothing unsafe; the liveness invariants must see them):
+
+* ``evicted_never_registers``: an elector evicted while it runs retries its heartbeat forever
+  instead of registering again;
+* ``lease_wait_summed``: a follower waits the configured lease PLUS the recorded one (instead
+  of the longer of the two) before presuming the leader gone;
+* ``liveness_tracker_slip``: the leader's heartbeat tracker keeps the time of a candidate's
+  first sighting when its stamp changes, so live candidates look silent and are evicted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any
 from unittest import mock
 
-from fdb_election.election import LeaderElection, LeaderState, NotLeader, layout, operations
+from fdb_election.election import (
+    CandidateInfo,
+    LeaderElection,
+    LeaderState,
+    NotLeader,
+    layout,
+    operations,
+)
+from fdb_election.runtime import liveness, tenure
 from fdb_election.runtime.core import ElectorCore
 from fdb_election.runtime.identity import Registrations
+from fdb_election.runtime.liveness import HeartbeatObserver
 from fdb_election.runtime.observation import LeaderObservation
+from fdb_election.runtime.step import Attempt, StepGenerator
 from fdb_election.sim import scenarios, world
 from fdb_election.sim.world import SimProcess, World
 
@@ -165,6 +194,128 @@ def guard_ignores_deadline() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def fence_ignores_tenure_start() -> Iterator[None]:
+    refusal = operations._fence_refusal
+
+    def lenient(
+        leader: LeaderState,
+        leader_value: bytes,
+        tenure_value: bytes | None,
+        process_id: str,
+        ballot: int,
+        versionstamp: bytes | None,
+        now_ns: int | None,
+    ) -> str | None:
+        if tenure_value is not None:
+            ballot = max(ballot, layout.decode_tenure(tenure_value).first_ballot)
+        return refusal(leader, leader_value, tenure_value, process_id, ballot, versionstamp, now_ns)
+
+    with mock.patch.object(operations, "_fence_refusal", lenient):
+        yield
+
+
+@contextmanager
+def margin_without_lease_part() -> Iterator[None]:
+    with mock.patch.object(tenure, "safety_margin", lambda _lease, _drift: tenure.FIXED_MARGIN):
+        yield
+
+
+@contextmanager
+def deadline_from_commit_return() -> Iterator[None]:
+    def from_return(self: ElectorCore, _state: LeaderState, _start: float, lease: float) -> float:
+        return self._tenure.deadline_for(self.clock.monotonic(), lease)
+
+    with mock.patch.object(ElectorCore, "_deadline_for", from_return):
+        yield
+
+
+@contextmanager
+def observation_before_read() -> Iterator[None]:
+    def from_start(self: ElectorCore, attempt: Attempt) -> None:
+        attempt.record = self.election.get_leader_raw(attempt.tr)
+        attempt.read_done = self.clock.monotonic()
+        self._observation.observe(attempt.record, attempt.start)
+
+    with mock.patch.object(ElectorCore, "_read_leader", from_start):
+        yield
+
+
+@contextmanager
+def stop_demotes_after_commit() -> Iterator[None]:
+    stop = ElectorCore._stop
+
+    def demote_late(self: ElectorCore) -> StepGenerator:
+        held = self._tenure
+        kept = (held.deadline, held.ballot, held.state)
+        step = stop(self)  # gives local leadership up, runs the hook, builds the transaction
+        tr = next(step)
+        if kept[0] is not None:  # ... and the slip takes leadership back until the commit
+            held.deadline, held.ballot, held.state = kept
+        try:
+            yield tr
+        except BaseException as exc:
+            step.throw(exc)  # the stop fails (1020, 1021): still leading
+            raise
+        self._end_leadership("stopping", voluntary=True)
+        try:
+            step.send(None)
+        except StopIteration as done:
+            return float(done.value)
+        raise AssertionError("the stop step commits once")
+
+    with mock.patch.object(ElectorCore, "_stop", demote_late):
+        yield
+
+
+# -------------------------------------------------------------------------- availability
+
+
+@contextmanager
+def evicted_never_registers() -> Iterator[None]:
+    def keep_heartbeating(self: ElectorCore) -> float:
+        return self._next_heartbeat()
+
+    with mock.patch.object(ElectorCore, "_register_again", keep_heartbeating):
+        yield
+
+
+@contextmanager
+def lease_wait_summed() -> Iterator[None]:
+    def summed(self: LeaderObservation, config_lease: float) -> float:
+        return config_lease + (self.lease or 0.0)
+
+    with mock.patch.object(LeaderObservation, "presumed_dead_after", summed):
+        yield
+
+
+@contextmanager
+def liveness_tracker_slip() -> Iterator[None]:
+    def first_sighting_kept(
+        self: HeartbeatObserver,
+        candidates: Iterable[CandidateInfo],
+        now: float,
+        *,
+        count_changes: bool = True,
+    ) -> None:
+        seen = {}
+        for candidate in candidates:
+            earlier = self._seen.get(candidate.process_id)
+            stamp = candidate.last_heartbeat_nanos
+            if earlier is None:
+                seen[candidate.process_id] = liveness._Sighting(stamp, now, changed=False)
+            elif earlier.stamp != stamp:  # the slip: since stays at the first sighting
+                seen[candidate.process_id] = liveness._Sighting(
+                    stamp, earlier.since, changed=count_changes
+                )
+            else:
+                seen[candidate.process_id] = earlier
+        self._seen = seen
+
+    with mock.patch.object(HeartbeatObserver, "observe", first_sighting_kept):
+        yield
+
+
 #: Every planted bug of this module, by name.
 PLANTED: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "ballot_not_incremented": ballot_not_incremented,
@@ -177,4 +328,12 @@ PLANTED: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "adopts_by_process_id": adopts_by_process_id,
     "tenure_ignores_registration": tenure_ignores_registration,
     "guard_ignores_deadline": guard_ignores_deadline,
+    "fence_ignores_tenure_start": fence_ignores_tenure_start,
+    "margin_without_lease_part": margin_without_lease_part,
+    "deadline_from_commit_return": deadline_from_commit_return,
+    "observation_before_read": observation_before_read,
+    "stop_demotes_after_commit": stop_demotes_after_commit,
+    "evicted_never_registers": evicted_never_registers,
+    "lease_wait_summed": lease_wait_summed,
+    "liveness_tracker_slip": liveness_tracker_slip,
 }

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import pytest
 from planted import PLANTED
+from runs import CONFIG, clean
 
 from fdb_election.sim import world
-from fdb_election.sim.faults import SimConfig
 from fdb_election.sim.scenarios import run_scenario
 
-CONFIG = SimConfig(duration=60.0)
 BOUND = 25
 EXPECTED = {
     "adopts_by_process_id": {"single_leader", "single_cmd"},
@@ -48,5 +47,4 @@ def test_random_seeds_catch(name: str) -> None:
                 break
     assert caught is not None, f"{name} was not caught within {BOUND} seeds"
     for seed in range(caught + 1):
-        clean = world.run_seed(seed, CONFIG)
-        assert clean.violations == [], clean.report(20)
+        assert clean(seed) == "", clean(seed)

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from fdb_election.sim import checker
 from fdb_election.sim.history import (
     CandidateRecord,
     Commit,
     ConfigRecord,
     Fault,
+    Frozen,
     History,
     LeaderRecord,
     LeadershipChange,
     OpCall,
+    ProcessState,
     ResourceRecord,
     ResourceWrite,
     Snapshot,
@@ -203,3 +209,98 @@ def test_check_sorts_everything_by_time() -> None:
 def test_op_call_is_plain_data() -> None:
     op = OpCall("try_claim_leadership", "a", 3, 5, result="ballot=1")
     assert op.name == "try_claim_leadership" and op.result == "ballot=1"
+
+
+# ---------------------------------------------------------------------------- availability
+#
+# CONFIG: lease 10 s, heartbeat 3 s, candidate_timeout 15 s; jitter and drift 0 in these
+# histories, so a process must be registered again within 3 * 2 + 0.05 = 6.05 s and a leader
+# must exist within 10 + 3 * 2 + 0.05 = 16.05 s of time that nothing excuses.
+
+
+def cands(*beats: tuple[str, int]) -> tuple[CandidateRecord, ...]:
+    """Candidate records: (process id, heartbeat stamp in seconds)."""
+    return tuple(CandidateRecord(pid, 0, beat * 10**9, 1) for pid, beat in beats)
+
+
+def registry(t: float, *beats: tuple[str, int], by: str | None = None) -> Commit:
+    """A commit (by ``by``) after which exactly these candidates are stored."""
+    return Commit(t, int(t * 1000), by, (), snap(lead(1, "a"), candidates=cands(*beats)))
+
+
+def started(*hosts: str) -> list[ProcessState | Commit]:
+    """The hosts start at 0 and register (with CONFIG stored)."""
+    states: list[ProcessState | Commit] = [ProcessState(0.0, h, "start", h) for h in hosts]
+    return [*states, registry(0.05, *((h, 0) for h in hosts))]
+
+
+def judged(*events: object, end: float = 60.0) -> History:
+    return history(*events, end=end, bound=1.0)
+
+
+def test_an_evicted_process_that_runs_must_register_again() -> None:
+    base = [*started("a", "b"), registry(0.1, ("a", 0), ("b", 0))]
+    evicted = [Frozen(5.0, "a", 12.0, "pause"), registry(10.0, ("b", 10), by="b")]
+    again = judged(*base, *evicted, registry(13.0, ("a", 13), ("b", 13)))
+    never = judged(*base, *evicted)
+    assert checker.check_registered_again(again) == []
+    found = checker.check_registered_again(never)
+    assert names(found) == {"registered_again"}
+    assert "'a'" in found[0].message and found[0].time == pytest.approx(12.0 + 6.05)
+
+
+def test_registration_is_not_required_while_something_prevents_it() -> None:
+    base = [*started("a", "b"), registry(0.1, ("a", 0), ("b", 0)), registry(10.0, ("b", 10))]
+    unavailable = judged(*base, Fault(10.0, "unavailable", None, 60.0))
+    stopped = judged(*base, ProcessState(10.0, "a", "stopped", "a"))
+    paused = judged(*base, Frozen(9.0, "a", 60.0, "pause"))
+    disabled = ConfigRecord(10_000_000_000, 3_000_000_000, 15_000_000_000, False, True)
+    off = judged(*base, Commit(10.5, 10_500, None, (), replace(snap(None), config=disabled)))
+    for h in (unavailable, stopped, paused, off):
+        assert checker.check_registered_again(h) == []
+    crashed_pause = judged(
+        *base,
+        Frozen(9.0, "a", 60.0, "pause"),
+        ProcessState(20.0, "a", "crash", "a"),
+        ProcessState(25.0, "a", "start", "a"),  # restarted and never registered: not paused
+    )
+    assert names(checker.check_registered_again(crashed_pause)) == {"registered_again"}
+
+
+def test_a_live_process_sees_a_leader_within_a_lease_and_two_heartbeats() -> None:
+    base = [*started("a", "b"), LeadershipChange(1.0, "a", True, 1)]
+    crash = [ProcessState(10.0, "a", "crash", "a"), LeadershipChange(10.0, "a", False, 1)]
+    quick = judged(*base, *crash, LeadershipChange(25.0, "b", True, 2))
+    slow = judged(*base, *crash, LeadershipChange(40.0, "b", True, 2))
+    assert checker.check_leader_again(quick) == []
+    found = checker.check_leader_again(slow)
+    assert names(found) == {"leader_again"}
+    assert found[0].time == pytest.approx(10.0 + 16.05)
+
+
+def test_leaderless_time_is_excused_by_stalls_faults_and_per_process() -> None:
+    base = [*started("a", "b"), LeadershipChange(1.0, "a", True, 1)]
+    crash = [ProcessState(10.0, "a", "crash", "a"), LeadershipChange(10.0, "a", False, 1)]
+    late = LeadershipChange(40.0, "b", True, 2)
+    stall = judged(*base, *crash, Frozen(12.0, "a", 30.0, "stall"), late)  # anyone's stall
+    flaky = judged(*base, *crash, Fault(15.0, "flaky", None, 28.0), late)
+    paused = judged(*base, *crash, Frozen(8.0, "b", 25.0, "pause"), late)  # b counts from 25
+    for h in (stall, flaky, paused):
+        assert checker.check_leader_again(h) == [], checker.check_leader_again(h)
+    # b is paused until 25, and c, which ran all along, does not see a leader for 30 s.
+    other = judged(
+        *base, *crash, ProcessState(0.0, "c", "start", "c"), Frozen(8.0, "b", 25.0, "pause"), late
+    )
+    assert names(checker.check_leader_again(other)) == {"leader_again"}
+
+
+def test_a_candidate_that_kept_heartbeating_is_never_evicted() -> None:
+    beats = [registry(t, ("a", int(t)), ("b", int(t))) for t in (1.0, 4.0, 7.0)]
+    early = judged(*started("a", "b"), *beats, registry(9.0, ("b", 9), by="b"))
+    found = checker.check_live_not_evicted(early)
+    assert names(found) == {"live_not_evicted"}
+    assert "'b' evicted 'a'" in found[0].message
+    late = judged(*started("a", "b"), *beats, registry(23.0, ("b", 23), by="b"))
+    own = judged(*started("a", "b"), *beats, registry(9.0, ("b", 9), by="a"))  # a unregisters
+    assert checker.check_live_not_evicted(late) == []
+    assert checker.check_live_not_evicted(own) == []

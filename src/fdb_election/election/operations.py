@@ -370,6 +370,7 @@ class LeaderElection:
         current_time: TimeLike,
         *,
         versionstamp: bytes | None = None,
+        new_tenure: bool = False,
     ) -> LeaderState | None:
         """Extend the lease of the current leader ``process_id``; ``None`` if it does not lead.
 
@@ -378,7 +379,10 @@ class LeaderElection:
         disabled (the leader keeps its role). The new ballot is
         ``max(leader ballot, mark, highest ballot seen) + 1``.
         With ``versionstamp`` (ours: the ``LeaderState.versionstamp`` of the caller's claim)
-        a record made by another registration of the same id is not refreshed. Raises
+        a record made by another registration of the same id is not refreshed. With
+        ``new_tenure`` (ours) the refresh starts a new tenure at its ballot, so the ballots of
+        the one before stop passing :meth:`fence`: for a holder that stopped counting itself
+        leader (its own deadline passed) and takes up its record again. Raises
         :class:`NotInitialized`.
         """
         check_process_id(process_id)
@@ -404,7 +408,8 @@ class LeaderElection:
             lease_expiry_nanos=_lease_expiry(now_ns, config),
             versionstamp=leader.versionstamp,
         )
-        self._write_leader(tr, state, config, leader, leader_value, _value(tenure_future))
+        tenure_value = None if new_tenure else _value(tenure_future)
+        self._write_leader(tr, state, config, leader, leader_value, tenure_value)
         return state
 
     def resign_leadership(

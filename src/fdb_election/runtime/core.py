@@ -437,9 +437,7 @@ class ElectorCore:
             registered_again = self._heartbeat(attempt)
             if registered_again is not None:
                 return registered_again
-        attempt.record = self.election.get_leader_raw(tr)
-        attempt.read_done = self.clock.monotonic()
-        self._observation.observe(attempt.record, attempt.read_done)
+        self._read_leader(attempt)
         delay = self._next_heartbeat()
         if self.observer:
             self._watches.watch(tr, "leader", self._leader_key)
@@ -448,6 +446,16 @@ class ElectorCore:
         if self._registrations.made(attempt.record, self.process_id):
             return (yield from self._leader_cycle(attempt, delay))
         return (yield from self._follower_cycle(attempt, delay))
+
+    def _read_leader(self, attempt: Attempt) -> None:
+        """Read the leader record into ``attempt`` and note it: seen since just after the read.
+
+        Not since the attempt started: a read version that comes late may return a refresh
+        committed after the start, and the follower's wait must not begin before that refresh.
+        """
+        attempt.record = self.election.get_leader_raw(attempt.tr)
+        attempt.read_done = self.clock.monotonic()
+        self._observation.observe(attempt.record, attempt.read_done)
 
     def _heartbeat(self, attempt: Attempt) -> float | None:
         """Heartbeat in ``attempt``; a delay when the step must end here instead."""
@@ -462,18 +470,24 @@ class ElectorCore:
         except DuplicateProcessId as exc:
             return self._superseded(exc)
         except ProcessNotFound:
-            # Evicted (e.g. paused past candidate_timeout): register again, then continue.
-            self._registered = False
-            self.phase = Phase.REGISTER
-            _log.warning("%s: no longer registered; registering again", self._context())
-            return 0.0
+            return self._register_again()
         return None
+
+    def _register_again(self) -> float:
+        """The heartbeat found no registration: evicted (e.g. paused past candidate_timeout, or
+        by an operator). Register again at once: a candidate that is not registered can never
+        lead, and the leader would never hand over to it."""
+        self._registered = False
+        self.phase = Phase.REGISTER
+        _log.warning("%s: no longer registered; registering again", self._context())
+        return 0.0
 
     def _leader_cycle(self, attempt: Attempt, delay: float) -> StepGenerator:
         """The record is this elector's: honour a step-down request, or refresh it.
 
-        This also re-adopts a claim whose commit reported 1021 but happened: nobody else can
-        have claimed since (the observation rule).
+        This also re-adopts a claim whose commit reported 1021 but happened, and a record whose
+        local deadline passed before a refresh committed: nobody else can have claimed since
+        (the observation rule). Such a refresh starts a new tenure (see :meth:`_renews_tenure`).
         """
         record = attempt.record
         assert record is not None
@@ -485,15 +499,31 @@ class ElectorCore:
             self._end_leadership(reason, voluntary=True)
             self._resign_pending = reason
             return 0.0
-        # 2. Refresh: a new ballot and lease in the same tenure.
+        # 2. Refresh: a new ballot and lease, in the same tenure while this elector leads.
+        renew = self._renews_tenure()
         claimed = self.election.refresh_lease(
-            attempt.tr, self.process_id, attempt.current_time, versionstamp=record.versionstamp
+            attempt.tr,
+            self.process_id,
+            attempt.current_time,
+            versionstamp=record.versionstamp,
+            new_tenure=renew,
         )
         # 3. Watch for step-down requests, not for our own refreshes.
         self._watches.watch(attempt.tr, "step_down", self._step_down_key)
         self._watches.drop("leader")
         # 4. Commit, adopt, then the leader's duties.
-        return (yield from self._commit_claim(attempt, claimed, delay))
+        return (yield from self._commit_claim(attempt, claimed, delay, continues=not renew))
+
+    def _renews_tenure(self) -> bool:
+        """Whether a refresh of this elector's own record starts a new tenure.
+
+        It does when this elector does not count itself leader now: its deadline passed before
+        a refresh committed (``Demoted`` was or will be emitted), or a claim's outcome was
+        unknown. The tokens of a tenure that ended must not pass ``fence`` again once the
+        record is taken up: the service may still run work of the old tenure while it starts
+        the new one's.
+        """
+        return not self.is_leader
 
     def _follower_cycle(self, attempt: Attempt, delay: float) -> StepGenerator:
         """The record is not this elector's: claim when the observation rule allows."""
@@ -531,9 +561,19 @@ class ElectorCore:
         return (yield from self._commit_claim(attempt, claimed, delay))
 
     def _commit_claim(
-        self, attempt: Attempt, claimed: LeaderState | None, delay: float
+        self,
+        attempt: Attempt,
+        claimed: LeaderState | None,
+        delay: float,
+        *,
+        continues: bool = False,
     ) -> StepGenerator:
-        """The one commit-and-adopt path of a cycle, for claims, refreshes and heartbeats."""
+        """The one commit-and-adopt path of a cycle, for claims, refreshes and heartbeats.
+
+        ``continues``: ``claimed`` continues the tenure this elector leads in. If that tenure
+        ended locally while the commit was in flight (its deadline passed), the refresh is not
+        adopted: the next step, at once, takes the record up again in a new tenure.
+        """
         preemptor: CandidateInfo | None = None
         if claimed is not None and attempt.config.allow_preemption and attempt.enabled:
             preemptor = self._preemptor(attempt.tr)  # acted on only after the commit
@@ -545,6 +585,8 @@ class ElectorCore:
         yield attempt.tr
         if claimed is None:
             return delay
+        if continues and not self.is_leader:
+            return 0.0
         self._adopt(claimed, attempt.start, attempt.lease)
         if self.is_leader:
             self._watches.drop("leader")  # its own refreshes would fire it
@@ -682,6 +724,7 @@ class ElectorCore:
         pass after, so within two timeouts of its last heartbeat this process saw.
         """
         if preemptor is not None:
+            self._duties.handing_over(preemptor.process_id, self.clock.monotonic())
             self._end_leadership(
                 f"preempted by {preemptor.process_id!r} "
                 f"(priority {preemptor.priority} > {self.priority})",

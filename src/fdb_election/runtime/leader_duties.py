@@ -10,6 +10,7 @@ its own, once per ``candidate_timeout``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -39,7 +40,7 @@ def highest_above(
 class LeaderDuties:
     """Candidate scans for one elector: heartbeat sightings, preemptor, silent candidates."""
 
-    __slots__ = ("election", "liveness", "process_id")
+    __slots__ = ("election", "handed_over", "liveness", "process_id")
 
     def __init__(self, election: LeaderElection, process_id: str) -> None:
         self.election = election
@@ -48,6 +49,8 @@ class LeaderDuties:
         # monotonic clock: who may preempt (seen heartbeating) and who is evicted (silent for
         # a candidate_timeout), whatever the wall clocks say.
         self.liveness = HeartbeatObserver()
+        # When this process last handed leadership over to each candidate (monotonic).
+        self.handed_over: dict[str, float] = {}
 
     def scan(
         self, tr: Any, monotonic: Callable[[], float], *, leading: Callable[[], bool]
@@ -74,15 +77,34 @@ class LeaderDuties:
 
         A candidate that crashed still counts as alive by the seed's wall-clock rule until
         ``candidate_timeout``; stepping down for it would hand leadership to nobody. So a
-        candidate qualifies only when its heartbeat stamp changed lately on this clock.
+        candidate qualifies only when its heartbeat stamp changed lately on this clock, and,
+        once this process handed over to it, only when its stamp changed again since: one that
+        crashed just after its last heartbeat, or never claims, is not handed leadership again
+        and again (a leaderless handover each time) for as long as that heartbeat looks recent.
         """
         candidates = self.scan(tr, monotonic, leading=leading)
         now = monotonic()
+        live = {c.process_id for c in candidates}
+        for process_id in [p for p in self.handed_over if p not in live]:
+            del self.handed_over[process_id]  # unregistered: a new registration starts afresh
         return highest_above(
-            (c for c in candidates if self.liveness.heartbeating(c.process_id, now, within)),
+            (
+                c
+                for c in candidates
+                if self.liveness.heartbeating(
+                    c.process_id,
+                    now,
+                    within,
+                    after=self.handed_over.get(c.process_id, -math.inf),
+                )
+            ),
             self.process_id,
             priority,
         )
+
+    def handing_over(self, process_id: str, now: float) -> None:
+        """This process hands leadership over to ``process_id`` at monotonic time ``now``."""
+        self.handed_over[process_id] = now
 
     def evict_silent(
         self,

@@ -10,6 +10,7 @@ clocks say, and a stamp unchanged for a whole ``candidate_timeout`` means it has
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -56,11 +57,18 @@ class HeartbeatObserver:
                 seen[candidate.process_id] = earlier
         self._seen = seen
 
-    def heartbeating(self, process_id: str, now: float, within: float) -> bool:
+    def heartbeating(
+        self, process_id: str, now: float, within: float, *, after: float = -math.inf
+    ) -> bool:
         """Whether ``process_id`` was seen to heartbeat (its stamp change) in the last ``within``
-        seconds before ``now``."""
+        seconds before ``now``, and later than ``after``."""
         sighting = self._seen.get(process_id)
-        return sighting is not None and sighting.changed and now - sighting.since < within
+        return (
+            sighting is not None
+            and sighting.changed
+            and now - sighting.since < within
+            and sighting.since > after
+        )
 
     def silent_for(self, process_id: str, now: float) -> float:
         """Seconds its current stamp has been seen unchanged (0 when never seen)."""

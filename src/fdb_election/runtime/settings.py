@@ -119,8 +119,9 @@ class ElectorSettings:
     ``process_id`` None means "generate ``hostname-pid-random``" (done by the factory, which has
     the random source). ``config`` is written only if the election has none. ``jitter`` (a
     fraction below 1) varies each heartbeat interval; ``clock_drift`` (below 0.5) is the rate
-    difference of monotonic clocks the safety margin covers; ``metrics`` exports Prometheus
-    metrics when ``prometheus_client`` is installed.
+    difference of monotonic clocks the safety margin covers (a follower's clock may run up to
+    ``1 / (1 - clock_drift)`` times as fast as the leader's: 1 % apart by default); ``metrics``
+    exports Prometheus metrics when ``prometheus_client`` is installed.
     """
 
     process_id: str | None = None

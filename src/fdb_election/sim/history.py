@@ -11,6 +11,10 @@ are recorded so that they can be checked against each other:
   (:class:`LeadershipChange`), the protected resource's writes (:class:`ResourceWrite`) and the
   faults injected (:class:`Fault`).
 
+What each host could do is recorded too, for the liveness invariants: when its elector started,
+was asked to stop, stopped or crashed (:class:`ProcessState`), and when it was frozen, paused or
+stalled inside a transaction (:class:`Frozen`).
+
 Times are virtual seconds (the simulation's true time, no process's clock).
 """
 
@@ -25,11 +29,13 @@ __all__ = [
     "Commit",
     "ConfigRecord",
     "Fault",
+    "Frozen",
     "History",
     "LeaderRecord",
     "LeadershipChange",
     "Note",
     "OpCall",
+    "ProcessState",
     "ResourceRecord",
     "ResourceWrite",
     "Snapshot",
@@ -110,7 +116,8 @@ class OpCall:
     ``now_ns`` is the ``current_time`` argument (wall clock of the caller) when the operation
     takes one; ``result`` is a short text of what it returned or raised; ``stamp`` the commit
     version of the registration versionstamp the call named (``registration=`` or
-    ``versionstamp=``), if it named one; ``ballot`` the ballot argument, when the call takes one.
+    ``versionstamp=``), if it named one; ``ballot`` the ballot argument, when the call takes one;
+    ``new_tenure`` whether a refresh started a new tenure.
     """
 
     name: str
@@ -122,6 +129,7 @@ class OpCall:
     limit: int | None = None
     stamp: int | None = None
     ballot: int | None = None
+    new_tenure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +201,30 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcessState:
+    """Host ``process``'s elector (process id ``process_id``) changed: ``start`` (a new elector
+    begins), ``stopping`` (asked to stop gracefully, or giving its id up to another registration),
+    ``stopped`` (it stopped on its own) or ``crash`` (killed)."""
+
+    time: float
+    process: str
+    state: str
+    process_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """Host ``process`` can do nothing from ``time`` until ``until``: ``pause`` (the whole process
+    is frozen; a crash ends it) or ``stall`` (a transaction in flight is frozen; its commit may
+    still land at ``until``, crash or not, and the host's next elector waits for it)."""
+
+    time: float
+    process: str
+    until: float
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """Free text for the trace (a step's outcome, an error a process saw)."""
 
@@ -201,21 +233,27 @@ class Note:
     text: str
 
 
-Event = Commit | LeadershipChange | CmdChange | ResourceWrite | Fault | Note
+Event = Commit | LeadershipChange | CmdChange | ResourceWrite | Fault | ProcessState | Frozen | Note
 
 
 @dataclass(slots=True)
 class History:
     """The events of one run plus what the checker needs to know about the run's parameters.
 
-    ``liveness_bound`` is how long after the last fault a leader must exist (lease + heartbeat +
-    jitter of the largest configuration used); ``final`` is the stored state read after the run.
+    ``liveness_bound`` is how long the election may stay leaderless after the last fault (a
+    lease of the largest configuration on a slow clock, plus two heartbeats and jitter; 0 leaves
+    every liveness invariant unchecked); ``drift_bound`` the largest monotonic rate error of any
+    host and ``jitter`` the electors' heartbeat jitter (the invariants judged throughout the run
+    bound each wait with these and the timings the stored configuration had then); ``final`` is
+    the stored state read after the run.
     """
 
     seed: int
     processes: tuple[str, ...]
     end_time: float = 0.0
     liveness_bound: float = 0.0
+    drift_bound: float = 0.0
+    jitter: float = 0.0
     events: list[Event] = field(default_factory=list)
     final: Snapshot | None = None
 
@@ -278,6 +316,10 @@ def describe(event: Event) -> str:
         span = f" until {event.until:.6f}s" if event.until > event.time else ""
         who = f" {event.process}" if event.process else ""
         return f"{t} FAULT {event.kind}{who}{span} {event.detail}".rstrip()
+    if isinstance(event, ProcessState):
+        return f"{t} {event.process} elector {event.state} (as {event.process_id})"
+    if isinstance(event, Frozen):
+        return f"{t} {event.process} frozen ({event.why}) until {event.until:.6f}s"
     return f"{t} {event.process or '-'}: {event.text}"
 
 

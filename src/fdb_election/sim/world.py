@@ -28,16 +28,18 @@ from fdb_election.runtime.events import Release
 from fdb_election.runtime.settings import ElectorSettings
 from fdb_election.runtime.stepdown import request_step_down
 from fdb_election.sim.checker import Violation, check, leaderless_gaps
-from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock
+from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock, draw_rate_error
 from fdb_election.sim.faults import FAULT_KINDS, FaultPlan, PlannedFault, SimConfig, plan_faults
 from fdb_election.sim.history import (
     CmdChange,
     Commit,
     Fault,
+    Frozen,
     History,
     LeadershipChange,
     Note,
     OpCall,
+    ProcessState,
     ResourceRecord,
     ResourceWrite,
     Snapshot,
@@ -130,10 +132,24 @@ class RecordingElection(LeaderElection):
         return result
 
     def refresh_lease(
-        self, tr: Any, process_id: str, now: Any, *, versionstamp: bytes | None = None
+        self,
+        tr: Any,
+        process_id: str,
+        now: Any,
+        *,
+        versionstamp: bytes | None = None,
+        new_tenure: bool = False,
     ) -> LeaderState | None:
-        op = OpCall("refresh_lease", process_id, now_ns=_ns(now), stamp=_stamp(versionstamp))
-        call = partial(LeaderElection.refresh_lease, versionstamp=versionstamp)
+        op = OpCall(
+            "refresh_lease",
+            process_id,
+            now_ns=_ns(now),
+            stamp=_stamp(versionstamp),
+            new_tenure=new_tenure,
+        )
+        call = partial(
+            LeaderElection.refresh_lease, versionstamp=versionstamp, new_tenure=new_tenure
+        )
         result: LeaderState | None = self._call(tr, op, call, process_id, now)
         return result
 
@@ -190,8 +206,9 @@ class SimProcess:
     hooked: dict[int, Any] = field(default_factory=dict)
     last_ballot: int | None = None
     last_stamp: int = 0  # the registration (stamp version) last_ballot was issued to
-    earlier: tuple[int, int] | None = None  # (ballot, stamp) a previous run was given
+    earlier: tuple[int, int] | None = None  # (ballot, stamp) of the previous tenure it saw
     superseded: bool = False  # its elector gave the id up to a twin and has not restarted
+    stopping: bool = False  # its elector was asked to stop (or is giving its id up)
     incarnation: int = 0
     cmd_running: bool = False
     guard_deadline: float | None = None  # the monotonic deadline the guard was last given
@@ -265,6 +282,8 @@ class World:
             processes=tuple(self.names),
             end_time=self.config.duration,
             liveness_bound=self.config.liveness_bound,
+            drift_bound=DRIFT_BOUND,
+            jitter=self.config.jitter,
         )
         self.plan: FaultPlan = plan_faults(self.rng, self.config, self.names, DRIFT_BOUND)
         self.election_config = self._config(self.config.lease, True, True)
@@ -295,6 +314,12 @@ class World:
         self._stalls: dict[str, PlannedFault] = {}
         self._quiet_from = self.config.duration - self.config.quiet_period
         self._last_snapshot: Snapshot | None = None
+        # Process ids whose next resignation commit succeeds but reports 1021 (resign and
+        # step_down faults with amount > 0).
+        self._unknown_resign: set[str] = set()
+        self._servicing: set[str] = set()  # hosts whose service (not elector) runs a transaction
+        self._stalled_until: list[float] = []  # the ends of the stalls running now, nested
+        self._pause_after_refresh: dict[str, float] = {}  # host -> pause after its next refresh
 
     # ------------------------------------------------------------------ set-up
 
@@ -354,17 +379,22 @@ class World:
         )
         as_id = f" as {proc.process_id}" if proc.process_id != name else ""
         self._note(name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority})")
+        self._state(proc, "start")
         self._schedule_step(proc, 0.0)
 
-    def _schedule_step(self, proc: SimProcess, delay: float) -> None:
+    def _schedule_step(self, proc: SimProcess, delay: float, *, at: float | None = None) -> None:
+        """Step ``proc`` after ``delay`` seconds of its own monotonic clock (which may run fast
+        or slow), or at virtual time ``at``."""
         if proc.timer is not None:
             proc.timer.cancel()
             proc.timer = None
         if math.isinf(delay):
             return
-        proc.timer = self.sched.after(
-            max(delay, 0.0), lambda: self._step(proc), owner=proc.name, label="step"
-        )
+        if at is None and delay <= 0:
+            at = self.sched.now
+        elif at is None:
+            at = proc.clock.true_time_of_monotonic(proc.clock.monotonic() + delay)
+        proc.timer = self.sched.at(at, lambda: self._step(proc), owner=proc.name, label="step")
 
     def _step(self, proc: SimProcess) -> None:
         proc.timer = None
@@ -372,7 +402,7 @@ class World:
         if core is None:
             return
         if self.sched.now < proc.paused_until:
-            self._schedule_step(proc, proc.paused_until - self.sched.now)
+            self._schedule_step(proc, 0.0, at=proc.paused_until)
             return
         self._current.append(proc)
         proc.step_wall = proc.clock.wall()
@@ -383,6 +413,8 @@ class World:
             self._forget_pending(proc.name)
         if core is not proc.core:
             return  # crashed while stalled in this step
+        if core.phase is Phase.STOPPING and not proc.stopping:
+            self._state(proc, "stopping")  # giving its id up to another registration
         for event in core.take_events():
             self._note(proc.name, type(event).__name__ + _event_text(event))
         self._supervise(proc)
@@ -393,6 +425,7 @@ class World:
             core.last_error = None
         if core.phase is Phase.STOPPED:
             proc.core = None
+            self._state(proc, "stopped")
             self._cancel_watches(proc)
             self._cancel_run_timers(proc)
             if core.failure is not None:
@@ -445,7 +478,8 @@ class World:
 
         A stale write is fenced with a token a client kept (by process id and ballot only):
         the last one this host was given, also after its elector gave the id up to a twin, and
-        while leading again, the one a previous run of its process id was given.
+        while leading again, the one of its previous tenure (an earlier claim by this elector,
+        or by a previous run of its process id), half the time.
         """
         self._schedule_service(proc)
         core = proc.core
@@ -454,12 +488,15 @@ class World:
         if core is not None and core.is_leader:
             leader = core.leader
             stamp = stamp_version(leader.versionstamp) if leader is not None else 0
-            if proc.last_ballot is not None and proc.last_stamp != stamp:
-                proc.earlier = (proc.last_ballot, proc.last_stamp)
+            if proc.last_ballot is not None and (proc.last_ballot, proc.last_stamp) != (
+                core.ballot,
+                stamp,
+            ):
+                proc.earlier = (proc.last_ballot, proc.last_stamp)  # a new tenure began
             proc.last_ballot = core.ballot
             proc.last_stamp = stamp
             self._fenced_write(proc, core)
-            if proc.earlier is not None and self.rng.random() < 0.2:
+            if proc.earlier is not None and self.rng.random() < 0.5:
                 self._fenced_write(proc, core, token=proc.earlier)
         elif (
             proc.last_ballot is not None
@@ -484,6 +521,7 @@ class World:
         else:
             return
         self._current.append(proc)
+        self._servicing.add(proc.name)
         proc.step_wall = proc.clock.wall()
         tr = self.db.create_transaction()
         try:
@@ -508,6 +546,7 @@ class World:
             version = tr.get_committed_version()
             self.history.record(ResourceWrite(self.sched.now, proc.name, ballot, True, version))
         finally:
+            self._servicing.discard(proc.name)
             self._current.pop()
             self._forget_pending(proc.name)
 
@@ -516,7 +555,7 @@ class World:
     def _record_op(self, tr: Any, op: OpCall) -> None:
         entry = self._pending.get(id(tr))
         if entry is None or entry[0] is not tr:
-            owner = self._current[-1].name if self._current else None
+            owner = self._current[-1].name if self._current and not self._operating else None
             entry = (tr, owner, [])
             self._pending[id(tr)] = entry
         entry[2].append(op)
@@ -537,7 +576,7 @@ class World:
         version = tr.get_committed_version()
         entry = self._pending.pop(id(tr), None)
         ops = tuple(entry[2]) if entry is not None and entry[0] is tr else ()
-        proc = self._current[-1] if self._current else None
+        proc = self._current[-1] if self._current and not self._operating else None
         snapshot = self._read_state()
         if not ops and snapshot == self._last_snapshot:
             return  # a commit outside the election (nothing of ours changed)
@@ -556,6 +595,14 @@ class World:
 
     def _note(self, process: str | None, text: str) -> None:
         self.history.record(Note(self.sched.now, process, text))
+
+    def _state(self, proc: SimProcess, state: str) -> None:
+        """Record that ``proc``'s elector started, is stopping, stopped or crashed."""
+        proc.stopping = state == "stopping"
+        self.history.record(ProcessState(self.sched.now, proc.name, state, proc.process_id))
+
+    def _freeze(self, proc: SimProcess, until: float, why: str) -> None:
+        self.history.record(Frozen(self.sched.now, proc.name, until, why))
 
     def _sample(self) -> None:
         """After every event: record who started or stopped reporting ``is_leader``."""
@@ -582,23 +629,46 @@ class World:
         if self._observing:
             return None
         reported = None
+        entry = self._pending.get(id(tr))
+        ops = entry[2] if entry is not None and entry[0] is tr else []
         if event == "committed":
             # Observe first: the commit is durable now, whatever happens to its caller next.
             flaky = self.sched.now < self._flaky_until and not self._operating
             if flaky and self.rng.random() < self.config.flaky_unknown_rate:
                 reported = COMMIT_UNKNOWN_RESULT
+            if self._resigns_unknown(ops):
+                reported = COMMIT_UNKNOWN_RESULT
             self._observe_commit(tr, reported)
+            self._maybe_pause_after_refresh(ops)
         if self._operating:
             return reported  # the operator's own writes are out of band: no faults
         proc = self._current[-1] if self._current else None
         if proc is not None:
             stall = self._stalls.get(proc.name)
-            if stall is not None and stall.stall_point == event:
+            if stall is not None and self._stalls_here(stall, proc, event, ops):
                 del self._stalls[proc.name]
                 start = self.sched.now
-                until = start + stall.duration
-                self.history.record(Fault(start, "stall", proc.name, until, f"at {event}"))
-                self.sched.run_nested(proc.name, until)
+                # Stalls nest (the world runs on inside one): one that starts inside another
+                # ends with it at the latest, or the outer one would last as long as the inner.
+                until = min([start + stall.duration, *self._stalled_until])
+                self.history.record(
+                    Fault(start, "stall", proc.name, until, f"at {stall.stall_point}")
+                )
+                self._freeze(proc, until, "stall")
+                leader = self._leader_host()
+                if stall.then_pause > 0 and leader is not None:
+                    if event == "read_version":
+                        self._pause_after_refresh[leader.name] = stall.then_pause
+                    else:
+                        pause = partial(self._pause, leader, stall.then_pause, "after a stall")
+                        self.sched.at(until, pause)
+                self._stalled_until.append(until)
+                try:
+                    self.sched.run_nested(proc.name, until)
+                finally:
+                    self._stalled_until.pop()
+                    if leader is not None:
+                        self._pause_after_refresh.pop(leader.name, None)
         now = self.sched.now
         if event == "read_version":
             if now < self._unavailable_until:
@@ -612,9 +682,67 @@ class World:
             return None
         return reported
 
+    def _stalls_here(
+        self, stall: PlannedFault, proc: SimProcess, event: str, ops: list[OpCall]
+    ) -> bool:
+        """Whether ``proc``'s planned ``stall`` freezes its transaction (which ran ``ops``) at
+        this ``event``."""
+        if proc.name in self._servicing and stall.amount <= 0:
+            return False  # for the elector's transactions only
+        if stall.stall_point != "claim":
+            return stall.stall_point == event
+        return event == "committed" and any(
+            op.name == "try_claim_leadership" and op.result.startswith("ballot=") for op in ops
+        )
+
+    def _leader_host(self) -> SimProcess | None:
+        """The host reporting ``is_leader`` now, if any."""
+        return next((p for name, p in self.processes.items() if self._leading[name]), None)
+
+    def _maybe_pause_after_refresh(self, ops: list[OpCall]) -> None:
+        """A stall's companion: the leader freezes right after its next refresh commits."""
+        proc = self._current[-1] if self._current else None
+        if proc is None or proc.name not in self._pause_after_refresh:
+            return
+        if any(op.name == "refresh_lease" and op.result.startswith("ballot=") for op in ops):
+            seconds = self._pause_after_refresh.pop(proc.name)
+            self._pause(proc, seconds, "right after its refresh, during a late read")
+
+    def _pause(self, proc: SimProcess, seconds: float, detail: str = "") -> None:
+        if proc.core is None:
+            return
+        until = self.sched.now + seconds
+        proc.paused_until = max(proc.paused_until, until)
+        self._freeze(proc, until, "pause")
+        self.history.record(Fault(self.sched.now, "pause", proc.name, until, detail))
+
+    def _resigns_unknown(self, ops: list[OpCall]) -> bool:
+        """Whether a transaction that ran ``ops``, about to report its commit, is a resignation
+        or stop that must report 1021 (a ``resign`` or ``step_down`` fault asked for one)."""
+        proc = self._current[-1] if self._current else None
+        if proc is None or proc.process_id not in self._unknown_resign:
+            return False
+        if not any(op.name in ("resign_leadership", "unregister_candidate") for op in ops):
+            return False
+        self._unknown_resign.discard(proc.process_id)
+        self._note(proc.name, "its resignation commits but reports 1021 (the fault asked)")
+        return True
+
+    def _victim(self, fault: PlannedFault) -> SimProcess | None:
+        """The process a fault hits: the one it names, or the leader / a follower now."""
+        named = self.processes[fault.process] if fault.process is not None else None
+        if not fault.target:
+            return named
+        hosts = [self.processes[n] for n in self.names if self.processes[n].twin_of is None]
+        if fault.target == "leader":
+            chosen = [p for p in hosts if self._leading[p.name]]
+        else:
+            chosen = [p for p in hosts if p.core is not None and not self._leading[p.name]]
+        return self.rng.choice(chosen) if chosen else named
+
     def _apply(self, fault: PlannedFault) -> None:
         now = self.sched.now
-        proc = self.processes[fault.process] if fault.process is not None else None
+        proc = self._victim(fault)
         until = now + fault.duration
         detail = ""
         if fault.kind == "crash" and proc is not None:
@@ -624,6 +752,7 @@ class World:
             self.sched.after(fault.duration, lambda: self._start(proc.name))
         elif fault.kind == "pause" and proc is not None:
             proc.paused_until = max(proc.paused_until, until)
+            self._freeze(proc, until, "pause")
         elif fault.kind == "stall" and proc is not None:
             self._stalls[proc.name] = fault
             return  # recorded when it actually happens
@@ -654,6 +783,10 @@ class World:
                 return
             proc.restart_after = fault.duration
             proc.core.request_stop()
+            self._state(proc, "stopping")
+            if fault.amount > 0:
+                self._unknown_resign.add(proc.process_id)
+                detail = "its stop's commit reports 1021"
             self._schedule_step(proc, 0.0)
         elif fault.kind == "step_down":
             leader = self._read_state().leader
@@ -665,6 +798,9 @@ class World:
             finally:
                 self._operating = False
             detail = f"asked {leader.leader_id} to step down"
+            if fault.amount > 0:
+                self._unknown_resign.add(leader.leader_id)
+                detail += "; its resignation's commit reports 1021"
         elif fault.kind == "duplicate" and proc is not None:
             detail = self._duplicate(proc, fault)
             if not detail:
@@ -676,7 +812,9 @@ class World:
             detail = f"priority -> {proc.priority}"
         else:
             return
-        self.history.record(Fault(now, fault.kind, fault.process, until, detail))
+        self.history.record(
+            Fault(now, fault.kind, fault.process if proc is None else proc.name, until, detail)
+        )
 
     def _crash(self, proc: SimProcess) -> None:
         if proc.timer is not None:
@@ -686,6 +824,8 @@ class World:
         proc.core = None
         proc.paused_until = 0.0
         proc.restart_after = None
+        self._unknown_resign.discard(proc.process_id)
+        self._state(proc, "crash")
         self._cancel_run_timers(proc)
         self._cmd(proc, False, "crash")  # the guard sees run die and stops CMD at once
 
@@ -704,7 +844,7 @@ class World:
                 lambda: self.sched.now,
                 wall_offset=self.rng.uniform(-self.config.wall_skew, self.config.wall_skew),
                 wall_drift=self.rng.uniform(-1e-3, 1e-3),
-                rate_error=self.rng.uniform(-DRIFT_BOUND, DRIFT_BOUND),
+                rate_error=draw_rate_error(self.rng),
                 mono_origin=self.rng.uniform(100.0, 10_000.0),
             )
             twin = SimProcess(
@@ -725,6 +865,7 @@ class World:
         self.sched.after(fault.duration, lambda: self._retire(twin))
         if fault.amount > 0:
             proc.paused_until = max(proc.paused_until, self.sched.now + fault.amount)
+            self._freeze(proc, self.sched.now + fault.amount, "pause")
             return f"{twin_name} runs as {proc.process_id}; {proc.name} paused {fault.amount:.3f} s"
         return f"{twin_name} runs as {proc.process_id}"
 
