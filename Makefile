@@ -53,6 +53,7 @@ bench-peers: $(STAMP)
 SEEDS ?= 1000
 sim: $(STAMP)
 	$(BIN)/python -m fdb_election.sim --seeds $(SEEDS)
+	$(BIN)/python -m fdb_election.sim --seeds $(SEEDS) --electors-per-driver 2
 
 # Real `fdb-election run` processes under kill -9, SIGTERM, SIGSTOP and resign for 4 minutes;
 # fails on any overlap of two CMDs or a fencing token that does not increase. Not in `make test`.

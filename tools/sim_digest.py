@@ -18,7 +18,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from fdb_election.sim.faults import SimConfig
+from fdb_election.sim.faults import ELECTORS_PER_DRIVER, SimConfig
 from fdb_election.sim.history import describe
 from fdb_election.sim.world import run_seed
 
@@ -41,8 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--out", type=Path, help="write 'seed digest' lines here")
     parser.add_argument("--compare", type=Path, help="compare with a file written by --out")
+    parser.add_argument(
+        "--electors-per-driver",
+        type=int,
+        default=ELECTORS_PER_DRIVER,
+        help=f"electors sharing one driver (default {ELECTORS_PER_DRIVER})",
+    )
     args = parser.parse_args(argv)
-    config = SimConfig()
+    config = SimConfig(electors_per_driver=args.electors_per_driver)
     lines = [
         f"{seed} {digest(seed, config)}" for seed in range(args.start, args.start + args.seeds)
     ]

@@ -38,6 +38,11 @@ Availability (nothing unsafe; the liveness invariants must see them):
   of the longer of the two) before presuming the leader gone;
 * ``liveness_tracker_slip``: the leader's heartbeat tracker keeps the time of a candidate's
   first sighting when its stamp changes, so live candidates look silent and are evicted.
+
+The shared driver (only electors that share one see it):
+
+* ``batch_reports_all_committed``: the driver's batch commit reports every transaction of a
+  batch committed, whatever became of each.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from fdb_election.election import (
     layout,
     operations,
 )
-from fdb_election.runtime import liveness, tenure
+from fdb_election.runtime import driver, liveness, tenure
 from fdb_election.runtime.core import ElectorCore
 from fdb_election.runtime.identity import Registrations
 from fdb_election.runtime.liveness import HeartbeatObserver
@@ -317,6 +322,18 @@ def liveness_tracker_slip() -> Iterator[None]:
 
 
 #: Every planted bug of this module, by name.
+@contextmanager
+def batch_reports_all_committed() -> Iterator[None]:
+    commit_all = driver.commit_all
+
+    def all_committed(db: Any, transactions: list[Any]) -> list[BaseException | None]:
+        commit_all(db, transactions)
+        return [None] * len(transactions)
+
+    with mock.patch.object(driver, "commit_all", all_committed):
+        yield
+
+
 PLANTED: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "ballot_not_incremented": ballot_not_incremented,
     "lease_not_checked": lease_not_checked,
@@ -336,4 +353,5 @@ PLANTED: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "evicted_never_registers": evicted_never_registers,
     "lease_wait_summed": lease_wait_summed,
     "liveness_tracker_slip": liveness_tracker_slip,
+    "batch_reports_all_committed": batch_reports_all_committed,
 }

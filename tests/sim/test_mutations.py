@@ -65,7 +65,8 @@ def first_caught(name: str, config: SimConfig, expected: set[str]) -> int:
 
 def test_every_planted_bug_has_a_test() -> None:
     identity = {"adopts_by_process_id", "tenure_ignores_registration", "guard_ignores_deadline"}
-    assert set(PLANTED) == {*CAUGHT_BY_SIMULATION, "lease_not_checked", *identity}
+    shared = {"batch_reports_all_committed"}  # test_shared_driver.py
+    assert set(PLANTED) == {*CAUGHT_BY_SIMULATION, "lease_not_checked", *identity, *shared}
 
 
 def test_no_planted_bug_ships() -> None:

@@ -509,7 +509,8 @@ def availability(history: History) -> Availability:
                 blocked.append((disabled_since, event.time))
                 disabled_since = None
         elif isinstance(event, Frozen):
-            spans = stalls if event.why == "stall" else pauses
+            # A stall of a transaction, or of the driver thread another elector shares.
+            spans = stalls if event.why.startswith("stall") else pauses
             spans.setdefault(event.process, []).append((event.time, event.until))
         elif isinstance(event, ProcessState):
             ids[event.process] = event.process_id

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from fdb_election.sim.faults import FAULT_KINDS, SimConfig
+from fdb_election.sim.faults import ELECTORS_PER_DRIVER, FAULT_KINDS, SimConfig
 from fdb_election.sim.scenarios import SCENARIOS, run_scenario
 from fdb_election.sim.timeline import render_svg
 from fdb_election.sim.world import Outcome, run_seed
@@ -63,7 +63,16 @@ def _window(text: str) -> tuple[float, float]:
 
 
 #: Options that shape a random run; a scenario has its own configuration.
-_RUN_OPTIONS = ("seeds", "start", "processes", "hours", "lease", "faults", "no_shrink_leases")
+_RUN_OPTIONS = (
+    "seeds",
+    "start",
+    "processes",
+    "electors_per_driver",
+    "hours",
+    "lease",
+    "faults",
+    "no_shrink_leases",
+)
 
 
 def parse_args(
@@ -77,6 +86,13 @@ def parse_args(
     parser.add_argument("--seeds", type=_positive_int, default=100, help="how many seeds to run")
     parser.add_argument("--start", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--processes", type=_positive_int, default=3, help="electors per run")
+    parser.add_argument(
+        "--electors-per-driver",
+        type=_positive_int,
+        default=ELECTORS_PER_DRIVER,
+        help="electors that share one driver, as the elections of one process do: their steps "
+        f"run and commit together (default {ELECTORS_PER_DRIVER}: every elector on its own)",
+    )
     parser.add_argument(
         "--hours",
         type=_positive_float,
@@ -135,6 +151,7 @@ def _config(args: argparse.Namespace) -> SimConfig:
     lease = args.lease
     return SimConfig(
         processes=args.processes,
+        electors_per_driver=args.electors_per_driver,
         duration=round(args.hours * 3600, 6),
         lease=lease,
         heartbeat=lease * 0.3,
@@ -216,7 +233,7 @@ def main(
     changes = 0
     failovers: list[float] = []
     failing: list[Outcome] = []
-    events = 0
+    events = batches = batched = 0
     began = time.perf_counter()
     for outcome in _runs(args, config):
         seeds.append(outcome.seed)
@@ -225,6 +242,8 @@ def main(
         changes += outcome.leadership_changes
         failovers.extend(outcome.failovers)
         events += outcome.events
+        batches += outcome.batches
+        batched += outcome.batched
         if outcome.violations:
             failing.append(outcome)
             print(outcome.report(args.trace), file=stream)
@@ -244,7 +263,8 @@ def main(
     if args.scenario is not None:
         print(f"scenario {args.scenario}: {SCENARIOS[args.scenario].summary}", file=stream)
     print(
-        f"seeds: {n} ({seeds[0]}..{seeds[-1]}), {config.processes} processes, "
+        f"seeds: {n} ({seeds[0]}..{seeds[-1]}), {config.processes} electors "
+        f"({config.electors_per_driver} per driver), "
         f"{config.duration:.0f} s each, {hours:.2f} simulated hours in {elapsed:.1f} s "
         f"({events} events)",
         file=stream,
@@ -252,6 +272,8 @@ def main(
     kinds = ", ".join(f"{k}={faults[k]}" for k in sorted(faults)) or "none"
     print(f"faults injected: {sum(faults.values())} ({kinds})", file=stream)
     print(f"leadership changes: {changes}", file=stream)
+    if batches:
+        print(f"shared-driver batch commits: {batches} ({batched} transactions)", file=stream)
     print(f"failover (leaderless gaps): {_quantiles(failovers)}", file=stream)
     if failing:
         print(f"failing seeds: {', '.join(str(o.seed) for o in failing[:50])}", file=stream)

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field, replace
 from fdb_election.sim.clocks import DRIFT_BOUND, draw_rate_error
 
 __all__ = [
+    "ELECTORS_PER_DRIVER",
     "FAULT_KINDS",
     "KIND_WEIGHTS",
     "STALL_POINTS",
@@ -95,6 +96,11 @@ STALL_POINTS = ("read_version", "commit", "committed", "claim")
 KIND_WEIGHTS = {"stall": 3, "pause": 2, "resign": 2}
 
 
+#: Electors per driver in a random run: each its own, the sharpest test of the timing rules
+#: (2 has ``p1`` and ``p2`` share one, as two elections of one process do).
+ELECTORS_PER_DRIVER = 1
+
+
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     """The parameters of a simulated run (all times are virtual seconds).
@@ -103,7 +109,9 @@ class SimConfig:
     other leases from ``leases``. ``fault_rate`` is the mean number of faults per lease of
     simulated time during the faulty part of the run. ``shrink_leases=False`` makes configuration
     faults never lower the lease (see docs/simulation.md: lowering it while a leader holds a
-    longer lease is a known hazard).
+    longer lease is a known hazard). ``electors_per_driver`` electors share one driver, as the
+    electors of one process do (``p1`` and ``p2`` with 2): their due steps run together and
+    their transactions are committed together, each with its own outcome.
     """
 
     processes: int = 3
@@ -119,10 +127,13 @@ class SimConfig:
     flaky_unknown_rate: float = 0.15
     flaky_stall_rate: float = 0.05
     shrink_leases: bool = True
+    electors_per_driver: int = ELECTORS_PER_DRIVER
 
     def __post_init__(self) -> None:
         if self.processes < 1:
             raise ValueError(f"processes must be >= 1, got {self.processes}")
+        if self.electors_per_driver < 1:
+            raise ValueError(f"electors_per_driver must be >= 1, got {self.electors_per_driver}")
         if not self.heartbeat < self.lease:
             raise ValueError(f"heartbeat ({self.heartbeat}) must be below lease ({self.lease})")
         unknown = set(self.kinds) - set(FAULT_KINDS)

@@ -23,13 +23,21 @@ from fdb_election import embedded
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
 from fdb_election.election.times import to_nanos
-from fdb_election.runtime.core import ElectorCore, Phase
+from fdb_election.runtime import driver as elector_driver
+from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.events import Release
 from fdb_election.runtime.settings import ElectorSettings
 from fdb_election.runtime.stepdown import request_step_down
 from fdb_election.sim.checker import Violation, check, leaderless_gaps
 from fdb_election.sim.clocks import DRIFT_BOUND, ProcessClock, draw_rate_error
-from fdb_election.sim.faults import FAULT_KINDS, FaultPlan, PlannedFault, SimConfig, plan_faults
+from fdb_election.sim.faults import (
+    ELECTORS_PER_DRIVER,
+    FAULT_KINDS,
+    FaultPlan,
+    PlannedFault,
+    SimConfig,
+    plan_faults,
+)
 from fdb_election.sim.history import (
     CmdChange,
     Commit,
@@ -214,6 +222,11 @@ class SimProcess:
     guard_deadline: float | None = None  # the monotonic deadline the guard was last given
     guard_timer: Any = None
     supervisor_timer: Any = None
+    driver: str = ""  # the driver this elector shares with others ("" : its own)
+    busy: bool = False  # it is inside a step (its own, or its driver's batch)
+    woken: bool = False  # its next step is a wake-up, not a timer coming due
+    ready: bool = False  # due, waiting for its driver's batch
+    again: bool = False  # a wake-up came while busy: step again after the batch
 
     def __post_init__(self) -> None:
         if not self.process_id:
@@ -233,6 +246,9 @@ class Outcome:
     failovers: list[float]
     events: int
     scenario: str | None = None
+    #: Commits of several electors' transactions at once, and the transactions in them.
+    batches: int = 0
+    batched: int = 0
 
     def replay_command(self) -> str:
         """The command line that replays this seed (exact for configurations the CLI builds)."""
@@ -247,6 +263,8 @@ class Outcome:
             parts.append(f"--faults {','.join(c.kinds) or ','}")
         if not c.shrink_leases:
             parts.append("--no-shrink-leases")
+        if c.electors_per_driver != ELECTORS_PER_DRIVER:
+            parts.append(f"--electors-per-driver {c.electors_per_driver}")
         return " ".join(parts)
 
     def report(self, last: int = 40) -> str:
@@ -303,8 +321,20 @@ class World:
             self.processes[name] = SimProcess(
                 name, clock, random.Random(self.rng.getrandbits(64)), self.plan.priorities[name]
             )
+        per = self.config.electors_per_driver
+        if per > 1:
+            for i, name in enumerate(self.names):
+                self.processes[name].driver = f"driver-{i // per + 1}"
         self.operator = RecordingElection(self.subspace, self._record_op)
         self._pending: dict[int, tuple[Any, str | None, list[OpCall]]] = {}
+        # While a batch commits: the stalls after a member's commit, run once all are observed.
+        self._batch_stalls: list[Callable[[], None]] | None = None
+        self._window_end: dict[str, float] = {}  # driver -> when its due members step
+        self._driver_timer: dict[str, Any] = {}  # driver -> the timer of its next batch
+        self._in_batch: set[str] = set()  # drivers whose thread is in a batch
+        self._held: dict[str, float] = {}  # driver -> until when a stall holds its thread
+        self.batches = 0  # commit_many calls with more than one transaction
+        self.batched = 0  # the transactions in them
         self._current: list[SimProcess] = []
         self._observing = False
         self._operating = False
@@ -380,11 +410,17 @@ class World:
         as_id = f" as {proc.process_id}" if proc.process_id != name else ""
         self._note(name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority})")
         self._state(proc, "start")
-        self._schedule_step(proc, 0.0)
+        held = self._held.get(proc.driver, 0.0) if proc.driver else 0.0
+        if held > self.sched.now:  # joins a driver whose thread is stuck in a stall
+            self._freeze(proc, held, "stall of its driver")
+        self._schedule_step(proc, 0.0, woken=True)
 
-    def _schedule_step(self, proc: SimProcess, delay: float, *, at: float | None = None) -> None:
+    def _schedule_step(
+        self, proc: SimProcess, delay: float, *, at: float | None = None, woken: bool = False
+    ) -> None:
         """Step ``proc`` after ``delay`` seconds of its own monotonic clock (which may run fast
-        or slow), or at virtual time ``at``."""
+        or slow), or at virtual time ``at``. ``woken``: a wake-up (a watch fired, a stop was
+        asked), which a shared driver serves at once instead of waiting for company."""
         if proc.timer is not None:
             proc.timer.cancel()
             proc.timer = None
@@ -394,23 +430,155 @@ class World:
             at = self.sched.now
         elif at is None:
             at = proc.clock.true_time_of_monotonic(proc.clock.monotonic() + delay)
+        proc.woken = woken
         proc.timer = self.sched.at(at, lambda: self._step(proc), owner=proc.name, label="step")
 
     def _step(self, proc: SimProcess) -> None:
         proc.timer = None
+        if proc.busy:
+            proc.again = True  # inside a step already: stepped again once it is done
+            return
         core = proc.core
         if core is None:
             return
         if self.sched.now < proc.paused_until:
             self._schedule_step(proc, 0.0, at=proc.paused_until)
             return
+        if proc.driver:
+            proc.ready = True
+            self._driver_due(proc.driver, woken=proc.woken)
+            return
         self._current.append(proc)
         proc.step_wall = proc.clock.wall()
+        earlier = self._pending_of(proc.name)
+        proc.busy = True
         try:
             delay = core.step()
         finally:
+            proc.busy = False
             self._current.pop()
-            self._forget_pending(proc.name)
+            self._forget_pending(proc.name, keep=earlier)
+        self._after_step(proc, core, delay)
+        self._step_again(proc)
+
+    def _driver_due(self, driver: str, woken: bool = False) -> None:
+        """A member of ``driver`` is due: step its due members together, as the driver does:
+        at once for a wake-up, else once the first has waited a batch window for company
+        (and never while another member's transaction holds the driver's thread)."""
+        if driver in self._in_batch:
+            return  # its thread is in a batch: the due members step once that is done
+        now = self.sched.now
+        members = [p for p in self.processes.values() if p.driver == driver]
+        held = self._held.get(driver, 0.0)
+        first = self._window_end.get(driver)
+        if first is None:
+            heartbeat = min((p.core.heartbeat for p in members if p.core is not None), default=0)
+            first = now + min(max(0.05 * heartbeat, 0.001), 0.05)
+            self._window_end[driver] = first
+        when = max(held, now if woken else first)
+        if now < when:
+            timer = self._driver_timer.get(driver)
+            if timer is None or timer.when > when:
+                if timer is not None:
+                    timer.cancel()
+                self._driver_timer[driver] = self.sched.at(
+                    when, partial(self._driver_timer_fired, driver), label=f"{driver} batch"
+                )
+            return
+        timer = self._driver_timer.pop(driver, None)
+        if timer is not None:
+            timer.cancel()
+        del self._window_end[driver]
+        batch = []
+        for p in members:
+            if not p.ready or p.busy:
+                continue
+            p.ready = False
+            if p.core is None:
+                continue
+            if now < p.paused_until:  # this elector alone is paused: it steps when it wakes
+                self._schedule_step(p, 0.0, at=p.paused_until)
+                continue
+            batch.append(p)
+        # Leaders' refreshes first, as the driver orders them.
+        batch.sort(key=lambda p: p.core is None or not p.core.is_leader)
+        if batch:
+            self._step_together(batch)
+
+    def _driver_timer_fired(self, driver: str) -> None:
+        self._driver_timer.pop(driver, None)
+        self._driver_due(driver)
+
+    def _step_together(self, batch: list[SimProcess]) -> None:
+        """The driver's way: every step up to its commit, one ``commit_many``, each on."""
+        pending: list[tuple[SimProcess, ElectorCore, PendingCommit]] = []
+        earlier = {proc.name: self._pending_of(proc.name) for proc in batch}
+        driver = batch[0].driver
+        self._in_batch.add(driver)
+        for proc in batch:
+            proc.busy = True
+        try:
+            for proc in batch:
+                core = proc.core
+                if core is None:
+                    continue
+                proc.step_wall = proc.clock.wall()
+                if core.releases_next:  # the driver runs such a step alone, commit and all
+                    self._after_step(proc, core, self._as(proc, core.step))
+                    continue
+                result = self._as(proc, core.begin_step)
+                if isinstance(result, PendingCommit):
+                    pending.append((proc, core, result))
+                else:
+                    self._after_step(proc, core, result)
+            while pending:
+                # Another driver's batch may commit inside a stall of this one's.
+                outer, self._batch_stalls = self._batch_stalls, []
+                if len(pending) > 1:
+                    self.batches += 1
+                    self.batched += len(pending)
+                try:
+                    outcomes = elector_driver.commit_all(
+                        self.db, [step.transaction for _, _, step in pending]
+                    )
+                finally:
+                    stalls, self._batch_stalls = self._batch_stalls, outer
+                for stall in stalls:
+                    stall()
+                resumed = []
+                for (proc, core, step), error in zip(pending, outcomes, strict=True):
+                    result = self._as(proc, partial(core.resume_step, step, error))
+                    if isinstance(result, PendingCommit):
+                        resumed.append((proc, core, result))
+                    else:
+                        self._after_step(proc, core, result)
+                pending = resumed
+        finally:
+            for proc in batch:
+                proc.busy = False
+                self._forget_pending(proc.name, keep=earlier[proc.name])
+            self._in_batch.discard(driver)
+            for proc in batch:
+                self._step_again(proc)
+            if any(p.ready for p in self.processes.values() if p.driver == driver):
+                self._driver_due(driver)
+
+    def _step_again(self, proc: SimProcess) -> None:
+        """A wake-up came while ``proc`` was stepping: serve it now."""
+        if proc.again:
+            proc.again = False
+            if proc.core is not None and proc.timer is None:
+                self._schedule_step(proc, 0.0, woken=True)
+
+    def _as(self, proc: SimProcess, call: Callable[[], Any]) -> Any:
+        """Run ``call`` as ``proc`` (its transactions' faults and commits are attributed to it)."""
+        self._current.append(proc)
+        try:
+            return call()
+        finally:
+            self._current.pop()
+
+    def _after_step(self, proc: SimProcess, core: ElectorCore, delay: float) -> None:
         if core is not proc.core:
             return  # crashed while stalled in this step
         if core.phase is Phase.STOPPING and not proc.stopping:
@@ -548,7 +716,10 @@ class World:
         finally:
             self._servicing.discard(proc.name)
             self._current.pop()
-            self._forget_pending(proc.name)
+            # Only this transaction: the elector's own may be waiting in a batch commit.
+            entry = self._pending.get(id(tr))
+            if entry is not None and entry[0] is tr:
+                del self._pending[id(tr)]
 
     # ------------------------------------------------------------------ recording
 
@@ -560,24 +731,43 @@ class World:
             self._pending[id(tr)] = entry
         entry[2].append(op)
 
-    def _forget_pending(self, owner: str | None) -> None:
-        for key in [k for k, v in self._pending.items() if v[1] == owner]:
+    def _pending_of(self, owner: str) -> set[int]:
+        """The transactions of ``owner`` with election operations not yet committed."""
+        return {key for key, entry in self._pending.items() if entry[1] == owner}
+
+    def _forget_pending(self, owner: str, keep: set[int]) -> None:
+        """Forget the uncommitted transactions a step of ``owner`` left behind, but not those
+        in ``keep``: a step that runs while an earlier one of the same elector is stalled in
+        its commit must not take that commit's operations with it."""
+        for key in self._pending_of(owner) - keep:
             del self._pending[key]
 
-    def _read_state(self) -> Snapshot:
+    def _read_state(self, version: int | None = None) -> Snapshot:
+        """The stored state, as of ``version`` when given (the members of a batch commit all
+        commit before the first one is observed), else the latest."""
         self._observing = True
         try:
             tr = self.db.create_transaction()
+            if version is not None and version >= 0:
+                tr.set_read_version(version)
             return read_snapshot(tr, self.operator, self.resource_key)
         finally:
             self._observing = False
 
-    def _observe_commit(self, tr: Any, reported: int | None) -> None:
+    def _owner(self, tr: Any) -> SimProcess | None:
+        """The process a transaction belongs to: the one that ran its first election operation
+        (a batch commits several processes' transactions at once), else the current one."""
+        entry = self._pending.get(id(tr))
+        if entry is not None and entry[0] is tr and entry[1] is not None:
+            return self.processes.get(entry[1])
+        return self._current[-1] if self._current else None
+
+    def _observe_commit(self, tr: Any, reported: int | None, owner: SimProcess | None) -> None:
         version = tr.get_committed_version()
         entry = self._pending.pop(id(tr), None)
         ops = tuple(entry[2]) if entry is not None and entry[0] is tr else ()
-        proc = self._current[-1] if self._current and not self._operating else None
-        snapshot = self._read_state()
+        proc = owner if not self._operating else None
+        snapshot = self._read_state(version)
         if not ops and snapshot == self._last_snapshot:
             return  # a commit outside the election (nothing of ours changed)
         self._last_snapshot = snapshot
@@ -631,6 +821,7 @@ class World:
         reported = None
         entry = self._pending.get(id(tr))
         ops = entry[2] if entry is not None and entry[0] is tr else []
+        owner = self._owner(tr)
         if event == "committed":
             # Observe first: the commit is durable now, whatever happens to its caller next.
             flaky = self.sched.now < self._flaky_until and not self._operating
@@ -638,37 +829,21 @@ class World:
                 reported = COMMIT_UNKNOWN_RESULT
             if self._resigns_unknown(ops):
                 reported = COMMIT_UNKNOWN_RESULT
-            self._observe_commit(tr, reported)
+            self._observe_commit(tr, reported, owner)
             self._maybe_pause_after_refresh(ops)
         if self._operating:
             return reported  # the operator's own writes are out of band: no faults
-        proc = self._current[-1] if self._current else None
+        proc = owner
         if proc is not None:
             stall = self._stalls.get(proc.name)
             if stall is not None and self._stalls_here(stall, proc, event, ops):
                 del self._stalls[proc.name]
-                start = self.sched.now
-                # Stalls nest (the world runs on inside one): one that starts inside another
-                # ends with it at the latest, or the outer one would last as long as the inner.
-                until = min([start + stall.duration, *self._stalled_until])
-                self.history.record(
-                    Fault(start, "stall", proc.name, until, f"at {stall.stall_point}")
-                )
-                self._freeze(proc, until, "stall")
-                leader = self._leader_host()
-                if stall.then_pause > 0 and leader is not None:
-                    if event == "read_version":
-                        self._pause_after_refresh[leader.name] = stall.then_pause
-                    else:
-                        pause = partial(self._pause, leader, stall.then_pause, "after a stall")
-                        self.sched.at(until, pause)
-                self._stalled_until.append(until)
-                try:
-                    self.sched.run_nested(proc.name, until)
-                finally:
-                    self._stalled_until.pop()
-                    if leader is not None:
-                        self._pause_after_refresh.pop(leader.name, None)
+                if event == "committed" and self._batch_stalls is not None:
+                    # Inside a batch commit every member is observed first (in version
+                    # order); the stall after the commit comes once they all are.
+                    self._batch_stalls.append(partial(self._stall, proc, stall, event))
+                else:
+                    self._stall(proc, stall, event)
         now = self.sched.now
         if event == "read_version":
             if now < self._unavailable_until:
@@ -681,6 +856,37 @@ class World:
                 return NOT_COMMITTED
             return None
         return reported
+
+    def _stall(self, proc: SimProcess, stall: PlannedFault, event: str) -> None:
+        """Freeze ``proc``'s transaction in flight for ``stall`` while the world runs on."""
+        start = self.sched.now
+        # Stalls nest (the world runs on inside one): one that starts inside another
+        # ends with it at the latest, or the outer one would last as long as the inner.
+        until = min([start + stall.duration, *self._stalled_until])
+        self.history.record(Fault(start, "stall", proc.name, until, f"at {stall.stall_point}"))
+        self._freeze(proc, until, "stall")
+        if proc.driver and proc.busy:  # stuck in its driver's thread: no member steps
+            self._held[proc.driver] = max(self._held.get(proc.driver, 0.0), until)
+            for other in self.processes.values():
+                if other is not proc and other.driver == proc.driver and other.core is not None:
+                    self._freeze(other, until, "stall of its driver")
+        leader = self._leader_host()
+        if stall.then_pause > 0 and leader is not None:
+            if event == "read_version":
+                self._pause_after_refresh[leader.name] = stall.then_pause
+            else:
+                pause = partial(self._pause, leader, stall.then_pause, "after a stall")
+                self.sched.at(until, pause)
+        self._stalled_until.append(until)
+        # The world runs on: a commit in it is no member of the batch being committed here.
+        batch_stalls, self._batch_stalls = self._batch_stalls, None
+        try:
+            self.sched.run_nested(proc.name, until)
+        finally:
+            self._batch_stalls = batch_stalls
+            self._stalled_until.pop()
+            if leader is not None:
+                self._pause_after_refresh.pop(leader.name, None)
 
     def _stalls_here(
         self, stall: PlannedFault, proc: SimProcess, event: str, ops: list[OpCall]
@@ -787,7 +993,7 @@ class World:
             if fault.amount > 0:
                 self._unknown_resign.add(proc.process_id)
                 detail = "its stop's commit reports 1021"
-            self._schedule_step(proc, 0.0)
+            self._schedule_step(proc, 0.0, woken=True)
         elif fault.kind == "step_down":
             leader = self._read_state().leader
             if leader is None:
@@ -1020,4 +1226,6 @@ def run_world(world: World, scenario: str | None = None) -> Outcome:
         failovers=failovers,
         events=world.sched.events_run,
         scenario=scenario,
+        batches=world.batches,
+        batched=world.batched,
     )
