@@ -73,3 +73,30 @@ def test_electors_per_driver_must_be_positive() -> None:
     with pytest.raises(ValueError, match="electors_per_driver must be >= 1"):
         SimConfig(electors_per_driver=0)
     assert CONFIG.electors_per_driver == 1  # the planted-bug tests run every elector alone
+
+
+def test_a_service_write_keeps_the_start_of_the_step_it_interrupts() -> None:
+    """The service's fenced writes go on while its elector's step waits in a held batch; the
+    step's commit must still be judged by when the step started (a lease written then expires
+    after that start), not by when the last fenced write started."""
+    from fdb_election.sim.world import World, run_world
+
+    writes = 0
+
+    def checked(world: World) -> None:
+        original = world._fenced_write
+
+        def fenced_write(proc, core, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal writes
+            before = proc.step_wall
+            original(proc, core, **kwargs)
+            writes += 1
+            assert proc.step_wall == before, f"{proc.name}: a fenced write moved its step's start"
+
+        world._fenced_write = fenced_write  # type: ignore[method-assign]
+
+    for seed in range(3):
+        world = World(seed, SHARED)
+        checked(world)
+        assert not run_world(world).violations
+    assert writes > 0

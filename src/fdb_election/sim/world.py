@@ -690,7 +690,9 @@ class World:
             return
         self._current.append(proc)
         self._servicing.add(proc.name)
-        proc.step_wall = proc.clock.wall()
+        # The service's write has its own start; the elector's step may be waiting in a stalled
+        # batch commit, and its commit must still be judged by when that step started.
+        step_wall, proc.step_wall = proc.step_wall, proc.clock.wall()
         tr = self.db.create_transaction()
         try:
             if token is not None or core is None:
@@ -716,6 +718,7 @@ class World:
         finally:
             self._servicing.discard(proc.name)
             self._current.pop()
+            proc.step_wall = step_wall
             # Only this transaction: the elector's own may be waiting in a batch commit.
             entry = self._pending.get(id(tr))
             if entry is not None and entry[0] is tr:
