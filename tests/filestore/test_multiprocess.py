@@ -312,6 +312,38 @@ def test_a_watch_in_one_process_fires_on_a_commit_from_another(db: Any, path: st
     print(f"cross-process watch latency: {latency * 1000:.2f} ms")
 
 
+def test_commits_wake_another_process_only_for_the_keys_it_watches(db: Any, path: str) -> None:
+    """Heartbeats of other keys send no datagram to a process that watches the leader key: an
+    idle process is not woken by every commit on the file."""
+    script = """
+        import threading
+        fired = threading.Event()
+        value, watch = db.get_and_watch(b"leader")
+        watch.on_ready(lambda _f: fired.set())
+        say("watching")
+        say("fired" if fired.wait(20) else "timeout")
+    """
+    db[b"leader"] = b"a"
+    child = Child(path, script)
+    child.expect("watching")
+    notifier = db._store._notifier
+    original = notifier.notify
+    sent: list[int] = []
+
+    def counted(changed: Any = None, exclude: str | None = None) -> int:
+        sent.append(original(changed, exclude))
+        return sent[-1]
+
+    notifier.notify = counted
+    for beat in range(5):
+        db[b"candidates/a"] = str(beat).encode()
+    assert sent == [0] * 5
+    db[b"leader"] = b"b"
+    assert child.expect("fired") == ["fired"]
+    child.finish()
+    assert sent[-1] == 1
+
+
 def test_a_watch_fires_in_this_process_on_a_commit_from_another(db: Any, path: str) -> None:
     db[b"leader"] = b"a"
     watch = db.set_and_watch(b"leader", b"a")

@@ -77,7 +77,8 @@ def test_socket_of_a_dead_listener_is_removed_by_the_next_notify(tmp_path: Path)
 def test_close_removes_the_socket_and_stops_the_thread(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
     listener = WakeupListener(directory, lambda: None, fallback_interval=60)
-    assert os.listdir(directory) == [listener.name]
+    keys = listener.name.removesuffix(".sock") + ".keys"
+    assert sorted(os.listdir(directory)) == sorted([listener.name, keys])
     listener.close()
     assert os.listdir(directory) == []
     assert not any(t.name.endswith(listener.name) for t in threading.enumerate())
@@ -153,4 +154,69 @@ def test_a_raising_callback_does_not_kill_the_listener(tmp_path: Path) -> None:
         assert second.is_set()
     finally:
         listener.close()
+        notifier.close()
+
+
+def test_a_commit_wakes_only_the_listeners_that_watch_what_it_changed(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    with (
+        listener_and_notifier(directory) as (leader, notifier, leader_woken),
+        listener_and_notifier(directory) as (follower, _, follower_woken),
+    ):
+        leader.publish([b"step-down"])
+        follower.publish([b"turnover"])
+        assert notifier.notify([b"candidate/a"]) == 0  # a heartbeat: nobody watches it
+        assert notifier.notify([b"turnover", b"leader"]) == 1
+        assert follower_woken.wait(WAIT)
+        assert not leader_woken.is_set()
+        assert notifier.notify(None) == 2  # unknown changes: everyone
+
+
+def test_a_key_published_after_a_listing_is_seen_by_the_next_notify(tmp_path: Path) -> None:
+    """The notifier caches what listeners published; publishing replaces a file, which the
+    cache notices, so a watch made after a listing is not missed."""
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, woken):
+        assert notifier.notify([b"k"]) == 0  # listed: the listener watches nothing yet
+        listener.publish([b"k"])
+        assert notifier.notify([b"k"]) == 1
+        assert woken.wait(WAIT)
+
+
+def test_publish_only_rewrites_when_a_key_is_added(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, _):
+        keys_file = os.path.join(directory, listener.name.removesuffix(".sock") + ".keys")
+        listener.publish([b"a", b"b"])
+        written = os.stat(keys_file).st_ino
+        listener.publish([b"a"])  # a watch ended: kept until the next addition
+        assert os.stat(keys_file).st_ino == written
+        assert notifier.notify([b"b"]) == 1
+        listener.publish([b"a", b"c"])  # an addition rewrites, and drops what is not watched
+        assert notifier.notify([b"b"]) == 0
+        assert notifier.notify([b"c"]) == 1
+
+
+def test_a_listener_that_published_nothing_is_woken_by_every_commit(tmp_path: Path) -> None:
+    """A process of an earlier version has a socket and no keys file: it hears everything."""
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, woken):
+        os.unlink(os.path.join(directory, listener.name.removesuffix(".sock") + ".keys"))
+        assert notifier.notify([b"anything"]) == 1
+        assert woken.wait(WAIT)
+
+
+def test_a_dead_listeners_keys_file_goes_with_its_socket(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    notifier = WakeupNotifier(directory)
+    stale = os.path.join(directory, "12345-deadbeef.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(stale)
+    sock.close()
+    with open(os.path.join(directory, "12345-deadbeef.keys"), "w") as f:
+        f.write(b"k".hex() + "\n")
+    try:
+        assert notifier.notify([b"k"]) == 0
+        assert os.listdir(directory) == []
+    finally:
         notifier.close()

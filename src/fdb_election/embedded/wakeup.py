@@ -11,6 +11,15 @@ a lost or coalesced datagram costs latency, never correctness, and a slow fallba
 second by default) covers anything missed. While idle the listener thread sleeps in ``recv`` and
 uses no CPU.
 
+Wake-ups are targeted. A listener publishes the keys its process watches in ``<name>.keys`` beside
+its socket (:meth:`WakeupListener.publish`, before the process compares a new watch's value), and
+a committer sends only to listeners that watch a key it changed, or that published nothing (a
+process of an older version). Waking a process costs a context switch or two on an idle machine
+(hundreds of microseconds on some virtual machines): without targeting, every heartbeat of every
+candidate woke every other process on the file. The order makes it safe: the committer reads the
+published keys after its commit, the watcher publishes before it reads the value it compares, so
+either the committer sees the key or the watcher sees the commit.
+
 Unix socket paths are limited to about 107 bytes. When ``<file>.wake/<name>`` is longer, both
 sides address the socket through ``/proc/self/fd/<directory fd>/<name>`` (Linux), which is short.
 """
@@ -24,11 +33,12 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 __all__ = ["WakeupListener", "WakeupNotifier", "wake_directory"]
 
 _SUFFIX = ".sock"
+_KEYS_SUFFIX = ".keys"  # beside a socket: the keys its process watches, hex, one per line
 _MAX_SOCKET_PATH = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
 # A directory listing is trusted from cache only when it was taken this long after the directory's
 # last change: file-system timestamps are coarse (a clock tick), so two changes within one tick
@@ -74,11 +84,12 @@ class _Directory:
 
 
 class WakeupNotifier:
-    """Sends "something committed" to every listener of a database file.
+    """Sends "something committed" to the listeners of a database file that watch what changed.
 
-    Cheap enough to call after every commit: the directory listing is cached while the
-    directory's modification time says it did not change, and sends never block (a listener
-    whose queue is full already has a wake-up pending).
+    Cheap enough to call after every commit: the directory listing and the published keys are
+    cached while the directory's modification time says it did not change (a socket or a
+    ``.keys`` file is only ever created, replaced or removed, which changes it), and sends never
+    block (a listener whose queue is full already has a wake-up pending).
     """
 
     def __init__(self, directory: str) -> None:
@@ -86,33 +97,52 @@ class WakeupNotifier:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
         self._lock = threading.Lock()
-        self._names: list[str] = []
+        # Each listener's socket name, with the keys it watches (None: it published none).
+        self._listening: list[tuple[str, frozenset[bytes] | None]] = []
         self._listed_mtime = -1
         self._listed_at = 0
 
-    def _listeners(self) -> list[str]:
+    def _listeners(self) -> list[tuple[str, frozenset[bytes] | None]]:
         try:
             mtime = os.stat(self._dir.path).st_mtime_ns
         except FileNotFoundError:
             return []
         if mtime == self._listed_mtime and self._listed_at - mtime > _RACY_NS:
-            return self._names
+            return self._listening
         now = time.time_ns()
         with os.scandir(self._dir.path) as entries:
-            self._names = [e.name for e in entries if e.name.endswith(_SUFFIX)]
+            names = {e.name for e in entries}
+        self._listening = [
+            (name, self._published(name[: -len(_SUFFIX)] + _KEYS_SUFFIX, names))
+            for name in sorted(names)
+            if name.endswith(_SUFFIX)
+        ]
         self._listed_mtime = mtime
         self._listed_at = now
-        return self._names
+        return self._listening
 
-    def notify(self, exclude: str | None = None) -> int:
-        """Wake every listener except ``exclude`` (a socket name); return how many were sent to.
+    def _published(self, name: str, names: set[str]) -> frozenset[bytes] | None:
+        if name not in names:
+            return None
+        try:
+            with open(os.path.join(self._dir.path, name), encoding="ascii") as f:
+                return frozenset(bytes.fromhex(line) for line in f.read().split())
+        except (OSError, ValueError):
+            return None  # unreadable or replaced meanwhile: wake it for everything
+
+    def notify(self, changed: Iterable[bytes] | None = None, exclude: str | None = None) -> int:
+        """Wake the listeners that watch a key in ``changed`` (None: every listener), except
+        ``exclude`` (a socket name); return how many were sent to.
 
         A socket whose process is gone refuses the datagram and is removed.
         """
+        keys = None if changed is None else set(changed)
         sent = 0
         with self._lock:
-            for name in list(self._listeners()):
+            for name, watched in list(self._listeners()):
                 if name == exclude:
+                    continue
+                if keys is not None and watched is not None and watched.isdisjoint(keys):
                     continue
                 try:
                     self._sock.sendto(b"!", self._dir.address(name))
@@ -128,12 +158,13 @@ class WakeupNotifier:
         return sent
 
     def _remove_stale(self, name: str) -> None:
-        path = os.path.join(self._dir.path, name)
-        try:
-            if not stat.S_ISDIR(os.lstat(path).st_mode):
-                os.unlink(path)
-        except FileNotFoundError:
-            pass
+        for stale in (name, name[: -len(_SUFFIX)] + _KEYS_SUFFIX):
+            path = os.path.join(self._dir.path, stale)
+            try:
+                if not stat.S_ISDIR(os.lstat(path).st_mode):
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
         self._listed_mtime = -1
 
     def close(self) -> None:
@@ -173,12 +204,20 @@ class WakeupListener:
         # libcrypto (hashlib, via hmac): about 4 MiB of resident memory nothing else here needs.
         self.name = f"{os.getpid()}-{os.urandom(6).hex()}{_SUFFIX}"
         self._path = os.path.join(directory, self.name)
+        self._keys_path = self._path[: -len(_SUFFIX)] + _KEYS_SUFFIX
+        self._published: frozenset[bytes] = frozenset()
+        self._publish_lock = threading.Lock()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
+            # Published before the socket exists: a notifier that finds the socket finds the
+            # (still empty) list of keys too, and wakes this process for nothing until it grows.
+            self._write_keys(frozenset())
             self._sock.bind(self._dir.address(self.name))
         except BaseException:
             self._sock.close()
             self._dir.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._keys_path)
             raise
         self._fallback = fallback_interval
         self._sock.settimeout(fallback_interval)
@@ -189,6 +228,27 @@ class WakeupListener:
             target=self._run, name=f"fdb-election-wakeup-{self.name}", daemon=True
         )
         self._thread.start()
+
+    def publish(self, keys: Iterable[bytes]) -> None:
+        """Make sure committers wake this process for ``keys`` (call it before comparing the
+        value of a newly watched key).
+
+        Keys are only added here; keys no longer watched are dropped the next time one is added
+        (a stale key costs a needless wake-up now and then, a rewrite per watch would cost more).
+        """
+        wanted = frozenset(keys)
+        with self._publish_lock:
+            if wanted <= self._published:
+                return
+            self._write_keys(wanted)
+            self._published = wanted
+
+    def _write_keys(self, keys: frozenset[bytes]) -> None:
+        """Replace the ``.keys`` file at once (a rename): readers see the old or the new list."""
+        temporary = f"{self._keys_path}.{threading.get_ident()}.tmp"
+        with open(temporary, "w", encoding="ascii") as f:
+            f.write("".join(key.hex() + "\n" for key in sorted(keys)))
+        os.replace(temporary, self._keys_path)
 
     def _run(self) -> None:
         while not self._closing:
@@ -232,7 +292,8 @@ class WakeupListener:
                 poke.sendto(b"x", self._dir.address(self.name))
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._path)
+        for path in (self._path, self._keys_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         self._sock.close()
         self._dir.close()

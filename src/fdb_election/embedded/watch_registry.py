@@ -72,6 +72,13 @@ class WatchRegistry:
                 del self._by_key[key]
         return fired
 
+    def any_of(self, keys: set[bytes]) -> bool:
+        """Whether any of ``keys`` has a watch."""
+        by_key = self._by_key
+        if len(keys) < len(by_key):
+            return any(key in by_key for key in keys)
+        return any(key in keys for key in by_key)
+
     def keys(self) -> list[bytes]:
         """The keys that have watches."""
         return list(self._by_key)
