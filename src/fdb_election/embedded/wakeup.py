@@ -238,7 +238,7 @@ class WakeupListener:
         """
         wanted = frozenset(keys)
         with self._publish_lock:
-            if wanted <= self._published:
+            if self._closing or wanted <= self._published:
                 return
             self._write_keys(wanted)
             self._published = wanted
@@ -283,7 +283,8 @@ class WakeupListener:
         """Stop the thread, remove this process's socket and release the handles."""
         if self._closing:
             return
-        self._closing = True
+        with self._publish_lock:  # a publish racing with close leaves no file behind
+            self._closing = True
         self._stopped.set()
         with contextlib.suppress(OSError):
             poke = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
