@@ -570,7 +570,10 @@ class SQLiteStorage:
             recent: _RecentWrites | None = None
             if checked and max(checked) >= mark:
                 oldest = min(rv for rv in checked if rv >= mark)
-                recent = _RecentWrites(conn.execute(_RECENT_CONFLICTS, (oldest,)))
+                # Nothing committed since the oldest read version (the usual case: a step
+                # reads and commits within milliseconds): no stored range can conflict.
+                stored = conn.execute(_RECENT_CONFLICTS, (oldest,)) if last > oldest else ()
+                recent = _RecentWrites(stored)
             version = last
             for entry in group:
                 read_version, read_conflicts, write_conflicts, mutations = entry.request
