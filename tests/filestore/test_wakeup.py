@@ -189,12 +189,43 @@ def test_publish_only_rewrites_when_a_key_is_added(tmp_path: Path) -> None:
         keys_file = os.path.join(directory, listener.name.removesuffix(".sock") + ".keys")
         listener.publish([b"a", b"b"])
         written = os.stat(keys_file).st_ino
-        listener.publish([b"a"])  # a watch ended: kept until the next addition
+        listener.publish([b"a"])  # b's watch fired and is not armed again yet: no rewrite
         assert os.stat(keys_file).st_ino == written
         assert notifier.notify([b"b"]) == 1
-        listener.publish([b"a", b"c"])  # an addition rewrites, and drops what is not watched
-        assert notifier.notify([b"b"]) == 0
-        assert notifier.notify([b"c"]) == 1
+        listener.publish([b"a", b"c"])  # an addition is appended; b stays (it may come back)
+        assert os.stat(keys_file).st_ino == written
+        assert listener.publishes(b"b") and listener.publishes(b"c")
+        assert notifier.notify([b"b"]) == 1
+        assert notifier.notify([b"c"]) == 1  # read from where the notifier left off
+
+
+def test_a_line_still_being_appended_is_read_once_complete(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, _):
+        keys_file = os.path.join(directory, listener.name.removesuffix(".sock") + ".keys")
+        listener.publish([b"a"])
+        assert notifier.notify([b"a"]) == 1
+        with open(keys_file, "a") as f:
+            f.write(b"partial".hex()[:6])  # half a line: a writer caught mid-append
+        assert notifier.notify([b"partial"]) == 0
+        with open(keys_file, "a") as f:
+            f.write(b"partial".hex()[6:] + "\n")
+        assert notifier.notify([b"partial"]) == 1
+
+
+def test_keys_no_longer_watched_are_dropped_once_they_outnumber_the_watched(
+    tmp_path: Path,
+) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, _):
+        old = [f"old-{i}".encode() for i in range(40)]
+        listener.publish(old)
+        assert notifier.notify([old[0]]) == 1  # the notifier has read the long file
+        listener.publish([b"new"])  # 41 published for 1 watched: rewritten with the watched
+        assert listener.publishes(b"new")
+        assert not listener.publishes(old[0])
+        assert notifier.notify(old) == 0
+        assert notifier.notify([b"new"]) == 1
 
 
 def test_a_listener_that_published_nothing_is_woken_by_every_commit(tmp_path: Path) -> None:

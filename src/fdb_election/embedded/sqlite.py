@@ -717,8 +717,10 @@ class SQLiteStorage:
                 )
             entry = self._watches.add(Watch(key, seen, callback))
             listener = self._listener
-            keys = self._watches.keys()
-        if listener is not None:
+            # Usually published already (a watch re-armed after it fired): a set lookup, not a
+            # list of every watched key (a process may watch a thousand).
+            keys = None if listener is None or listener.publishes(key) else self._watches.keys()
+        if listener is not None and keys is not None:
             listener.publish(keys)  # before the value is compared: see .wakeup
         self.check_watches(only=key)
         return entry

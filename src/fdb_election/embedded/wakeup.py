@@ -20,6 +20,11 @@ candidate woke every other process on the file. The order makes it safe: the com
 published keys after its commit, the watcher publishes before it reads the value it compares, so
 either the committer sees the key or the watcher sees the commit.
 
+The keys file only grows (one hex line per key, appended), so publishing a thousand watches one
+by one writes each key once, and a committer reads only what was appended since it last looked
+(one ``stat`` per listener and commit tells it). It is rewritten whole (a new file renamed over
+it) only to drop keys no longer watched, once they outnumber the watched ones.
+
 Unix socket paths are limited to about 107 bytes. When ``<file>.wake/<name>`` is longer, both
 sides address the socket through ``/proc/self/fd/<directory fd>/<name>`` (Linux), which is short.
 """
@@ -83,13 +88,43 @@ class _Directory:
             self._fd = -1
 
 
+class _Interest:
+    """What a notifier knows of one listener's keys file: the file's identity, how much of it
+    was read (whole lines only) and the keys in that part."""
+
+    __slots__ = ("inode", "keys", "offset")
+
+    def __init__(self) -> None:
+        self.inode = -1
+        self.offset = 0
+        self.keys: set[bytes] = set()
+
+    def refresh(self, path: str) -> set[bytes]:
+        """Bring the keys up to date with the file (raises OSError when it is gone)."""
+        info = os.stat(path)
+        if info.st_ino != self.inode or info.st_size < self.offset:
+            self.inode, self.offset, self.keys = info.st_ino, 0, set()  # rewritten: read all
+        if info.st_size > self.offset:
+            with open(path, "rb") as f:
+                if os.fstat(f.fileno()).st_ino != self.inode:
+                    raise FileNotFoundError(path)  # replaced meanwhile: read it next time
+                f.seek(self.offset)
+                data = f.read()
+            complete = data.rfind(b"\n") + 1  # a line being appended is read next time
+            self.keys.update(
+                bytes.fromhex(line.decode("ascii")) for line in data[:complete].split()
+            )
+            self.offset += complete
+        return self.keys
+
+
 class WakeupNotifier:
     """Sends "something committed" to the listeners of a database file that watch what changed.
 
-    Cheap enough to call after every commit: the directory listing and the published keys are
-    cached while the directory's modification time says it did not change (a socket or a
-    ``.keys`` file is only ever created, replaced or removed, which changes it), and sends never
-    block (a listener whose queue is full already has a wake-up pending).
+    Cheap enough to call after every commit: the directory listing is cached while the
+    directory's modification time says it did not change, each listener's keys while its keys
+    file keeps its identity and size (one ``stat``), and sends never block (a listener whose
+    queue is full already has a wake-up pending).
     """
 
     def __init__(self, directory: str) -> None:
@@ -97,38 +132,39 @@ class WakeupNotifier:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
         self._lock = threading.Lock()
-        # Each listener's socket name, with the keys it watches (None: it published none).
-        self._listening: list[tuple[str, frozenset[bytes] | None]] = []
+        self._names: list[str] = []
         self._listed_mtime = -1
         self._listed_at = 0
+        self._interests: dict[str, _Interest] = {}
 
-    def _listeners(self) -> list[tuple[str, frozenset[bytes] | None]]:
+    def _listeners(self) -> list[str]:
         try:
             mtime = os.stat(self._dir.path).st_mtime_ns
         except FileNotFoundError:
             return []
         if mtime == self._listed_mtime and self._listed_at - mtime > _RACY_NS:
-            return self._listening
+            return self._names
         now = time.time_ns()
         with os.scandir(self._dir.path) as entries:
-            names = {e.name for e in entries}
-        self._listening = [
-            (name, self._published(name[: -len(_SUFFIX)] + _KEYS_SUFFIX, names))
-            for name in sorted(names)
-            if name.endswith(_SUFFIX)
-        ]
+            self._names = sorted(e.name for e in entries if e.name.endswith(_SUFFIX))
+        listed = set(self._names)
+        for gone in [name for name in self._interests if name not in listed]:
+            del self._interests[gone]
         self._listed_mtime = mtime
         self._listed_at = now
-        return self._listening
+        return self._names
 
-    def _published(self, name: str, names: set[str]) -> frozenset[bytes] | None:
-        if name not in names:
-            return None
+    def _watched(self, name: str) -> frozenset[bytes] | set[bytes] | None:
+        """The keys listener ``name`` published, or None (none published: wake it always)."""
+        path = os.path.join(self._dir.path, name[: -len(_SUFFIX)] + _KEYS_SUFFIX)
+        interest = self._interests.get(name)
+        if interest is None:
+            interest = self._interests[name] = _Interest()
         try:
-            with open(os.path.join(self._dir.path, name), encoding="ascii") as f:
-                return frozenset(bytes.fromhex(line) for line in f.read().split())
+            return interest.refresh(path)
         except (OSError, ValueError):
-            return None  # unreadable or replaced meanwhile: wake it for everything
+            del self._interests[name]
+            return None  # missing, unreadable or garbled: wake it for everything
 
     def notify(self, changed: Iterable[bytes] | None = None, exclude: str | None = None) -> int:
         """Wake the listeners that watch a key in ``changed`` (None: every listener), except
@@ -139,11 +175,13 @@ class WakeupNotifier:
         keys = None if changed is None else set(changed)
         sent = 0
         with self._lock:
-            for name, watched in list(self._listeners()):
+            for name in list(self._listeners()):
                 if name == exclude:
                     continue
-                if keys is not None and watched is not None and watched.isdisjoint(keys):
-                    continue
+                if keys is not None:
+                    watched = self._watched(name)
+                    if watched is not None and watched.isdisjoint(keys):
+                        continue
                 try:
                     self._sock.sendto(b"!", self._dir.address(name))
                     sent += 1
@@ -165,6 +203,7 @@ class WakeupNotifier:
                     os.unlink(path)
             except FileNotFoundError:
                 pass
+        self._interests.pop(name, None)
         self._listed_mtime = -1
 
     def close(self) -> None:
@@ -229,19 +268,31 @@ class WakeupListener:
         )
         self._thread.start()
 
+    def publishes(self, key: bytes) -> bool:
+        """Whether committers already wake this process for ``key``."""
+        return key in self._published
+
     def publish(self, keys: Iterable[bytes]) -> None:
         """Make sure committers wake this process for ``keys`` (call it before comparing the
         value of a newly watched key).
 
-        Keys are only added here; keys no longer watched are dropped the next time one is added
-        (a stale key costs a needless wake-up now and then, a rewrite per watch would cost more).
+        New keys are appended; a watch that fired and is not armed again yet stays published,
+        so a process that re-arms many watches writes nothing. Keys no longer watched are
+        dropped (the file rewritten) once the published ones outnumber ``keys`` two to one: a
+        stale key costs a needless wake-up now and then.
         """
-        wanted = frozenset(keys)
+        current = frozenset(keys)
         with self._publish_lock:
-            if self._closing or wanted <= self._published:
+            if self._closing or current <= self._published:
                 return
-            self._write_keys(wanted)
-            self._published = wanted
+            if len(self._published | current) > 2 * len(current) + 16:
+                self._write_keys(current)
+                self._published = current
+                return
+            added = current - self._published
+            with open(self._keys_path, "a", encoding="ascii") as f:
+                f.write("".join(key.hex() + "\n" for key in sorted(added)))
+            self._published = self._published | added
 
     def _write_keys(self, keys: frozenset[bytes]) -> None:
         """Replace the ``.keys`` file at once (a rename): readers see the old or the new list."""
