@@ -100,6 +100,7 @@ class Member:
     delivered: threading.Event = field(default_factory=threading.Event)  # its last callback ran
     armed: dict[int, Any] = field(default_factory=dict)
     on_step: Callable[[], object] | None = None
+    heartbeat: float = math.inf  # its core's heartbeat after its last step (for the window)
 
 
 class ElectorDriver:
@@ -175,7 +176,7 @@ class ElectorDriver:
         ``on_step()`` (if given) on the driver's thread after each step: it must not block."""
         if core.db is not self.db:
             raise ValueError("an elector must use its driver's database")
-        member = Member(core, deliver, on_step=on_step)
+        member = Member(core, deliver, on_step=on_step, heartbeat=core.heartbeat)
         with self._lock:
             self._members.append(member)
             self._start_threads()
@@ -221,27 +222,41 @@ class ElectorDriver:
                         self._thread = None
                         return
                 now = self._clock()
-                ready = [m for m in members if not m.busy]
-                first = min((m.due for m in ready), default=math.inf)
+                # One pass over the members (a process may have a thousand): the ready ones,
+                # the first due, whether a watch fired, the shortest heartbeat.
+                ready: list[Member] = []
+                first = shortest = math.inf
+                woken = False
+                for m in members:
+                    if m.busy:
+                        continue
+                    ready.append(m)
+                    if m.due < first:
+                        first = m.due
+                    if m.heartbeat < shortest:
+                        shortest = m.heartbeat
+                    if m.woken:
+                        woken = True
                 # Steps due on their timers wait up to a batch window for company (fsyncs
                 # follow windows, not elections); a watch that fired is served at once.
-                if any(m.woken for m in ready) or now >= first + self._window(ready):
+                window = self._window(shortest)
+                if woken or now >= first + window:
                     due = [m for m in ready if m.woken or m.due <= now]
                     self._note_lag(now, due)
                     self._step_batch(self._prioritised(due)[: self.max_batch])
                     continue
-                wait = first + self._window(ready) - now
+                wait = first + window - now
                 self._sleeper.wait(self._wake, min(max(wait, 0.0), _MAX_WAIT))
         except BaseException:
             _log.exception("%s: loop crashed", self.name)
             raise
 
-    def _window(self, members: list[Member]) -> float:
-        """How long a due step may wait for others: ``batch_window`` of the shortest heartbeat,
-        between 1 and 50 ms (a refresh then comes at most that much later)."""
-        if not members or self.batch_window <= 0:
+    def _window(self, shortest: float) -> float:
+        """How long a due step may wait for others: ``batch_window`` of the shortest heartbeat
+        of the ready members, between 1 and 50 ms (a refresh then comes at most that much
+        later); none when no member is ready."""
+        if shortest == math.inf or self.batch_window <= 0:
             return 0.0
-        shortest = min(m.core.heartbeat for m in members)
         return min(max(self.batch_window * shortest, 0.001), 0.05)
 
     @staticmethod
@@ -315,6 +330,7 @@ class ElectorDriver:
                 member.changed.notify_all()
             return
         member.due = self._clock() + delay
+        member.heartbeat = core.heartbeat
         self._arm(member)
 
     def _arm(self, member: Member) -> None:
