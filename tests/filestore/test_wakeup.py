@@ -32,6 +32,20 @@ def listener_and_notifier(
         notifier.close()
 
 
+def dead_socket(directory: str, stem: str = "12345-deadbeef") -> str:
+    """A socket file nobody listens on any more, as a killed process leaves behind."""
+    path = os.path.join(directory, f"{stem}.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.close()
+    return path
+
+
+def keys_path(directory: str, listener: WakeupListener) -> str:
+    """Where ``listener`` publishes the keys it watches."""
+    return os.path.join(directory, listener.name.removesuffix(".sock") + ".keys")
+
+
 def test_wake_directory_sits_next_to_the_file(tmp_path: Path) -> None:
     assert wake_directory(str(tmp_path / "db.fdbe")) == str(tmp_path / "db.fdbe.wake")
 
@@ -61,11 +75,7 @@ def test_notify_skips_the_excluded_listener(tmp_path: Path) -> None:
 def test_socket_of_a_dead_listener_is_removed_by_the_next_notify(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
     notifier = WakeupNotifier(directory)
-    # A socket file nobody listens on any more, as a killed process leaves behind.
-    stale = os.path.join(directory, "12345-deadbeef.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(stale)
-    sock.close()
+    stale = dead_socket(directory)
     try:
         assert os.path.exists(stale)
         assert notifier.notify() == 0
@@ -77,7 +87,7 @@ def test_socket_of_a_dead_listener_is_removed_by_the_next_notify(tmp_path: Path)
 def test_close_removes_the_socket_and_stops_the_thread(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
     listener = WakeupListener(directory, lambda: None, fallback_interval=60)
-    keys = listener.name.removesuffix(".sock") + ".keys"
+    keys = os.path.basename(keys_path(directory, listener))
     assert sorted(os.listdir(directory)) == sorted([listener.name, keys])
     listener.close()
     assert os.listdir(directory) == []
@@ -186,7 +196,7 @@ def test_a_key_published_after_a_listing_is_seen_by_the_next_notify(tmp_path: Pa
 def test_publish_only_rewrites_when_a_key_is_added(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
     with listener_and_notifier(directory) as (listener, notifier, _):
-        keys_file = os.path.join(directory, listener.name.removesuffix(".sock") + ".keys")
+        keys_file = keys_path(directory, listener)
         listener.publish([b"a", b"b"])
         written = os.stat(keys_file).st_ino
         listener.publish([b"a"])  # b's watch fired and is not armed again yet: no rewrite
@@ -202,7 +212,7 @@ def test_publish_only_rewrites_when_a_key_is_added(tmp_path: Path) -> None:
 def test_a_line_still_being_appended_is_read_once_complete(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
     with listener_and_notifier(directory) as (listener, notifier, _):
-        keys_file = os.path.join(directory, listener.name.removesuffix(".sock") + ".keys")
+        keys_file = keys_path(directory, listener)
         listener.publish([b"a"])
         assert notifier.notify([b"a"]) == 1
         with open(keys_file, "a") as f:
@@ -232,7 +242,7 @@ def test_a_listener_that_published_nothing_is_woken_by_every_commit(tmp_path: Pa
     """A process of an earlier version has a socket and no keys file: it hears everything."""
     directory = wake_directory(str(tmp_path / "db"))
     with listener_and_notifier(directory) as (listener, notifier, woken):
-        os.unlink(os.path.join(directory, listener.name.removesuffix(".sock") + ".keys"))
+        os.unlink(keys_path(directory, listener))
         assert notifier.notify([b"anything"]) == 1
         assert woken.wait(WAIT)
 
@@ -240,10 +250,7 @@ def test_a_listener_that_published_nothing_is_woken_by_every_commit(tmp_path: Pa
 def test_a_dead_listeners_keys_file_goes_with_its_socket(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
     notifier = WakeupNotifier(directory)
-    stale = os.path.join(directory, "12345-deadbeef.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(stale)
-    sock.close()
+    dead_socket(directory)
     with open(os.path.join(directory, "12345-deadbeef.keys"), "w") as f:
         f.write(b"k".hex() + "\n")
     try:
