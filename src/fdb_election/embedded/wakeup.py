@@ -146,7 +146,7 @@ class WakeupNotifier:
             return self._names
         now = time.time_ns()
         with os.scandir(self._dir.path) as entries:
-            self._names = sorted(e.name for e in entries if e.name.endswith(_SUFFIX))
+            self._names = [e.name for e in entries if e.name.endswith(_SUFFIX)]
         listed = set(self._names)
         for gone in [name for name in self._interests if name not in listed]:
             del self._interests[gone]
@@ -154,7 +154,7 @@ class WakeupNotifier:
         self._listed_at = now
         return self._names
 
-    def _watched(self, name: str) -> frozenset[bytes] | set[bytes] | None:
+    def _watched(self, name: str) -> set[bytes] | None:
         """The keys listener ``name`` published, or None (none published: wake it always)."""
         path = os.path.join(self._dir.path, name[: -len(_SUFFIX)] + _KEYS_SUFFIX)
         interest = self._interests.get(name)
