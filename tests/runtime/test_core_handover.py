@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
 from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, new_election, start
 
 from fdb_election.election import ElectionConfig
@@ -16,6 +17,7 @@ from fdb_election.runtime import (
     Release,
     request_step_down,
 )
+from fdb_election.runtime import core as core_module
 
 WAIT = 5.0  # bound on real-time waits for a watch to fire
 
@@ -26,6 +28,16 @@ def wait_for_wake(core: ElectorCore) -> bool:
     for future in core.wake_futures():
         future.on_ready(lambda *_: fired.set())
     return fired.wait(WAIT)
+
+
+def refresh_until_seen(incumbent: ElectorCore, preemptor: ElectorCore, clock: ManualClock) -> None:
+    """Refresh ``incumbent`` 0.3 s apart, ``preemptor`` heartbeating in between, until the scan
+    due a lease after the claim's has seen ``preemptor`` for the first time."""
+    for _ in range(4):
+        preemptor.step()
+        clock.advance(0.3)
+        incumbent.step()
+    assert incumbent.is_leader, "the preemptor has been seen once, not yet heartbeating"
 
 
 def test_resignation_is_taken_over_at_once_through_the_watch(db: Any, clock: ManualClock) -> None:
@@ -68,15 +80,42 @@ def test_incumbent_demoted_event_names_the_preemptor(db: Any, clock: ManualClock
     preemptor = make_core(db, clock, "b", priority=5)
     start(preemptor)
     incumbent.take_events()
-    clock.advance(0.3)
-    incumbent.step()  # refresh; the scan notes b's heartbeat stamp
-    assert incumbent.is_leader, "b has not been seen heartbeating yet"
-    preemptor.step()  # b heartbeats: its stamp changes
-    clock.advance(0.3)
-    incumbent.step()  # refresh, then housekeeping sees b heartbeating
+    refreshes = 0
+    while incumbent.is_leader and refreshes < 10:
+        preemptor.step()  # b heartbeats: its stamp changes
+        clock.advance(0.3)
+        incumbent.step()  # refresh (and, when due, a scan for a preemptor)
+        refreshes += 1
     assert not incumbent.is_leader
     demoted = [e for e in incumbent.take_events() if isinstance(e, Demoted)]
     assert len(demoted) == 1 and "'b'" in demoted[0].reason
+
+
+def test_a_refresh_scans_for_preemptors_once_a_lease_until_one_is_seen(
+    db: Any, clock: ManualClock
+) -> None:
+    # b registers with a higher priority after a's claim, whose scan saw nobody above a. a's
+    # refreshes do not scan again until a lease after that scan; the first scan after it sees
+    # b, and from then on every refresh scans, so the next one sees b heartbeating.
+    incumbent = make_core(db, clock, "a", priority=0)
+    start(incumbent)
+    preemptor = make_core(db, clock, "b", priority=5)
+    start(preemptor)
+    elapsed = 0.0
+    while elapsed < LEASE - 0.3:
+        preemptor.step()
+        clock.advance(0.3)
+        elapsed += 0.3
+        incumbent.step()
+        assert incumbent.is_leader, f"a scanned {elapsed:.1f} s after its claim's scan"
+    preemptor.step()
+    clock.advance(0.3)
+    incumbent.step()  # a lease after the last scan: this refresh scans and first sees b
+    assert incumbent.is_leader, "b has been seen once, not yet heartbeating"
+    preemptor.step()
+    clock.advance(0.3)
+    incumbent.step()  # b is a possible preemptor now: this refresh scans and sees b's heartbeat
+    assert not incumbent.is_leader
 
 
 def test_no_preemption_when_the_config_forbids_it(db: Any, clock: ManualClock) -> None:
@@ -113,6 +152,29 @@ def test_step_down_request_is_honoured_by_the_leader(db: Any, clock: ManualClock
     driver = VirtualDriver(clock, [leader, follower])
     driver.run_for(2 * LEASE)
     assert follower.is_leader
+
+
+def test_the_leader_reads_the_step_down_key_only_when_its_watch_fired(
+    db: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[float] = []
+    real = core_module.read_step_down
+
+    def counting(tr: Any, subspace: Any, *, key: bytes | None = None) -> Any:
+        reads.append(clock.monotonic())
+        return real(tr, subspace, key=key)
+
+    monkeypatch.setattr(core_module, "read_step_down", counting)
+    leader = make_core(db, clock, "a")
+    start(leader)
+    for _ in range(5):
+        clock.advance(0.3)
+        leader.step()
+    assert len(reads) == 1, "read once, when the watch was set; not again while it is pending"
+    assert request_step_down(db, leader.election, "a", requested_by="test")
+    assert wait_for_wake(leader)
+    leader.step()
+    assert len(reads) == 2 and not leader.is_leader
 
 
 def test_step_down_request_by_name(db: Any, clock: ManualClock) -> None:
@@ -228,8 +290,7 @@ def test_release_hook_runs_before_a_preemption_handover(db: Any, clock: ManualCl
     start(incumbent)
     preemptor = make_core(db, clock, "b", priority=5)
     start(preemptor)
-    clock.advance(0.3)
-    incumbent.step()  # refresh; its scan notes b
+    refresh_until_seen(incumbent, preemptor, clock)
     preemptor.step()  # b heartbeats
     clock.advance(0.3)
     incumbent.step()  # refresh; its scan finds b heartbeating: leadership ends
@@ -298,7 +359,9 @@ def test_a_preemptor_that_died_after_its_heartbeat_is_handed_over_to_once(
     ghost = make_core(db, clock, "c", priority=1)
     start(leader)
     start(ghost)  # a live lease: it follows
-    leader.step()  # the leader's scan sees c for the first time
+    for _ in range(4):  # the refresh a lease after the claim's scan scans, and first sees c
+        clock.advance(0.3)
+        leader.step()
     clock.advance(0.1)
     ghost.step()  # c heartbeats once more, then dies
     driver = VirtualDriver(clock, [leader])

@@ -492,8 +492,12 @@ class ElectorCore:
         record = attempt.record
         assert record is not None
         # 1. A step-down request for this tenure ends leadership now; the next step runs the
-        #    release hook, then resigns (this transaction, a heartbeat only, is dropped).
-        request = read_step_down(attempt.tr, self.election.subspace, key=self._step_down_key)
+        #    release hook, then resigns (this transaction, a heartbeat only, is dropped). While
+        #    the watch on the request key has not fired, the key holds what the last read found:
+        #    nothing for this tenure (a tenure's ballot only grows), so it is not read again.
+        request = None
+        if not self._watches.pending("step_down"):
+            request = read_step_down(attempt.tr, self.election.subspace, key=self._step_down_key)
         if request is not None and request.applies_to(self.process_id, self._tenure.ballot or 0):
             reason = f"step-down requested by {request.requested_by}"
             self._end_leadership(reason, voluntary=True)
@@ -575,7 +579,12 @@ class ElectorCore:
         adopted: the next step, at once, takes the record up again in a new tenure.
         """
         preemptor: CandidateInfo | None = None
-        if claimed is not None and attempt.config.allow_preemption and attempt.enabled:
+        if (
+            claimed is not None
+            and attempt.config.allow_preemption
+            and attempt.enabled
+            and (not continues or self._duties.scan_due(attempt.start, every=attempt.lease))
+        ):
             preemptor = self._preemptor(attempt.tr)  # acted on only after the commit
         if claimed is not None:
             # The deadline uses the lease read in THIS transaction, the one the record was

@@ -6,6 +6,12 @@ seen heartbeating during this tenure, and is evicted only when seen silent for a
 ``candidate_timeout``. The scans are snapshot reads inside the leader's own claim or refresh
 transaction (no extra transaction, no conflicts); eviction writes, so it has a transaction of
 its own, once per ``candidate_timeout``.
+
+A scan reads and decodes every candidate, which made it the dearest part of a refresh. So a
+leader scans at the claim that starts its tenure, then at every refresh only while the last scan
+saw a candidate of higher priority (a possible preemptor, whose heartbeats must be seen), and
+otherwise once per ``scan_every`` seconds (a lease): a candidate that registers with a higher
+priority is found within that time, and from then on watched at every refresh.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ def highest_above(
 class LeaderDuties:
     """Candidate scans for one elector: heartbeat sightings, preemptor, silent candidates."""
 
-    __slots__ = ("election", "handed_over", "liveness", "process_id")
+    __slots__ = ("election", "handed_over", "last_scan", "liveness", "process_id", "rival_seen")
 
     def __init__(self, election: LeaderElection, process_id: str) -> None:
         self.election = election
@@ -51,6 +57,13 @@ class LeaderDuties:
         self.liveness = HeartbeatObserver()
         # When this process last handed leadership over to each candidate (monotonic).
         self.handed_over: dict[str, float] = {}
+        #: When the last scan ran (monotonic), and whether it saw a higher priority than ours.
+        self.last_scan = -math.inf
+        self.rival_seen = False
+
+    def scan_due(self, now: float, *, every: float) -> bool:
+        """Whether a refresh at ``now`` scans for a preemptor (see the module docstring)."""
+        return self.rival_seen or now - self.last_scan >= every
 
     def scan(
         self, tr: Any, monotonic: Callable[[], float], *, leading: Callable[[], bool]
@@ -83,7 +96,8 @@ class LeaderDuties:
         and again (a leaderless handover each time) for as long as that heartbeat looks recent.
         """
         candidates = self.scan(tr, monotonic, leading=leading)
-        now = monotonic()
+        now = self.last_scan = monotonic()
+        self.rival_seen = highest_above(candidates, self.process_id, priority) is not None
         live = {c.process_id for c in candidates}
         for process_id in [p for p in self.handed_over if p not in live]:
             del self.handed_over[process_id]  # unregistered: a new registration starts afresh

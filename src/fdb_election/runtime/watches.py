@@ -24,6 +24,11 @@ class Watches:
         """The watch futures whose readiness should wake the elector."""
         return list(self._by_purpose.values())
 
+    def pending(self, purpose: str) -> bool:
+        """Whether a watch for ``purpose`` is in place and has not fired (nor failed)."""
+        current = self._by_purpose.get(purpose)
+        return current is not None and not current.is_ready()
+
     def watch(self, tr: Any, purpose: str, key: bytes) -> None:
         """Watch ``key`` in ``tr`` for ``purpose``, unless a pending watch already does."""
         current = self._by_purpose.get(purpose)
