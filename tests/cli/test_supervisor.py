@@ -33,6 +33,9 @@ class ScriptedElector:
         self.guard = guard
         self.deadline: float | None = None
         self.ballot: int | None = None
+        self.failure: BaseException | None = None  # set when the elector stops on its own
+        self.last_error: BaseException | None = None  # the last failed step's error
+        self.last_success: float | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -230,3 +233,39 @@ def test_release_hook_returns_only_once_cmd_is_dead_and_kills_by_the_deadline(
     supervisor.request_stop(signal.SIGTERM)
     thread.join(5)
     assert not thread.is_alive()
+
+
+class _Unwritable(Exception):
+    code = 1510
+
+
+def test_a_follower_loop_waits_for_events_and_a_step_wakes_it_for_a_failure(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
+    policy = GracePolicy(grace=0.2, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
+    supervisor, thread, result = _supervise(elector, _recording_cmd(tmp_path), policy)
+    supervisor.stepped()  # a step with nothing to report: the loop keeps waiting
+    thread.join(0.3)
+    assert thread.is_alive() and result == []
+    elector.failure = RuntimeError("process id registered again by another elector")
+    supervisor.stepped()
+    thread.join(10.0)
+    assert result == [1], "the failure ends the loop with exit code 1"
+
+
+def test_two_failed_writes_in_a_row_end_a_follower_loop(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
+    policy = GracePolicy(grace=0.2, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
+    supervisor, thread, result = _supervise(elector, _recording_cmd(tmp_path), policy)
+    elector.last_error = _Unwritable("the disk is full")
+    supervisor.stepped()
+    thread.join(0.3)
+    assert thread.is_alive(), "one failed write may be a passing moment"
+    elector.last_error = _Unwritable("the disk is still full")
+    supervisor.stepped()
+    thread.join(10.0)
+    assert result == [1]
+    assert supervisor.database_failure is elector.last_error

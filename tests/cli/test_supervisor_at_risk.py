@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -66,9 +67,12 @@ class VirtualWake(threading.Event):
         self.timeline = timeline
 
     def wait(self, timeout: float | None = None) -> bool:
-        assert timeout is not None, "the loop must never wait without a timeout"
         if not self.is_set():
-            self.timeline.run_until(self.timeline.clock.now + timeout, self)
+            if timeout is None:  # until an event: the next scripted action that sets this
+                self.timeline.run_until(math.inf, self)
+                assert self.is_set(), "the loop waits for an event that never comes"
+            else:
+                self.timeline.run_until(self.timeline.clock.now + timeout, self)
         return self.is_set()
 
 

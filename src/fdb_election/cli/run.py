@@ -61,9 +61,6 @@ from fdb_election.runtime.events import Release
 __all__ = ["Supervisor", "run"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-#: How often the loop looks at the election while not leading when nothing wakes it (the elector
-#: stopping on its own, or failing to write, sends no event).
-_NOT_LEADING_POLL_S = 1.0
 _MIN_PAUSE_S = 0.001
 #: FoundationDB's ``io_error``: the embedded file store cannot write its file (full disk, I/O
 #: error). Retrying cannot help until someone fixes the disk.
@@ -81,11 +78,11 @@ class Supervisor:
 
     ``elector`` needs ``is_leader``, ``ballot``, ``process_id`` and the local deadline
     (``deadline`` or ``core.deadline``: monotonic seconds, None when not leading). ``wake`` is
-    set by the elector's callbacks, CMD's exit and stop signals, so the loop sleeps until
-    something happens or until the moment CMD must be stopped. ``launch(argv, env, on_exit=)``
-    starts CMD (:meth:`Guard.start`; tests pass a stand-in). The guard stops CMD by the deadline
-    on its own; the loop's own timing is the second line, and a CMD the guard stopped for the
-    deadline is treated like one the loop stopped at risk.
+    set by the elector's callbacks, :meth:`stepped`, CMD's exit and stop signals, so the loop
+    sleeps until something happens or until the moment CMD must be stopped.
+    ``launch(argv, env, on_exit=)`` starts CMD (:meth:`Guard.start`; tests pass a stand-in).
+    The guard stops CMD by the deadline on its own; the loop's own timing is the second line,
+    and a CMD the guard stopped for the deadline is treated like one the loop stopped at risk.
 
     CMD is started only while leadership is not at risk (``clock() < policy.stop_at(deadline)``):
     once it has been stopped for a deadline, it stays stopped until a refresh moves the deadline
@@ -124,6 +121,7 @@ class Supervisor:
         self._child_lock = threading.Lock()
         # The last 1510 seen from the elector, with the elector's last success at that time.
         self._io_error: tuple[BaseException, float | None] | None = None
+        self._stepped_error: BaseException | None = None  # last_error as :meth:`stepped` saw it
         #: The error that made :meth:`loop` give up (a database that cannot be written).
         self.database_failure: BaseException | None = None
 
@@ -163,13 +161,14 @@ class Supervisor:
             if child is None:
                 if self.elector.is_leader:
                     pause = self._start_child()
-                else:
-                    pause = _NOT_LEADING_POLL_S
-                    if self._held_for is not None:
-                        self._held_for = None
-                        self.say("leadership lost while CMD was stopped; campaigning again")
-                if pause > 0:
-                    self.wake.wait(pause)
+                    if pause > 0:
+                        self.wake.wait(pause)
+                    continue
+                if self._held_for is not None:
+                    self._held_for = None
+                    self.say("leadership lost while CMD was stopped; campaigning again")
+                # Until an event: an election, a stop signal, or :meth:`stepped` (a failure).
+                self.wake.wait()
                 continue
             if child.exited.is_set():
                 self.child = None
@@ -197,6 +196,17 @@ class Supervisor:
                 self.stop_child("leadership at risk: no lease refresh committed in time")
                 continue
             self.wake.wait(stop_at - now)
+
+    def stepped(self) -> None:
+        """After each elector step (on the elector's thread): wake the loop for what sends no
+        event, the elector stopping on its own or a step that could not write the database."""
+        core = getattr(self.elector, "core", self.elector)
+        error = getattr(core, "last_error", None)
+        new_error, self._stepped_error = error is not self._stepped_error, error
+        if getattr(self.elector, "failure", None) is not None or (
+            new_error and getattr(error, "code", None) == _IO_ERROR
+        ):
+            self.wake.set()
 
     def _unwritable_database(self) -> BaseException | None:
         """The elector's 1510 error once two different steps failed with it and none succeeded
@@ -424,7 +434,7 @@ def run(
     )
     code = 0
     with _stop_signals(supervisor.request_stop):
-        elector.start()
+        elector.start(on_step=supervisor.stepped)
         try:
             code = supervisor.loop()
         finally:

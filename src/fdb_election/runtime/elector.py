@@ -26,6 +26,7 @@ back until it returns).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self, Unpack
 
@@ -105,13 +106,21 @@ class Elector(ElectorBase):
 
     # ------------------------------------------------------------------ life cycle
 
-    def start(self) -> Self:
-        """Start campaigning (returns self); the driver steps it from now on."""
+    def start(self, *, on_step: Callable[[], object] | None = None) -> Self:
+        """Start campaigning (returns self); the driver steps it from now on.
+
+        ``on_step()``, if given, is called on the driver's thread after each step of this
+        elector. It must return at once (it holds up every elector of the driver); it is for a
+        supervisor that reacts to what no event reports, such as :attr:`failure` being set or
+        the step errors in ``core.last_error``, without polling.
+        """
         if self._member is not None:
             raise RuntimeError("this Elector was already started; create a new one to run again")
+        if on_step is not None and not callable(on_step):
+            raise TypeError(f"on_step must be callable or None, got {type(on_step).__name__}")
         if self._driver is None:
             self._driver = ElectorDriver.shared(self._core.db)
-        self._member = self._driver.attach(self._core, self._deliver)
+        self._member = self._driver.attach(self._core, self._deliver, on_step=on_step)
         return self
 
     def stop(self, timeout: float = 5.0) -> bool:
