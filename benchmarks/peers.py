@@ -20,7 +20,8 @@ A payload is a shell that writes one line into a FIFO this process reads (the ti
 is when the payload started) and then sleeps; for the libraries the callback that runs on
 election writes the line. The Elector's hand-over and failover are benchmarks/failover.py's
 measurement across processes (its ``on_elected`` callback times). The floor: a bare Python
-process that commits one SQLite write (WAL, synchronous FULL) every 1/3 s.
+process that commits one SQLite write (WAL, synchronous FULL) every 1/3 s; beside it the same
+through the embedded file store, one one-key transaction every 1/3 s.
 
 A system that is not installed is skipped with the reason and how to install it (``make
 bench-peers`` installs what it can: Debian's etcd-server, etcd-client and zookeeper, and kazoo
@@ -456,6 +457,12 @@ def idle(
         text=True,
     )
     procs.append(floor)
+    store_floor = subprocess.Popen(
+        [sys.executable, "-c", STORE_FLOOR_WORKER, f"{tmp}/floor.fdbe", str(HEARTBEAT)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    procs.append(store_floor)
     try:
         for system in systems:
             if isinstance(system, LibraryElector):
@@ -485,8 +492,10 @@ def idle(
             for pid in system.server_pids():
                 watched[system.name]["server"] = (pid, set())
         failover._expect(floor, "ready")
+        failover._expect(store_floor, "ready")
         time.sleep(5.0)  # every candidate past its start-up, waiting or leading
         watched["floor"] = {"process": (floor.pid, set())}
+        watched["store floor"] = {"process": (store_floor.pid, set())}
         before = {
             (name, role): _tree_cpu_ns(pid, skip)
             for name, roles in watched.items()
@@ -517,7 +526,7 @@ def idle(
     per_min = 60 / seconds / 1e6
     results = {}
     for name, roles in watched.items():
-        if name == "floor":
+        if name in ("floor", "store floor"):
             continue
         results[name] = Idle(
             cpu_ms_per_min={
@@ -527,11 +536,31 @@ def idle(
             | {f"{role}_helpers": helpers.get((name, role), 0.0) for role in ("leader", "waiter")},
         )
     floor_figures = {
-        "cpu_ms_per_min": (after["floor", "process"] - before["floor", "process"]) * per_min,
-        "rss_mib": rss["floor", "process"],
+        key: {
+            "cpu_ms_per_min": (after[name, "process"] - before[name, "process"]) * per_min,
+            "rss_mib": rss[name, "process"],
+        }
+        for key, name in (("sqlite", "floor"), ("store", "store floor"))
     }
     return results, floor_figures
 
+
+# The same, through the embedded file store: what its transactions (versions, conflict ranges,
+# wake-ups) add to a bare commit before any election logic.
+STORE_FLOOR_WORKER = """
+import sys, time
+from fdb_election import embedded
+db = embedded.open(sys.argv[1])
+interval = float(sys.argv[2])
+print("ready", flush=True)
+beat = 0
+while True:
+    beat += 1
+    tr = db.create_transaction()
+    tr[b"heartbeat"] = str(beat).encode()
+    tr.commit().wait()
+    time.sleep(interval)
+"""
 
 FLOOR_WORKER = """
 import sqlite3, sys, time
@@ -663,10 +692,13 @@ def table(results: dict[str, Any]) -> str:
         )
     for name, why in results["skipped"].items():
         lines.append(f"| {name} | — | not measured: {why} | | | | |")
-    floor = results["floor"]
+    floor, store = results["floor"]["sqlite"], results["floor"]["store"]
     lines += [
         f"| floor: bare Python, one SQLite commit per {HEARTBEAT * 1000:.0f} ms | — | — | — "
         f"| {floor['cpu_ms_per_min']:.0f} | none | {floor['rss_mib']:.1f} |",
+        f"| floor through the embedded store: one one-key transaction per "
+        f"{HEARTBEAT * 1000:.0f} ms | — | — | — | {store['cpu_ms_per_min']:.0f} | none "
+        f"| {store['rss_mib']:.1f} |",
         "",
         "How: two candidates per system on loopback. Graceful: the holder gives up — for "
         "`etcdctl lock` and `fdb-election run` its payload (CMD) exits, for kazoo and the "
