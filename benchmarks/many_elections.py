@@ -10,9 +10,9 @@ shard-leader process would; the steady state is measured after every election ha
   as a fraction of one core (target < 0.10);
 * ``many_elections_cpu_share_elector``: the same schedule driven by the runtime's
   ``ElectorCore.step()`` (what ``Elector`` runs: config read, heartbeat, leader read, step-down
-  check, refresh with the preemption check as a snapshot scan inside the same transaction,
-  watch, and once per ``candidate_timeout`` a transaction of its own that evicts dead
-  candidates), with its own jittered delays;
+  check when its watch fired, refresh with, once a lease, the preemption check as a snapshot
+  scan inside the same transaction, watch, and once per ``candidate_timeout`` a transaction of
+  its own that evicts dead candidates), with its own jittered delays;
 * ``many_elections_max_lateness_ms``: how late the scheduler ran the most delayed cycle (it
   should stay far below the heartbeat, or the share would understate the need).
 
