@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fdb_election import embedded
 from fdb_election.embedded.wakeup import WakeupListener, WakeupNotifier, wake_directory
 
 WAIT = 5.0  # bound on every wait; a pass takes milliseconds
@@ -258,3 +259,37 @@ def test_a_dead_listeners_keys_file_goes_with_its_socket(tmp_path: Path) -> None
         assert os.listdir(directory) == []
     finally:
         notifier.close()
+
+
+def test_sweep_removes_dead_listeners_and_does_not_wake_live_ones(tmp_path: Path) -> None:
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, woken):
+        stale = dead_socket(directory)
+        stale_keys = stale.removesuffix(".sock") + ".keys"
+        Path(stale_keys).write_text("6b6579\n")
+        assert notifier.sweep() == 1
+        assert not os.path.exists(stale) and not os.path.exists(stale_keys)
+        assert sorted(os.listdir(directory)) == sorted(
+            [listener.name, os.path.basename(keys_path(directory, listener))]
+        )
+        assert notifier.sweep() == 0
+        assert not woken.wait(0.2), "a probe sends nothing"
+
+
+def test_a_process_s_first_watch_clears_what_killed_processes_left(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.fdbe")
+    directory = wake_directory(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    stale = dead_socket(directory)
+    db = embedded.open(path)
+    try:
+        assert os.path.exists(stale)
+        tr = db.create_transaction()
+        watch = tr.watch(b"k")  # the first watch starts this process's listener
+        tr.commit().wait()
+        watch.cancel()
+        names = os.listdir(directory)
+        assert os.path.basename(stale) not in names
+        assert len([n for n in names if n.endswith(".sock")]) == 1, "only its own listener"
+    finally:
+        db.close()

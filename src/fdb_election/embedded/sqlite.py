@@ -708,9 +708,10 @@ class SQLiteStorage:
         The check runs after local commits, when another process signals a commit, and every
         ``fallback_interval`` seconds; at once if the value already differs.
         """
+        started: WakeupListener | None = None
         with self._watch_lock:
             if self._listener is None and not self._closed:
-                self._listener = WakeupListener(
+                self._listener = started = WakeupListener(
                     wake_directory(self.path),
                     self.check_watches,
                     fallback_interval=self._fallback_interval,
@@ -720,6 +721,9 @@ class SQLiteStorage:
             # Usually published already (a watch re-armed after it fired): a set lookup, not a
             # list of every watched key (a process may watch a thousand).
             keys = None if listener is None or listener.publishes(key) else self._watches.keys()
+        if started is not None:
+            # Once per process: what processes killed with SIGKILL left in the directory goes.
+            self._notifier.sweep(exclude=started.name)
         if listener is not None and keys is not None:
             listener.publish(keys)  # before the value is compared: see .wakeup
         self.check_watches(only=key)

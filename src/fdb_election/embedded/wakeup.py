@@ -195,6 +195,32 @@ class WakeupNotifier:
                     self._remove_stale(name)
         return sent
 
+    def sweep(self, exclude: str | None = None) -> int:
+        """Remove the socket and keys file of every listener whose process is gone; how many.
+
+        A process killed with SIGKILL leaves both behind, and committers would look at its keys
+        file at every commit until one changed a key it watched. The probe connects a datagram
+        socket, which sends nothing: a live listener is not woken.
+        """
+        removed = 0
+        with self._lock:
+            for name in list(self._listeners()):
+                if name == exclude:
+                    continue
+                probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                try:
+                    probe.connect(self._dir.address(name))
+                except (ConnectionRefusedError, FileNotFoundError):
+                    self._remove_stale(name)
+                    removed += 1
+                except OSError as exc:
+                    if exc.errno in (errno.ENOTSOCK, errno.EPROTOTYPE):
+                        self._remove_stale(name)
+                        removed += 1
+                finally:
+                    probe.close()
+        return removed
+
     def _remove_stale(self, name: str) -> None:
         for stale in (name, name[: -len(_SUFFIX)] + _KEYS_SUFFIX):
             path = os.path.join(self._dir.path, stale)
