@@ -3,8 +3,10 @@ whole tree dying whatever happens to ``run``."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,9 +17,11 @@ from typing import Any
 
 import pytest
 
+from fdb_election.cli import guard as guard_module
 from fdb_election.cli.child import Guard, StartRefused, resolve_command
 from fdb_election.cli.exit_codes import CannotExecute, CommandNotFound
 from fdb_election.cli.grace import GracePolicy
+from fdb_election.cli.guard import Guard as GuardLoop
 from fdb_election.cli.guard import GuardState, descendants
 
 PY = sys.executable
@@ -316,6 +320,45 @@ def test_descendants_lists_a_tree_from_proc() -> None:
             os.kill(pid, signal.SIGKILL)
         outer.kill()
         outer.wait()
+
+
+def test_the_guard_signals_each_process_of_cmd_s_tree_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CMD's group gets one killpg; a descendant in a session of its own gets one kill; members
+    of the group are not signalled a second time by pid."""
+    if not LINUX:
+        pytest.skip("reads /proc")
+    script = (
+        "import subprocess, sys, time\n"
+        "cmd = [sys.executable, '-c', 'import time; time.sleep(30)']\n"
+        "same = subprocess.Popen(cmd)\n"
+        "apart = subprocess.Popen(cmd, start_new_session=True)\n"
+        "print(same.pid, apart.pid, flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    cmd = subprocess.Popen([PY, "-c", script], process_group=0, stdout=subprocess.PIPE, text=True)
+    assert cmd.stdout is not None
+    same, apart = (int(pid) for pid in cmd.stdout.readline().split())
+    sock, other = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        guard = GuardLoop(sock, grace=1.0, kill_margin=0.05)
+        guard.child = cmd.pid
+        sent: list[tuple[str, int]] = []
+        monkeypatch.setattr(guard_module.os, "killpg", lambda pid, _s: sent.append(("group", pid)))
+        monkeypatch.setattr(guard_module.os, "kill", lambda pid, _s: sent.append(("pid", pid)))
+        guard._signal_tree(signal.SIGTERM)
+        monkeypatch.undo()
+        assert ("group", cmd.pid) in sent and ("pid", apart) in sent
+        assert ("pid", cmd.pid) not in sent and ("pid", same) not in sent
+        assert len(sent) == len(set(sent))
+    finally:
+        sock.close()
+        other.close()
+        for pid in (same, apart, cmd.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        cmd.wait()
 
 
 # --------------------------------------------------------------------------------------------

@@ -319,13 +319,17 @@ class Guard:
             os._exit(127)
 
     def _signal_tree(self, signum: int) -> None:
-        """``signum`` to CMD's process group and to every descendant of the guard."""
-        if self.child is not None:
+        """``signum`` once to every process of CMD's tree: to its process group, then to each
+        descendant of the guard outside that group (one that made a group or session of its
+        own). Once matters: many programs take a second SIGTERM as "exit now, skip clean-up"."""
+        group = self.child
+        if group is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.child, signum)
+                os.killpg(group, signum)
         for pid in descendants(self.pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signum)
+                if group is None or os.getpgid(pid) != group:
+                    os.kill(pid, signum)
 
     def _reap(self) -> None:
         """Reap exited children; report CMD's exit once the guard has no child left at all.
