@@ -118,6 +118,15 @@ class _Interest:
         return self.keys
 
 
+def _listener_gone(exc: OSError) -> bool:
+    """Whether sending to (or connecting to) a listener's socket failed because nobody is
+    there any more: its process is gone, or the file is no socket of ours."""
+    return isinstance(exc, ConnectionRefusedError | FileNotFoundError) or exc.errno in (
+        errno.ENOTSOCK,
+        errno.EPROTOTYPE,
+    )
+
+
 class WakeupNotifier:
     """Sends "something committed" to the listeners of a database file that watch what changed.
 
@@ -187,10 +196,8 @@ class WakeupNotifier:
                     sent += 1
                 except BlockingIOError:
                     sent += 1  # its queue is full: it has wake-ups pending already
-                except (ConnectionRefusedError, FileNotFoundError):
-                    self._remove_stale(name)
                 except OSError as exc:
-                    if exc.errno not in (errno.ENOTSOCK, errno.EPROTOTYPE):
+                    if not _listener_gone(exc):
                         raise
                     self._remove_stale(name)
         return sent
@@ -210,11 +217,8 @@ class WakeupNotifier:
                 probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                 try:
                     probe.connect(self._dir.address(name))
-                except (ConnectionRefusedError, FileNotFoundError):
-                    self._remove_stale(name)
-                    removed += 1
                 except OSError as exc:
-                    if exc.errno in (errno.ENOTSOCK, errno.EPROTOTYPE):
+                    if _listener_gone(exc):
                         self._remove_stale(name)
                         removed += 1
                 finally:

@@ -10,8 +10,9 @@ its own, once per ``candidate_timeout``.
 A scan reads and decodes every candidate, which made it the dearest part of a refresh. So a
 leader scans at the claim that starts its tenure, then at every refresh only while the last scan
 saw a candidate of higher priority (a possible preemptor, whose heartbeats must be seen), and
-otherwise once per ``scan_every`` seconds (a lease): a candidate that registers with a higher
-priority is found within that time, and from then on watched at every refresh.
+otherwise once per ``every`` seconds (:meth:`LeaderDuties.scan_due`; the core passes a lease):
+a candidate that registers with a higher priority is found within that time, and from then on
+watched at every refresh.
 """
 
 from __future__ import annotations

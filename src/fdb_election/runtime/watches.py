@@ -31,8 +31,7 @@ class Watches:
 
     def watch(self, tr: Any, purpose: str, key: bytes) -> None:
         """Watch ``key`` in ``tr`` for ``purpose``, unless a pending watch already does."""
-        current = self._by_purpose.get(purpose)
-        if current is not None and not current.is_ready():
+        if self.pending(purpose):
             return
         self._by_purpose[purpose] = tr.watch(key)
 
