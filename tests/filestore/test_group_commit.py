@@ -326,3 +326,87 @@ def test_the_helper_groups_the_transactions_of_one_embedded_database(store: SQLi
     groups = store.commit_groups
     assert _codes(commit_many(_writers(db, 5))) == [None] * 5
     assert store.commit_groups - groups == 1
+
+
+# -- deferred sync -----------------------------------------------------------------------------
+
+
+def _traced(store: SQLiteStorage) -> list[str]:
+    """The statements the store's writer connection runs from now on."""
+    statements: list[str] = []
+    store._writer.set_trace_callback(statements.append)
+    return statements
+
+
+def _deferred(db: Database, key: bytes) -> embedded.Transaction:
+    tr = db.create_transaction()
+    tr[key] = b"v"
+    tr.defer_sync()
+    return tr
+
+
+def test_a_deferred_commit_skips_the_fsync_and_a_normal_one_syncs_again(
+    store: SQLiteStorage,
+) -> None:
+    db = Database(store)
+    db[b"seed"] = b"1"
+    syncs, groups = store.syncs, store.commit_groups
+    statements = _traced(store)
+    _deferred(db, b"lazy").commit().wait()
+    assert (store.syncs - syncs, store.commit_groups - groups) == (0, 1)
+    assert statements[0] == "PRAGMA synchronous = NORMAL"
+    statements.clear()
+    _deferred(db, b"lazy2").commit().wait()
+    assert not any("synchronous" in s for s in statements)  # set once, not per commit
+    db[b"synced"] = b"v"
+    assert (store.syncs - syncs, store.commit_groups - groups) == (1, 3)
+    assert "PRAGMA synchronous = FULL" in statements
+    assert (db[b"lazy"], db[b"lazy2"], db[b"synced"]) == (b"v", b"v", b"v")
+
+
+def test_a_group_syncs_when_any_member_did_not_defer(store: SQLiteStorage) -> None:
+    db = Database(store)
+    syncs = store.syncs
+    assert _codes(db.commit_many([_deferred(db, b"a"), _deferred(db, b"b")])) == [None, None]
+    assert store.syncs == syncs
+    normal = db.create_transaction()
+    normal[b"c"] = b"v"
+    assert _codes(db.commit_many([_deferred(db, b"d"), normal])) == [None, None]
+    assert store.syncs == syncs + 1
+
+
+def test_on_error_and_reset_undo_defer_sync(store: SQLiteStorage) -> None:
+    db = Database(store)
+    syncs = store.syncs
+    retried = _deferred(db, b"retried")
+    retried.on_error(embedded.FDBError(1020)).wait()
+    retried[b"retried"] = b"v"
+    retried.commit().wait()
+    fresh = _deferred(db, b"fresh")
+    fresh.reset()
+    fresh[b"fresh"] = b"v"
+    fresh.commit().wait()
+    assert store.syncs == syncs + 2
+
+
+def test_a_deferred_commit_survives_the_kill_of_its_process(path: str) -> None:
+    embedded.open(path).close()  # created by the test, so the child only writes
+    child = Child(
+        path,
+        """
+        tr = db.create_transaction()
+        tr[b"lazy"] = b"kept"
+        tr.defer_sync()
+        tr.commit().wait()
+        say("committed", db._store.syncs)
+        sys.stdin.readline()
+        """,
+    )
+    assert child.expect("committed")[1] == "0"
+    child.kill()
+    db = embedded.open(path)
+    try:
+        assert db[b"lazy"] == b"kept"
+    finally:
+        db.close()
+    assert _integrity_ok(path)

@@ -187,6 +187,8 @@ class MemoryStorage:
         read_conflicts: Sequence[KeyRange],
         write_conflicts: Sequence[KeyRange],
         mutations: Sequence[Mutation],
+        *,
+        sync: bool = True,  # nothing here reaches a disk
     ) -> int:
         fired: list[Watch] = []
         with self._lock:
@@ -205,7 +207,15 @@ class MemoryStorage:
         with self._lock:
             for request in requests:
                 try:
-                    outcomes.append(self._commit_locked(*request, fired))
+                    outcomes.append(
+                        self._commit_locked(
+                            request.read_version,
+                            request.read_conflicts,
+                            request.write_conflicts,
+                            request.mutations,
+                            fired,
+                        )
+                    )
                 except FDBError as e:
                     outcomes.append(e)
         for watch in fired:

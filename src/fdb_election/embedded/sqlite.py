@@ -14,7 +14,7 @@ backend differs), and keeps them across processes:
 * **Conflicts.** Table ``conflicts`` keeps each commit's write conflict ranges with its version.
   A commit checks its read conflict ranges against commits newer than its read version, and
   writes, inside one short ``BEGIN IMMEDIATE`` section: that is the only lock anyone takes.
-* **Group commit.** Every commit waits for an fsync, so commits from one process are written in
+* **Group commit.** A commit waits for an fsync, so commits from one process are written in
   groups: a thread that commits while another thread of the process is inside the commit section
   queues its transaction; when the section is free, the thread that owns the oldest queued
   transaction becomes the leader and commits the whole queue (up to ``max_group`` transactions)
@@ -41,9 +41,13 @@ backend differs), and keeps them across processes:
   other processes did, as on FoundationDB.
 * **Durability.** WAL mode with ``synchronous=FULL``: the WAL is fsync'ed before a commit returns,
   so an acknowledged commit survives a process crash *and* a power loss or OS crash, as
-  FoundationDB promises. (``NORMAL`` would survive process crashes only: the last commits could
-  vanish on power loss, and a leader could then lose a lease it was told it holds.) A crash in the
-  middle of a commit is rolled back by SQLite's WAL recovery.
+  FoundationDB promises. A group whose every member called ``Transaction.defer_sync`` is written
+  with ``synchronous=NORMAL`` instead, which skips the fsync: SQLite appends commits to the WAL in
+  order and an fsync covers the whole file, so such a commit becomes durable with the next synced
+  commit of any process (or checkpoint), and an OS crash can lose only deferred commits made after
+  the last sync. The electors defer only writes whose loss after a reboot is harmless (heartbeats,
+  refreshes, resignations; a claim always syncs). A crash in the middle of a commit is rolled
+  back by SQLite's WAL recovery.
 * **A full disk** (or an I/O error) while committing is error 1510 ``io_error``, which no retry
   loop retries, with a message naming the file: retrying cannot help until someone frees space.
   The failed commit is rolled back; the file and everything committed before stay intact and
@@ -283,7 +287,8 @@ class SQLiteStorage:
     ``max_group`` caps the transactions of one group commit (1 turns grouping off).
 
     ``commits`` and ``commit_groups`` count the transactions this object wrote and the SQLite
-    transactions (so fsyncs) it took to write them.
+    transactions it took to write them; ``syncs`` counts those of the groups that waited for an
+    fsync (every group with a member that did not call ``defer_sync``).
     """
 
     enforces_lifetime = False  # read versions are old commit versions: transactions time them
@@ -313,6 +318,8 @@ class SQLiteStorage:
         self._max_group = max_group
         self.commits = 0
         self.commit_groups = 0
+        self.syncs = 0
+        self._synced = True  # the writer's ``synchronous`` setting: FULL
         self._watch_lock = threading.Lock()
         self._watches = WatchRegistry()
         # Every commit up to this version has been compared with the watches (None: none yet).
@@ -413,6 +420,8 @@ class SQLiteStorage:
         read_conflicts: Sequence[Range],
         write_conflicts: Sequence[Range],
         mutations: Sequence[Mutation],
+        *,
+        sync: bool = True,
     ) -> int:
         """Check conflicts and apply ``mutations`` atomically; return the commit version.
 
@@ -422,7 +431,7 @@ class SQLiteStorage:
         cannot be written (full disk, I/O error). Commits that threads of this process make at
         the same time share one SQLite transaction (see :meth:`commit_batch`).
         """
-        request = CommitRequest(read_version, read_conflicts, write_conflicts, mutations)
+        request = CommitRequest(read_version, read_conflicts, write_conflicts, mutations, sync)
         outcome = self.commit_batch([request])[0]
         if isinstance(outcome, BaseException):
             raise outcome
@@ -548,6 +557,7 @@ class SQLiteStorage:
             return None
         conn = self._writer
         try:
+            self._set_sync(conn, any(entry.request.sync for entry in group))
             self._begin(conn)
         except FDBError as exc:  # 1038: another process holds the lock; nothing written
             for entry in group:
@@ -576,7 +586,7 @@ class SQLiteStorage:
                 recent = _RecentWrites(stored)
             version = last
             for entry in group:
-                read_version, read_conflicts, write_conflicts, mutations = entry.request
+                read_version, read_conflicts, write_conflicts, mutations, _ = entry.request
                 if read_version is not None and read_conflicts:
                     if read_version < mark:
                         entry.outcome = FDBError(1007)
@@ -622,6 +632,7 @@ class SQLiteStorage:
         for entry, committed in writing:
             entry.outcome = committed
         self.commit_groups += 1
+        self.syncs += self._synced
         self.commits += len(writing)
         return changed
 
@@ -651,6 +662,13 @@ class SQLiteStorage:
             if committing:
                 return FDBError(1021)  # the outcome of a failed COMMIT is unknown
         return exc
+
+    def _set_sync(self, conn: sqlite3.Connection, sync: bool) -> None:
+        """Make the next COMMIT wait for its fsync (``FULL``) or not (``NORMAL``: in WAL mode the
+        commit is then durable once a later commit or checkpoint syncs the WAL)."""
+        if sync != self._synced:
+            conn.execute(f"PRAGMA synchronous = {'FULL' if sync else 'NORMAL'}")
+            self._synced = sync
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``, retried with short sleeps while another process commits."""

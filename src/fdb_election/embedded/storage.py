@@ -12,7 +12,8 @@ after it was current, and may forget older ones (reads and commits at them fail 
 Commits come one at a time (:meth:`Storage.commit`) or as a group (:meth:`Storage.commit_batch`):
 a group is checked and applied as if its members committed one after another, in order, each
 with its own conflict check, outcome and version; a backend that writes to disk makes the whole
-group durable at once (the file store: one SQLite transaction, one fsync).
+group durable at once (the file store: one SQLite transaction, one fsync), and may skip the fsync
+when no member asks for it (``CommitRequest.sync``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class CommitRequest(NamedTuple):
     read_conflicts: Sequence[KeyRange]
     write_conflicts: Sequence[KeyRange]
     mutations: Sequence[Mutation]
+    #: False: the commit may be acknowledged before it is on disk (``Transaction.defer_sync``).
+    sync: bool = True
 
 
 #: The answer for one member of :meth:`Storage.commit_batch`: its commit version, or the error
@@ -97,8 +100,14 @@ class Storage(Protocol):
         read_conflicts: Sequence[KeyRange],
         write_conflicts: Sequence[KeyRange],
         mutations: Sequence[Mutation],
+        *,
+        sync: bool = True,
     ) -> int:
         """Atomically check conflicts and apply ``mutations`` in order; return the commit version.
+
+        With ``sync`` False a backend that writes to disk may return before the commit is
+        durable: a process crash must not lose it, an OS crash may (with every later commit
+        that was not synced either, never an earlier one).
 
         Raises ``FDBError(1020)`` when a write conflict range of a transaction committed after
         ``read_version`` intersects ``read_conflicts``; ``FDBError(1007)`` when ``read_version``
@@ -115,8 +124,8 @@ class Storage(Protocol):
         members of the group included, so a member that read what an earlier one wrote gets
         1020 alone while the others commit. Members that commit get strictly increasing
         versions in group order. Nobody's outcome is returned before the whole group is
-        durable; a failure of the group's write itself (1021, 1038, 1510) is every committing
-        member's outcome.
+        durable (unless no member asks for ``sync``); a failure of the group's write itself
+        (1021, 1038, 1510) is every committing member's outcome.
         """
         ...
 

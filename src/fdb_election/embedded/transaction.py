@@ -246,6 +246,7 @@ class Transaction(TransactionRead, AtomicMethods):
         "_start",
         "_state",
         "_store",
+        "_sync",
         "_system_read",
         "_system_write",
         "_timeout_ms",
@@ -326,6 +327,7 @@ class Transaction(TransactionRead, AtomicMethods):
             {} if self._db._read_version_lifetime is not None else None
         )
         self._size_limit = self._db._defaults.size_limit
+        self._sync = True
         self._ryw = True
         self._snapshot_ryw = True
         self._no_conflict_next = False
@@ -931,11 +933,30 @@ class Transaction(TransactionRead, AtomicMethods):
             return refused
         try:
             version = self._store.commit(
-                self._rv, self._read_conflicts, self._write_conflicts, self._mutations
+                self._rv,
+                self._read_conflicts,
+                self._write_conflicts,
+                self._mutations,
+                sync=self._sync,
             )
         except FDBError as e:
             return self._failed(e)
         return self._committed(version)
+
+    def defer_sync(self) -> None:
+        """Let this attempt's commit be acknowledged before it is on disk (an extension of the
+        embedded store; FoundationDB's binding has no such call).
+
+        On the file store the commit then skips its fsync: it reaches the disk with the next
+        commit that syncs, from any process (commits reach the disk in order, so a synced commit
+        makes every earlier one durable too), or at the next checkpoint. A crash of the process
+        loses nothing; an OS crash or power loss may lose it, together with every later commit
+        that was not synced either, never an earlier one. Use it for writes whose loss after a
+        reboot is harmless, such as heartbeats; the electors use it for heartbeats, refreshes
+        and resignations (see docs/embedded.md). The memory store ignores it. ``on_error`` and
+        ``reset()`` undo it, like the options that do not persist.
+        """
+        self._sync = False
 
     def _start_commit(self) -> FutureVoid | None:
         """The first half of :meth:`commit`: None when the store must now commit (what
@@ -970,7 +991,9 @@ class Transaction(TransactionRead, AtomicMethods):
 
     def _commit_request(self) -> CommitRequest:
         """What the store commits for this transaction (after :meth:`_start_commit`)."""
-        return CommitRequest(self._rv, self._read_conflicts, self._write_conflicts, self._mutations)
+        return CommitRequest(
+            self._rv, self._read_conflicts, self._write_conflicts, self._mutations, self._sync
+        )
 
     def _finish_commit(self, outcome: CommitOutcome) -> FutureVoid:
         """The second half of :meth:`commit` for a store outcome: a version or an error."""
