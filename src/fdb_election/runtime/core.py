@@ -64,7 +64,13 @@ from fdb_election.runtime.leader_duties import EVICTION_BATCH, LeaderDuties, hig
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.observation import LeaderObservation
 from fdb_election.runtime.settings import ElectorSettings, config_problem
-from fdb_election.runtime.step import Attempt, PendingCommit, StepGenerator, database_error_code
+from fdb_election.runtime.step import (
+    Attempt,
+    PendingCommit,
+    StepGenerator,
+    database_error_code,
+    defer_sync,
+)
 from fdb_election.runtime.stepdown import read_step_down, step_down_key
 from fdb_election.runtime.tenure import (
     DEFAULT_CLOCK_DRIFT,
@@ -383,6 +389,7 @@ class ElectorCore:
             candidate = self.election.get_candidate(tr, self.process_id)
             if candidate is not None and self._registrations.owns(candidate.versionstamp):
                 self.election.unregister_candidate(tr, self.process_id)
+        defer_sync(tr)
         yield tr
         self._registered = False
         self.phase = Phase.STOPPED
@@ -408,6 +415,7 @@ class ElectorCore:
             )
         )
         self._clear_own_step_down_request(tr)
+        defer_sync(tr)  # the successor's claim syncs it
         yield tr
         _log.info(
             "%s: resigned (%s)%s",
@@ -591,6 +599,8 @@ class ElectorCore:
             # written with; it caps the current deadline before the commit too, in case the
             # outcome is unknown (1021) after the lease was lowered.
             self._before_commit(claimed, attempt.start, attempt.lease)
+        if claimed is None or continues:
+            defer_sync(attempt.tr)  # a heartbeat, or a refresh: no new fencing token
         yield attempt.tr
         if claimed is None:
             return delay

@@ -16,11 +16,25 @@ from typing import Any
 
 from fdb_election.election import ElectionConfig, LeaderElectionError, LeaderState
 
-__all__ = ["Attempt", "PendingCommit", "StepGenerator", "database_error_code"]
+__all__ = ["Attempt", "PendingCommit", "StepGenerator", "database_error_code", "defer_sync"]
 
 #: A step: yields the transactions it commits (the driver commits each and sends back None, or
 #: throws the error), returns the seconds until the next step.
 StepGenerator = Generator[Any, None, float]
+
+
+def defer_sync(tr: Any) -> None:
+    """Let ``tr`` commit without waiting for the disk, where the database allows it.
+
+    For commits whose loss in an OS crash is harmless, because every process sharing the file
+    dies with it and nobody acted on them beyond this host's processes: heartbeats, refreshes
+    of a running tenure, resignations. A claim (a new tenure and fencing token) must sync. Only
+    the embedded file store skips anything; a cluster's commits are all durable, and its
+    transactions have no such call.
+    """
+    defer = getattr(tr, "defer_sync", None)
+    if defer is not None:
+        defer()
 
 
 @dataclass(slots=True)
