@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import re
 import signal
 import sqlite3
@@ -224,6 +225,25 @@ def test_cmd_exit_code_is_propagated_and_the_candidate_leaves(
         fdb_election("--db", url, "candidates", "--json"), check=True, capture_output=True
     )
     assert b'"candidates": []' in listed.stdout
+
+
+def test_the_console_script_skips_teardown_but_keeps_output_and_exit_codes(
+    workspace: tuple[str, Path],
+) -> None:
+    url, _ = workspace
+    script = (
+        "import atexit, sys; atexit.register(print, 'teardown ran'); "
+        "from fdb_election.cli.main import main; sys.argv[0] = 'fdb-election'; main()"
+    )
+    subprocess.run([PY, "-c", script, "--db", url, "init", "--lease", "1"], check=True)
+    shown = subprocess.run(
+        [PY, "-c", script, "--db", url, "config", "show", "--json"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["config"]["lease_s"] == 1.0  # all of it, flushed
+    assert "teardown ran" not in shown.stdout
+    wrong = subprocess.run([PY, "-c", script, "--bogus"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "No such option" in wrong.stderr
 
 
 def test_demo_prints_a_checkable_summary() -> None:

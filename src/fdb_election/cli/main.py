@@ -15,7 +15,10 @@ and no simulator loaded.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+import sys
+from typing import Any, NoReturn
 
 import click
 
@@ -75,7 +78,35 @@ def cli(ctx: click.Context) -> None:
 
 def main() -> None:
     """Entry point of the console script."""
-    cli(prog_name="fdb-election")
+    try:
+        cli(prog_name="fdb-election")
+    except SystemExit as exc:
+        _exit_now(exc.code)
+
+
+def _exit_now(code: object) -> NoReturn:
+    """End the process with ``code`` (a ``SystemExit`` code) without the interpreter's teardown.
+
+    When click raises ``SystemExit`` the command has done its work and closed its database; what
+    is left is the interpreter freeing every module and object, about 20 ms of CPU on a 2-core
+    test machine. For ``run`` handing over, that CPU would compete with the successor starting
+    its CMD on the same host. Output and log handlers are flushed first; atexit handlers of
+    other libraries do not run (the console script registers none).
+    """
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # what the interpreter does with a message: print it, exit 1
+        print(code, file=sys.stderr)
+        status = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be written
+            status = status or 1
+    os._exit(status)
 
 
 if __name__ == "__main__":
