@@ -769,22 +769,27 @@ class SQLiteStorage:
         if not keys or self._closed:
             return
         conn = self._reader()
+        last = None
         try:
-            last, _mark, pruned_to = conn.execute(_STATE).fetchone()
-            if only is None and since is not None and since >= pruned_to:
-                changed = {row[0] for row in conn.execute(_CHANGED_SINCE, (since, last))}
-                keys = [key for key in keys if key in changed]
-            latest = {}
-            for key in keys:
-                row = conn.execute(_GET_LATEST_AT, (key, last)).fetchone()
-                latest[key] = None if row is None else row[0]
+            if only is not None:  # one key: its newest value, in one statement
+                row = conn.execute(_GET_LATEST, (only,)).fetchone()
+                latest = {only: None if row is None else row[0]}
+            else:
+                last, _mark, pruned_to = conn.execute(_STATE).fetchone()
+                if since is not None and since >= pruned_to:
+                    changed = {row[0] for row in conn.execute(_CHANGED_SINCE, (since, last))}
+                    keys = [key for key in keys if key in changed]
+                latest = {}
+                for key in keys:
+                    row = conn.execute(_GET_LATEST_AT, (key, last)).fetchone()
+                    latest[key] = None if row is None else row[0]
         finally:
             self._release(conn)
         fired: list[Watch] = []
         with self._watch_lock:
             # Advance the mark only when every watch was judged: one registered meanwhile is
             # judged by the next full check, which must then look at these changes too.
-            if only is None and self._watches.serial == registered:
+            if last is not None and self._watches.serial == registered:
                 self._watches_checked = max(last, self._watches_checked or last)
             for key, value in latest.items():
                 fired.extend(self._watches.take_changed(key, value, registered))
