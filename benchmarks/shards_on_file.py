@@ -16,9 +16,10 @@ prints its driver's counters every second. Figures, per workload:
   lease; the target is lease + 2 heartbeats;
 * ``cpu_pct_max``: the busiest worker's CPU over the sampling window (utime + stime from
   ``/proc``), in percent of one core; the target is 25 %;
-* ``commits_per_s`` and ``batches_per_s`` (per worker, mean): logical commits, and the group
-  commits (one fsync each on the file store) that carried them: fsyncs follow driver ticks, not
-  the number of elections.
+* ``commits_per_s``, ``batches_per_s`` and ``syncs_per_s`` (per worker, mean): logical commits,
+  the group commits (one SQLite transaction each) that carried them, and the groups among those
+  that waited for an fsync (those with a claim: heartbeats and refreshes skip it). Group commits
+  follow driver ticks, not the number of elections.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ electors = [Elector(db, f"shard-{i}", process_id=process_id, config=config, metr
 while True:
     leading = sum(e.is_leader for e in electors)
     print(json.dumps({"t": time.monotonic(), "batches": driver.batches,
+                      "syncs": db._store.syncs,
                       "committed": driver.committed, "leading": leading,
                       "saturated": driver.saturated}), flush=True)
     time.sleep(1.0)
@@ -141,14 +143,10 @@ def workload(count: int, lease: float, beat: float, label: str) -> dict[str, flo
                 time.sleep(0.25)
             elapsed = time.monotonic() - t0
             cpu = [(_cpu_seconds(w.proc.pid) - cpu0[w.process_id]) / elapsed for w in workers]
-            commits = [
-                (w.last.get("committed", 0) - stats0[w.process_id].get("committed", 0)) / elapsed
-                for w in workers
-            ]
-            batches = [
-                (w.last.get("batches", 0) - stats0[w.process_id].get("batches", 0)) / elapsed
-                for w in workers
-            ]
+            commits, batches, syncs = (
+                [(w.last.get(k, 0) - stats0[w.process_id].get(k, 0)) / elapsed for w in workers]
+                for k in ("committed", "batches", "syncs")
+            )
             # Kill the worker that leads the most; time each of its elections' takeover.
             owners = _leaders(db, elections)
             victim_id = max(
@@ -186,6 +184,7 @@ def workload(count: int, lease: float, beat: float, label: str) -> dict[str, flo
         f"{label}.cpu_pct_max": 100.0 * max(cpu),
         f"{label}.commits_per_s": statistics.mean(commits),
         f"{label}.batches_per_s": statistics.mean(batches),
+        f"{label}.syncs_per_s": statistics.mean(syncs),
     }
 
 
