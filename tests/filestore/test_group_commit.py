@@ -366,6 +366,7 @@ def test_a_deferred_commit_skips_the_fsync_and_a_normal_one_syncs_again(
 
 def test_a_group_syncs_when_any_member_did_not_defer(store: SQLiteStorage) -> None:
     db = Database(store)
+    db[b"seed"] = b"1"  # synced: the deferred groups below come within the sync interval
     syncs = store.syncs
     assert _codes(db.commit_many([_deferred(db, b"a"), _deferred(db, b"b")])) == [None, None]
     assert store.syncs == syncs
@@ -394,6 +395,7 @@ def test_a_deferred_commit_survives_the_kill_of_its_process(path: str) -> None:
     child = Child(
         path,
         """
+        db[b"synced"] = b"1"
         tr = db.create_transaction()
         tr[b"lazy"] = b"kept"
         tr.defer_sync()
@@ -402,7 +404,7 @@ def test_a_deferred_commit_survives_the_kill_of_its_process(path: str) -> None:
         sys.stdin.readline()
         """,
     )
-    assert child.expect("committed")[1] == "0"
+    assert child.expect("committed")[1] == "1"  # the first commit's sync, not the deferred one
     child.kill()
     db = embedded.open(path)
     try:
@@ -410,3 +412,31 @@ def test_a_deferred_commit_survives_the_kill_of_its_process(path: str) -> None:
     finally:
         db.close()
     assert _integrity_ok(path)
+
+
+def test_deferred_commits_sync_anyway_once_the_sync_interval_has_passed(path: str) -> None:
+    now = [100.0]
+    store = SQLiteStorage(path, sync_interval=1.0, clock=lambda: now[0])
+    db = Database(store)
+    try:
+        _deferred(db, b"first").commit().wait()
+        assert store.syncs == 1  # nothing synced yet: the first group syncs
+        now[0] += 0.9
+        _deferred(db, b"second").commit().wait()
+        assert store.syncs == 1
+        now[0] += 0.2  # 1.1 s since the last sync
+        _deferred(db, b"third").commit().wait()
+        assert store.syncs == 2
+        _deferred(db, b"fourth").commit().wait()
+        assert store.syncs == 2
+    finally:
+        db.close()
+    always = SQLiteStorage(path, sync_interval=0)
+    try:
+        for key in (b"a", b"b"):
+            _deferred(Database(always), key).commit().wait()
+        assert always.syncs == 2
+    finally:
+        always.close()
+    with pytest.raises(ValueError, match="sync_interval"):
+        SQLiteStorage(path, sync_interval=-1)
