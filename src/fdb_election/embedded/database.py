@@ -115,7 +115,8 @@ class Database(AtomicMethods):
         its own versionstamp and watches. On the file store the group is one SQLite transaction
         with one fsync, which is the point: the number of fsyncs follows the number of calls,
         not of transactions. Every future is ready when this returns, and none reports success
-        before the fsync that covers it. A failure of the write itself (a full disk: 1510) is
+        before the fsync that covers it (a group whose every member called
+        ``defer_sync`` may skip that fsync). A failure of the write itself (a full disk: 1510) is
         the outcome of every member that was to be written.
 
         A transaction that cannot start its commit (already committed: 2017; too large: 2101;

@@ -18,14 +18,14 @@ backend differs), and keeps them across processes:
   groups: a thread that commits while another thread of the process is inside the commit section
   queues its transaction; when the section is free, the thread that owns the oldest queued
   transaction becomes the leader and commits the whole queue (up to ``max_group`` transactions)
-  in ONE SQLite transaction, so one fsync. Inside it each member is checked and applied as if
-  alone, in queue order: against the commits newer than its read version, earlier members of
-  the group included (a member that read what an earlier one writes gets 1020 alone), with its
-  own commit version (strictly increasing) and versionstamp. Nobody is told "committed" before
-  the COMMIT (and its fsync) returned; a failure of the SQLite transaction is every writing
-  member's outcome. :meth:`SQLiteStorage.commit_batch` hands the store a whole group at once
-  (what ``Database.commit_many`` uses). Commits from other processes are serialized by SQLite's
-  lock as before.
+  in ONE SQLite transaction, so one fsync. Inside it each member is checked and applied as if alone,
+  in queue order: against the commits newer than its read version, earlier members of the group
+  included (a member that read what an earlier one writes gets 1020 alone), with its own commit
+  version (strictly increasing) and versionstamp. Nobody is told "committed" before the COMMIT (and
+  its fsync, unless every member deferred it) returned; a failure of the SQLite transaction is every
+  writing member's outcome. :meth:`SQLiteStorage.commit_batch` hands the store a whole group at once
+  (what ``Database.commit_many`` uses). Commits from other processes are serialized by SQLite's lock
+  as before.
 * **Versions.** ``state.last_version`` is the newest commit version. A commit takes
   ``max(last + 1, wall-clock microseconds)``: strictly increasing across processes, and advancing
   about 1,000,000 per second like FoundationDB's. A read version is ``last_version``, so it always

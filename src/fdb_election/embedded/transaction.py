@@ -947,14 +947,15 @@ class Transaction(TransactionRead, AtomicMethods):
         """Let this attempt's commit be acknowledged before it is on disk (an extension of the
         embedded store; FoundationDB's binding has no such call).
 
-        On the file store the commit then skips its fsync: it reaches the disk with the next
-        commit that syncs, from any process (commits reach the disk in order, so a synced commit
-        makes every earlier one durable too), or at the next checkpoint. A crash of the process
-        loses nothing; an OS crash or power loss may lose it, together with every later commit
-        that was not synced either, never an earlier one. Use it for writes whose loss after a
-        reboot is harmless, such as heartbeats; the electors use it for heartbeats, refreshes
-        and resignations (see docs/embedded.md). The memory store ignores it. ``on_error`` and
-        ``reset()`` undo it, like the options that do not persist.
+        On the file store the commit then skips its fsync: it reaches the disk with the next commit
+        that syncs, from any process (commits reach the disk in order, so a synced commit makes
+        every earlier one durable too), at the next checkpoint, or when the process has not synced
+        for the store's ``sync_interval`` (1 s), whichever comes first. A crash of the process loses
+        nothing; an OS crash or power loss may lose it, together with every later commit that was
+        not synced either, never an earlier one. Use it for writes whose loss after a reboot is
+        harmless, such as heartbeats; the electors use it for heartbeats, refreshes and resignations
+        (see docs/embedded.md). The memory store ignores it. ``on_error`` and ``reset()`` undo it,
+        like the options that do not persist.
         """
         self._sync = False
 
