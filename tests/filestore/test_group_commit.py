@@ -416,7 +416,7 @@ def test_a_deferred_commit_survives_the_kill_of_its_process(path: str) -> None:
 
 def test_deferred_commits_sync_anyway_once_the_sync_interval_has_passed(path: str) -> None:
     now = [100.0]
-    store = SQLiteStorage(path, sync_interval=1.0, clock=lambda: now[0])
+    store = SQLiteStorage(path, sync_interval=1.0, sync_after=0, clock=lambda: now[0])
     db = Database(store)
     try:
         _deferred(db, b"first").commit().wait()
@@ -431,7 +431,7 @@ def test_deferred_commits_sync_anyway_once_the_sync_interval_has_passed(path: st
         assert store.syncs == 2
     finally:
         db.close()
-    always = SQLiteStorage(path, sync_interval=0)
+    always = SQLiteStorage(path, sync_interval=0, sync_after=0)
     try:
         for key in (b"a", b"b"):
             _deferred(Database(always), key).commit().wait()
@@ -440,3 +440,53 @@ def test_deferred_commits_sync_anyway_once_the_sync_interval_has_passed(path: st
         always.close()
     with pytest.raises(ValueError, match="sync_interval"):
         SQLiteStorage(path, sync_interval=-1)
+
+
+def test_a_slow_committer_syncs_one_deferred_group_in_sync_after_plus_one(path: str) -> None:
+    # An elector at the default timings heartbeats every 3 s: the time bound alone would sync
+    # every one of its commits. It syncs only after leaving sync_after groups unsynced.
+    now = [100.0]
+    store = SQLiteStorage(path, sync_interval=1.0, sync_after=2, clock=lambda: now[0])
+    db = Database(store)
+    synced = []
+    try:
+        for beat in range(7):
+            now[0] += 3.0
+            before = store.syncs
+            _deferred(db, b"beat %d" % beat).commit().wait()
+            synced.append(store.syncs > before)
+        # The first finds nothing unsynced yet either: two left unsynced, then the third syncs.
+        assert synced == [False, False, True, False, False, True, False]
+        # A synced member (a claim) syncs its group and starts the count again.
+        tr = db.create_transaction()
+        tr[b"claim"] = b"synced"
+        tr.commit().wait()
+        assert store.syncs == 3
+        now[0] += 3.0
+        _deferred(db, b"after").commit().wait()
+        assert store.syncs == 3
+    finally:
+        db.close()
+
+
+def test_a_busy_committer_still_waits_for_the_sync_interval(path: str) -> None:
+    now = [100.0]
+    store = SQLiteStorage(path, sync_interval=1.0, sync_after=2, clock=lambda: now[0])
+    db = Database(store)
+    try:
+        tr = db.create_transaction()
+        tr[b"claim"] = b"synced"
+        tr.commit().wait()
+        assert store.syncs == 1
+        for key in (b"a", b"b", b"c", b"d", b"e"):
+            now[0] += 0.15
+            _deferred(db, key).commit().wait()
+        assert store.syncs == 1  # five groups left unsynced, but within one second
+        now[0] += 0.3
+        _deferred(db, b"due").commit().wait()
+        assert store.syncs == 2
+    finally:
+        db.close()
+    for bad in (-1, 1.5, True, "4"):
+        with pytest.raises(ValueError, match="sync_after must be an int of 0 or more"):
+            SQLiteStorage(path, sync_after=bad)  # type: ignore[arg-type]

@@ -45,8 +45,9 @@ backend differs), and keeps them across processes:
   with ``synchronous=NORMAL`` instead, which skips the fsync: SQLite appends commits to the WAL in
   order and an fsync covers the whole file, so such a commit becomes durable with the next synced
   commit of any process (or checkpoint), and an OS crash can lose only deferred commits made after
-  the last sync. A process syncs at least every ``sync_interval`` (1 s), so that the next synced
-  commit, often a claim, has little to write out. The electors defer only writes whose loss
+  the last sync. A process syncs anyway once it has left ``sync_after`` (4) deferred groups
+  unsynced over at least ``sync_interval`` (1 s), so that the next synced commit, often a claim,
+  has little to write out. The electors defer only writes whose loss
   after a reboot is harmless (heartbeats, refreshes, resignations; a claim always syncs). A crash
   in the middle of a commit is rolled back by SQLite's WAL recovery.
 * **A full disk** (or an I/O error) while committing is error 1510 ``io_error``, which no retry
@@ -126,13 +127,21 @@ MAX_GROUP = 128
 """Most transactions one SQLite transaction (one fsync) commits for this process."""
 
 SYNC_INTERVAL = 1.0
-"""Seconds after which a group of deferred commits (``Transaction.defer_sync``) syncs anyway.
+"""Seconds since its last sync after which a process's deferred group syncs anyway (together
+with :data:`SYNC_AFTER`).
 
 What a deferred commit saves, the next synced commit pays: its fsync writes out every deferred
 commit before it. That next commit is usually a claim, on a handover's critical path; measured on
 the 2-core test machine with two candidates at a 1 s lease, the claim came 3.9 ms later (12.4 ms
 instead of 8.6) after 20 s of deferred commits. Syncing at least once a second keeps that backlog
 to about a second of commits and still skips two fsyncs in three at a 1 s lease."""
+SYNC_AFTER = 4
+"""Deferred groups a process leaves unsynced, at least, before one syncs anyway (together with
+:data:`SYNC_INTERVAL`).
+
+The time bound alone would sync every commit of a process that commits less than once a second:
+an elector at the default timings heartbeats every 3 s. Waiting for a few groups as well keeps the
+backlog small (a few commits of each process), and such a process syncs one commit in five."""
 _GROUP_BYTES = 4_000_000
 """About how many bytes of mutations a group takes beyond its first transaction."""
 _UNSET: Any = object()
@@ -296,8 +305,10 @@ class SQLiteStorage:
     (then 1038, retryable); ``version_clock`` gives wall-clock seconds and must be the real clock
     whenever several processes share the file; ``fallback_interval`` is the slow watch re-check;
     ``max_group`` caps the transactions of one group commit (1 turns grouping off);
-    ``sync_interval`` is the longest this object leaves deferred commits unsynced (see
-    :data:`SYNC_INTERVAL`; 0 syncs every commit), timed with the monotonic ``clock``.
+    A group of deferred commits syncs anyway once this object has left ``sync_after`` groups
+    unsynced since its last sync and ``sync_interval`` seconds have passed since then (see
+    :data:`SYNC_AFTER` and :data:`SYNC_INTERVAL`; both 0 sync every commit), timed with the
+    monotonic ``clock``.
 
     ``commits`` and ``commit_groups`` count the transactions this object wrote and the SQLite
     transactions it took to write them; ``syncs`` counts those of the groups that waited for an
@@ -315,12 +326,15 @@ class SQLiteStorage:
         fallback_interval: float = 10.0,
         max_group: int = MAX_GROUP,
         sync_interval: float = SYNC_INTERVAL,
+        sync_after: int = SYNC_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_group < 1:
             raise ValueError(f"max_group must be at least 1, not {max_group!r}")
         if not sync_interval >= 0:
             raise ValueError(f"sync_interval must be 0 or more seconds, not {sync_interval!r}")
+        if isinstance(sync_after, bool) or not isinstance(sync_after, int) or sync_after < 0:
+            raise ValueError(f"sync_after must be an int of 0 or more, not {sync_after!r}")
         self.path = os.path.abspath(os.fspath(path))
         self._lock_timeout = lock_timeout
         self._version_clock = version_clock
@@ -334,8 +348,10 @@ class SQLiteStorage:
         self._leading = False  # whether a thread is leading (the queue is then its to take)
         self._max_group = max_group
         self._sync_interval = sync_interval
+        self._sync_after = sync_after
         self._clock = clock
         self._last_sync = -math.inf  # monotonic: when this object's last synced group committed
+        self._unsynced = 0  # deferred groups committed since then
         self.commits = 0
         self.commit_groups = 0
         self.syncs = 0
@@ -578,7 +594,9 @@ class SQLiteStorage:
         conn = self._writer
         try:
             now = self._clock()
-            due = now - self._last_sync >= self._sync_interval
+            due = (
+                self._unsynced >= self._sync_after and now - self._last_sync >= self._sync_interval
+            )
             self._set_sync(conn, due or any(entry.request.sync for entry in group))
             self._begin(conn)
         except FDBError as exc:  # 1038: another process holds the lock; nothing written
@@ -657,6 +675,9 @@ class SQLiteStorage:
         if self._synced:
             self.syncs += 1
             self._last_sync = now
+            self._unsynced = 0
+        else:
+            self._unsynced += 1
         self.commits += len(writing)
         return changed
 

@@ -949,13 +949,14 @@ class Transaction(TransactionRead, AtomicMethods):
 
         On the file store the commit then skips its fsync: it reaches the disk with the next commit
         that syncs, from any process (commits reach the disk in order, so a synced commit makes
-        every earlier one durable too), at the next checkpoint, or when the process has not synced
-        for the store's ``sync_interval`` (1 s), whichever comes first. A crash of the process loses
-        nothing; an OS crash or power loss may lose it, together with every later commit that was
-        not synced either, never an earlier one. Use it for writes whose loss after a reboot is
-        harmless, such as heartbeats; the electors use it for heartbeats, refreshes and resignations
-        (see docs/embedded.md). The memory store ignores it. ``on_error`` and ``reset()`` undo it,
-        like the options that do not persist.
+        every earlier one durable too), at the next checkpoint, or when the process has left a few
+        deferred groups unsynced for a while (the store's ``sync_after`` and ``sync_interval``),
+        whichever comes first. A crash of the process loses nothing; an OS crash or power loss
+        may lose it, together with every later commit that was not synced either, never an
+        earlier one. Use it for writes whose loss after a reboot is harmless, such as heartbeats;
+        the electors use it for heartbeats, refreshes and resignations (see docs/embedded.md).
+        The memory store ignores it. ``on_error`` and ``reset()`` undo it, like the options that
+        do not persist.
         """
         self._sync = False
 
