@@ -4,6 +4,7 @@ whole tree dying whatever happens to ``run``."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -160,6 +161,27 @@ def test_a_command_that_cannot_start_is_reported(guard: Guard, tmp_path: Path) -
     script.unlink()  # between run's check and the guard's exec
     with pytest.raises((CommandNotFound, CannotExecute)):
         guard.start([str(script)], env)
+
+
+def test_the_guard_execs_the_file_run_found_without_searching_path(
+    guard: Guard, tmp_path: Path
+) -> None:
+    # run resolves CMD in its PATH before asking (a typo fails before campaigning) and passes
+    # the file on; the guard's forked child then execs it directly, with argv as given.
+    guard.set_deadline(time.monotonic() + FAR)
+    marker = tmp_path / "ran"
+    script = tmp_path / "tool"
+    script.write_text(f'#!/bin/sh\necho "$1" > {marker}\n')
+    script.chmod(0o755)
+    env = {"PATH": str(tmp_path / "nowhere")}  # a search of this PATH finds nothing
+    guard._send({"op": "start", "argv": ["tool", "found"], "env": env, "executable": str(script)})
+    assert guard._answers.get(timeout=5)["ev"] == "started"
+    assert _wait_until(lambda: marker.exists() and marker.read_text() == "found\n")
+    assert _wait_until(lambda: guard._early_exit is not None), "its exit is reported"
+    # Without the file, the guard searches CMD's PATH itself, and reports what it finds.
+    guard._send({"op": "start", "argv": ["tool"], "env": env})
+    answer = guard._answers.get(timeout=5)
+    assert answer["ev"] == "failed" and answer["errno"] == errno.ENOENT, answer
 
 
 def test_sigterm_is_enough_for_a_cooperative_child(guard: Guard) -> None:

@@ -255,8 +255,8 @@ class Guard:
     ) -> ChildProcess:
         """Have the guard start CMD; raise CliFailure 127/126, or StartRefused when the guard
         knows of no leadership deadline that allows it."""
-        resolve_command(argv[0], env.get("PATH", os.defpath))
-        self._send({"op": "start", "argv": list(argv), "env": dict(env)})
+        executable = resolve_command(argv[0], env.get("PATH", os.defpath))
+        self._send({"op": "start", "argv": list(argv), "env": dict(env), "executable": executable})
         try:
             answer = self._answers.get(timeout=_ANSWER_S)
         except queue.Empty:

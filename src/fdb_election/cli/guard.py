@@ -26,7 +26,8 @@ per datagram (``SOCK_SEQPACKET``):
 
 * run → guard: ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
   every process of the host; ``null`` once leadership has ended), ``{"op": "start", "argv":
-  [...], "env": {...}}``, ``{"op": "stop", "kill_at": T}``;
+  [...], "env": {...}, "executable": PATH}`` (the file to execute, found by ``run`` in CMD's
+  ``PATH``; without it the guard searches that ``PATH`` itself), ``{"op": "stop", "kill_at": T}``;
 * guard → run: ``{"ev": "started", "pid": P}``, ``{"ev": "failed", "errno": E, "error": "..."}``,
   ``{"ev": "exited", "code": C, "signal": S, "reason": R}`` (``reason``: ``"exited"``, ``"stopped"``
   or ``"deadline"``).
@@ -268,7 +269,7 @@ class Guard:
         elif op == "stop":
             self.state.request_stop(now, float(message["kill_at"]))
         elif op == "start":
-            self._start(message["argv"], message["env"])
+            self._start(message["argv"], message["env"], message.get("executable"))
 
     def _run_gone(self) -> None:
         self.run_alive = False
@@ -277,7 +278,7 @@ class Guard:
 
     # ------------------------------------------------------------------ CMD
 
-    def _start(self, argv: list[str], env: dict[str, str]) -> None:
+    def _start(self, argv: list[str], env: dict[str, str], executable: str | None) -> None:
         if self.child is not None:
             self._send({"ev": "failed", "errno": errno.EBUSY, "error": "CMD is already running"})
             return
@@ -287,7 +288,7 @@ class Guard:
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child only execs
-            self._exec_child(argv, env, write_end)
+            self._exec_child(argv, env, executable, write_end)
         os.close(write_end)
         with os.fdopen(read_end, "rb") as errors:
             failure = errors.read()
@@ -302,7 +303,9 @@ class Guard:
         self.killing = False
         self._send({"ev": "started", "pid": pid})
 
-    def _exec_child(self, argv: list[str], env: dict[str, str], error_pipe: int) -> None:
+    def _exec_child(
+        self, argv: list[str], env: dict[str, str], executable: str | None, error_pipe: int
+    ) -> None:
         try:
             os.setpgid(0, 0)
             if self.prctl is not None:
@@ -312,6 +315,10 @@ class Guard:
             signal.set_wakeup_fd(-1)
             for signum in _RESET_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
+            if executable is not None:
+                # Found before the fork: searching PATH here, with an exec attempt per entry
+                # in a freshly forked interpreter, cost about 0.5 ms of every start.
+                os.execve(executable, argv, env)
             os.execvpe(argv[0], argv, env)
         except OSError as exc:
             os.write(error_pipe, f"{exc.errno}:{exc.strerror}".encode())
