@@ -3,6 +3,7 @@ whole tree dying whatever happens to ``run``."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import errno
 import os
@@ -142,6 +143,22 @@ def test_child_runs_in_its_own_process_group_under_the_guard(guard: Guard) -> No
         assert os.getsid(guard.pid) == guard.pid, "the guard is out of run's session"
     finally:
         child.stop(time.monotonic())
+
+
+def test_cmd_inherits_none_of_the_guard_s_descriptors(guard: Guard, tmp_path: Path) -> None:
+    # CMD gets run's standard streams and nothing else: not the guard's socket to run (a
+    # descendant holding it open would hide the guard's death from run), nor its pipes.
+    guard.set_deadline(time.monotonic() + FAR)
+    out = tmp_path / "fds"
+    program = (
+        "import os; d = '/proc/self/fd/'; "
+        "fds = {f: os.readlink(d + f) for f in os.listdir(d) if os.path.exists(d + f)}; "
+        f"open({str(out)!r}, 'w').write(repr(fds))"
+    )
+    child = guard.start([PY, "-c", program], dict(os.environ))
+    assert child.exited.wait(10) and child.exit_code == 0
+    fds = ast.literal_eval(out.read_text())
+    assert {fd: target for fd, target in fds.items() if int(fd) > 2} == {}
 
 
 def test_the_guard_refuses_to_start_cmd_without_a_deadline(guard: Guard) -> None:

@@ -385,6 +385,10 @@ def main(argv: list[str]) -> int:
     """``guard.py FD GRACE KILL_MARGIN``: serve ``run`` on the socket ``FD`` until it is gone."""
     fd, grace, kill_margin = int(argv[1]), float(argv[2]), float(argv[3])
     os.setsid()  # signals for run's process group or terminal are not for the guard
+    # Inherited from run on purpose; CMD must not inherit it in turn. A descendant of CMD that
+    # held the guard's end open would keep run from seeing the guard die, and CMD could write
+    # messages to run in the guard's name.
+    os.set_inheritable(fd, False)
     sock = socket.socket(fileno=fd)
     guard = Guard(sock, grace, kill_margin)
     guard.setup()
