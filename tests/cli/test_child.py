@@ -7,6 +7,7 @@ import ast
 import contextlib
 import errno
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from fdb_election.cli.child import Guard, StartRefused, resolve_command
 from fdb_election.cli.exit_codes import CannotExecute, CommandNotFound
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.guard import Guard as GuardLoop
-from fdb_election.cli.guard import GuardState, descendants
+from fdb_election.cli.guard import GuardState, SharedDeadline, descendants
 
 PY = sys.executable
 POLICY = GracePolicy(grace=0.3, kill_margin=0.05)
@@ -84,9 +85,14 @@ def _tree_program(pid_file: Path, *, leave: bool = False) -> str:
     )
 
 
-@pytest.fixture
-def guard() -> Iterator[Guard]:
-    g = Guard.spawn(POLICY)
+@pytest.fixture(params=["shared deadline", "deadline messages"])
+def guard(request: pytest.FixtureRequest) -> Iterator[Guard]:
+    """A guard told of deadlines through a SharedDeadline (where the platform has one), and one
+    told by a message per change: every test runs against both."""
+    shared = request.param == "shared deadline"
+    if shared and SharedDeadline.create() is None:
+        pytest.skip("no timerfd on this platform: run sends deadline messages")
+    g = Guard.spawn(POLICY, share_deadline=shared)
     try:
         yield g
     finally:
@@ -398,6 +404,95 @@ def test_the_guard_signals_each_process_of_cmd_s_tree_once(
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         cmd.wait()
+
+
+def _wakeups(pid: int) -> int:
+    """How many times process ``pid`` (its main thread) has gone to sleep and been woken."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("voluntary_ctxt_switches:")[1].split()[0])
+
+
+def _asleep(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2] == "S"
+
+
+def test_refreshes_wake_the_guard_only_without_a_shared_deadline(guard: Guard) -> None:
+    """The point of the shared deadline: a lease refresh re-arms a timer and wakes nobody, where
+    a message wakes the guard every time. Each refresh is sent once the guard sleeps again."""
+    if not LINUX:
+        pytest.skip("reads /proc")
+    now = time.monotonic()
+    guard.set_deadline(now + FAR)
+    child = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
+    try:
+        assert _wait_until(lambda: _asleep(guard.pid))
+        before = _wakeups(guard.pid)
+        for refresh in range(1, 21):
+            guard.set_deadline(now + FAR + refresh)
+            assert _wait_until(lambda: _asleep(guard.pid))
+        woken = _wakeups(guard.pid) - before
+        if guard._shared is not None:
+            assert woken <= 2, woken
+        else:
+            assert woken >= 20, woken
+        assert child.returncode is None, "CMD still runs: every refresh moved the deadline"
+    finally:
+        child.stop(time.monotonic())
+
+
+def test_a_timer_run_cannot_arm_does_not_hold_the_guard_past_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """run falls back to messages when it cannot arm the shared timer; the timer, still set for
+    an old, later deadline, must not keep the guard asleep past the lowered one."""
+    if SharedDeadline.create() is None:
+        pytest.skip("no timerfd on this platform")
+    guard = Guard.spawn(POLICY)
+    try:
+        assert guard._shared is not None
+        guard.set_deadline(time.monotonic() + FAR)
+        child = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
+
+        def cannot_arm(_when: float) -> None:
+            raise OSError(errno.EBADF, "timerfd_settime failed")
+
+        monkeypatch.setattr(guard._shared, "_arm", cannot_arm)
+        deadline = time.monotonic() + 1.0
+        guard.set_deadline(deadline)  # lowered: now a message
+        assert guard._shared is None, "run sends messages from now on"
+        assert child.exited.wait(10)
+        assert child.reason == "deadline"
+        assert time.monotonic() < deadline - POLICY.kill_margin + 0.05
+    finally:
+        guard.close()
+
+
+def test_a_shared_deadline_keeps_the_last_one_and_fires_at_the_term() -> None:
+    shared = SharedDeadline.create()
+    if shared is None:
+        pytest.skip("no timerfd on this platform")
+    # The guard's side: the same timer and page, as the guard process opens them.
+    guard_side = SharedDeadline(shared.timer_fd, shared.page_fd)
+    assert guard_side.read() == (0, None, 0.0), "nothing published yet"
+    now = time.monotonic()
+    shared.publish(now + 100.0, term_at=now + 99.0)
+    assert guard_side.read() == (2, now + 100.0, now + 100.0)
+    fires = guard_side.fires_at()
+    assert fires is not None and abs(fires - (now + 99.0)) < 0.01
+    shared.publish(None, term_at=0.0)  # leadership ended: the page keeps the last deadline
+    seq, deadline, last = guard_side.read()
+    assert (seq, deadline, last) == (4, None, now + 100.0)
+    # A time in the past fires at once; the guard takes the expiry and the timer is spent.
+    assert select.select([guard_side.timer_fd], [], [], 5.0)[0] == [guard_side.timer_fd]
+    assert guard_side.fires_at() is None
+    guard_side.drain()
+    assert select.select([guard_side.timer_fd], [], [], 0)[0] == []
+    shared.publish(time.monotonic() + 0.05, term_at=time.monotonic() + 0.02)
+    assert guard_side.fires_at() is not None
+    assert select.select([guard_side.timer_fd], [], [], 5.0)[0] == [guard_side.timer_fd]
+    os.close(shared.timer_fd)
+    os.close(shared.page_fd)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ Usage::
 
 The guard (:mod:`.guard`) is a separate small process. It is told every change of the local
 leadership deadline as it happens (from the elector's own thread, before a refresh that lowers it
-commits), and stops CMD's whole process tree on its own before that deadline, when ``run`` dies,
-or when asked. So nothing that happens to ``run`` (SIGKILL, SIGSTOP, a hang) lets CMD outlive its
-leadership; ``run``'s own timers remain as a second line (see :meth:`ChildProcess.stop`).
+commits; on Linux through a :class:`~fdb_election.cli.guard.SharedDeadline`, which wakes the guard
+only when the deadline is at risk), and stops CMD's whole process tree on its own before that
+deadline, when ``run`` dies, or when asked. So nothing that happens to ``run`` (SIGKILL, SIGSTOP,
+a hang) lets CMD outlive its leadership; ``run``'s own timers remain as a second line (see
+:meth:`ChildProcess.stop`).
 
 What can surprise you:
 
@@ -44,6 +46,7 @@ from typing import Any
 
 from fdb_election.cli.exit_codes import CannotExecute, CliFailure, CommandNotFound, signal_exit_code
 from fdb_election.cli.grace import GracePolicy
+from fdb_election.cli.guard import SharedDeadline
 
 __all__ = ["ChildProcess", "Guard", "StartRefused", "die_with_parent", "resolve_command"]
 
@@ -188,10 +191,17 @@ class ChildProcess:
 class Guard:
     """``run``'s end of its guard process (one per ``run``, started before campaigning)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket, policy: GracePolicy):
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        sock: socket.socket,
+        policy: GracePolicy,
+        shared: SharedDeadline | None = None,
+    ):
         self._process = process
         self._sock = sock
         self.policy = policy
+        self._shared = shared
         self._send_lock = threading.Lock()
         self._answers: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         # The reader thread and start() hand CMD's exit over under this lock: an "exited" that
@@ -203,9 +213,15 @@ class Guard:
         self._reader.start()
 
     @classmethod
-    def spawn(cls, policy: GracePolicy) -> Guard:
-        """Start the guard process (``python -I -S guard.py``: the standard library only)."""
+    def spawn(cls, policy: GracePolicy, *, share_deadline: bool = True) -> Guard:
+        """Start the guard process (``python -I -S guard.py``: the standard library only).
+
+        With ``share_deadline`` (and where the platform has a ``timerfd``), deadlines reach the
+        guard through a :class:`~fdb_election.cli.guard.SharedDeadline`, which wakes the guard
+        only when one is at risk; otherwise each change is a message on the socket."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        shared = SharedDeadline.create() if share_deadline else None
+        shared_fds = () if shared is None else (shared.timer_fd, shared.page_fd)
         try:
             process = subprocess.Popen(
                 [
@@ -216,8 +232,9 @@ class Guard:
                     str(theirs.fileno()),
                     repr(policy.grace),
                     repr(policy.kill_margin),
+                    *(str(fd) for fd in shared_fds),
                 ],
-                pass_fds=(theirs.fileno(),),
+                pass_fds=(theirs.fileno(), *shared_fds),
                 close_fds=True,
             )
         except OSError as exc:
@@ -225,7 +242,7 @@ class Guard:
             raise CliFailure(f"cannot start the guard process: {exc}") from exc
         finally:
             theirs.close()
-        return cls(process, ours, policy)
+        return cls(process, ours, policy, shared)
 
     @property
     def pid(self) -> int:
@@ -240,6 +257,17 @@ class Guard:
         Called on the elector's thread at every change, before a lowered deadline's record is
         committed; never blocks (a guard that cannot take it is stopped and cannot act anyway).
         """
+        if self._shared is not None:
+            # SIGTERM is due one grace period and the kill margin before the deadline; without
+            # a deadline, now (a time long past fires the timer at once).
+            term_at = 0.0 if deadline is None else self.policy.stop_at(deadline)
+            try:
+                self._shared.publish(deadline, term_at)
+                return
+            except OSError:
+                # The timer could not be armed: messages from now on. The guard does not sleep
+                # past the deadline it knows, whatever the timer says.
+                self._shared = None
         self._send({"op": "deadline", "deadline": deadline})
 
     def request_stop(self, kill_at: float) -> None:

@@ -25,7 +25,9 @@ environment), which keeps the guard small and quick to start. The protocol, one 
 per datagram (``SOCK_SEQPACKET``):
 
 * run → guard: ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
-  every process of the host; ``null`` once leadership has ended), ``{"op": "start", "argv":
+  every process of the host; ``null`` once leadership has ended; not sent on Linux, where the
+  deadline is a :class:`SharedDeadline` whose two descriptors follow ``KILL_MARGIN`` on the
+  command line), ``{"op": "start", "argv":
   [...], "env": {...}, "executable": PATH}`` (the file to execute, found by ``run`` in CMD's
   ``PATH``; without it the guard searches that ``PATH`` itself), ``{"op": "stop", "kill_at": T}``;
 * guard → run: ``{"ev": "started", "pid": P}``, ``{"ev": "failed", "errno": E, "error": "..."}``,
@@ -40,20 +42,25 @@ import ctypes
 import errno
 import json
 import math
+import mmap
 import os
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 from typing import Any
 
-__all__ = ["Guard", "GuardState", "descendants", "main"]
+__all__ = ["Guard", "GuardState", "SharedDeadline", "descendants", "main"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: How long the guard waits between rounds of SIGKILL while CMD's tree is dying.
 _KILL_ROUND_S = 0.005
+#: How much later than the guard's own SIGTERM time the shared timer may fire and still count:
+#: run rounds it up to the nanosecond.
+_TIMER_SLACK_S = 0.0005
 #: Signals whose disposition CMD gets back to the default before exec.
 _RESET_SIGNALS = (
     signal.SIGPIPE,
@@ -82,6 +89,108 @@ def _prctl() -> Any:
 
         name = find_library("c")
         return None if name is None else ctypes.CDLL(name, use_errno=True).prctl
+
+
+_CLOCK_MONOTONIC = 1  # time.monotonic()'s clock on Linux, the same in every process
+_TFD_NONBLOCK = os.O_NONBLOCK
+_TFD_CLOEXEC = os.O_CLOEXEC
+_TFD_TIMER_ABSTIME = 1
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
+
+
+class SharedDeadline:
+    """The leadership deadline, shared by ``run`` and its guard without a message per refresh.
+
+    Two things both processes hold: a page (``memfd``) with the deadline and a sequence number,
+    and a ``timerfd`` on the monotonic clock armed at the time CMD must get SIGTERM. ``run``
+    writes the page, then arms the timer, at every change of the deadline: re-arming a timer
+    wakes nobody, so a refresh costs the guard nothing. The guard sleeps on the timer; when it
+    fires (the deadline is at risk, or was lowered), the guard reads the page and acts. A ``run``
+    that is killed or stopped leaves the timer armed at the last deadline it set, so the guard
+    still acts in time. Linux only: :meth:`create` returns None elsewhere, and ``run`` then sends
+    every deadline as a message.
+    """
+
+    # A sequence number, odd while run writes (a seqlock), then the deadline and whether there
+    # is one.
+    _SEQ = struct.Struct("=Q")
+    _VALUE = struct.Struct("=d?")
+
+    def __init__(self, timer_fd: int, page_fd: int) -> None:
+        self.timer_fd = timer_fd
+        self.page_fd = page_fd
+        self._page = mmap.mmap(page_fd, mmap.PAGESIZE)
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self._seq = 0
+        self._last = 0.0  # run: the last deadline published
+
+    @classmethod
+    def create(cls) -> SharedDeadline | None:
+        """A new shared deadline (no deadline yet), or None where there is no ``timerfd``."""
+        if not sys.platform.startswith("linux") or not hasattr(os, "memfd_create"):
+            return None
+        try:
+            create = ctypes.CDLL(None, use_errno=True).timerfd_create
+            timer_fd = create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
+            if timer_fd < 0:
+                return None
+            page_fd = os.memfd_create("fdb-election-deadline", os.MFD_CLOEXEC)
+            os.ftruncate(page_fd, mmap.PAGESIZE)
+        except (OSError, AttributeError):
+            return None
+        return cls(timer_fd, page_fd)
+
+    def publish(self, deadline: float | None, term_at: float) -> None:
+        """``run``: the deadline is now ``deadline`` (None: not leading), and CMD must get SIGTERM
+        at ``term_at`` (monotonic seconds). The page first: when the timer fires, the guard finds
+        the deadline it fired for, or a later one. Once leadership has ended the page keeps the
+        last deadline: how long a stop may take is bounded by it."""
+        if deadline is not None:
+            self._last = deadline
+        self._SEQ.pack_into(self._page, 0, self._seq + 1)
+        self._VALUE.pack_into(self._page, 8, self._last, deadline is not None)
+        self._seq += 2
+        self._SEQ.pack_into(self._page, 0, self._seq)
+        self._arm(term_at)
+
+    def read(self) -> tuple[int, float | None, float]:
+        """The guard: the page's sequence number, the deadline (None: not leading) and the last
+        deadline there was (0.0: none yet)."""
+        while True:
+            (before,) = self._SEQ.unpack_from(self._page, 0)
+            last, present = self._VALUE.unpack_from(self._page, 8)
+            (after,) = self._SEQ.unpack_from(self._page, 0)
+            if before == after and not before & 1:  # not torn by a write in progress
+                return before, last if present else None, last
+
+    def fires_at(self) -> float | None:
+        """When the timer fires (monotonic seconds), or None when it is not armed: it has
+        fired since ``run`` last armed it."""
+        current = _Itimerspec()
+        now = time.monotonic()
+        if self._libc.timerfd_gettime(self.timer_fd, ctypes.byref(current)) != 0:
+            return None
+        remaining = current.it_value.tv_sec + current.it_value.tv_nsec / 1e9
+        return now + remaining if remaining > 0 else None
+
+    def drain(self) -> None:
+        """The guard: take the timer's expiry, so that it waits for the next one."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.timer_fd, 8)
+
+    def _arm(self, when: float) -> None:
+        nanos = max(1, math.ceil(when * 1e9))  # 0 would disarm it; a past time fires at once
+        spec = _Itimerspec()
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(nanos, 1_000_000_000)
+        if self._libc.timerfd_settime(self.timer_fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
 
 
 def _parent_of(pid: str) -> int | None:
@@ -180,9 +289,18 @@ class GuardState:
 class Guard:
     """The guard's loop: messages from ``run``, CMD's exit, and the state's times."""
 
-    def __init__(self, sock: socket.socket, grace: float, kill_margin: float) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        grace: float,
+        kill_margin: float,
+        shared: SharedDeadline | None = None,
+    ) -> None:
         self.sock = sock
         self.state = GuardState(grace, kill_margin)
+        # Where run keeps the deadline (None: it sends every change as a message instead).
+        self.shared = shared
+        self.seen_seq = 0  # the shared page's sequence number last taken into ``state``
         self.pid = os.getpid()
         self.child: int | None = None  # CMD's pid (= its process group), while it runs
         self.child_status: int | None = None
@@ -211,18 +329,53 @@ class Guard:
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
+        if self.shared is not None:
+            poller.register(self.shared.timer_fd, select.POLLIN)
         while self.run_alive or self.child is not None:
+            self._take_shared_deadline()
             delay = self._next_time() - time.monotonic()
             if delay <= 0:
                 self._act(time.monotonic())
                 continue
-            timeout = None if math.isinf(delay) else max(1, math.ceil(delay * 1e3))
+            timeout = None
+            if not math.isinf(delay) and not self._timer_covers_deadline():
+                timeout = max(1, math.ceil(delay * 1e3))
             for fd, _events in poller.poll(timeout):
                 if fd == self.wake_r:
                     self._on_signals()
+                elif self.shared is not None and fd == self.shared.timer_fd:
+                    self.shared.drain()
                 elif self.run_alive:
                     self._on_message()
             self._reap()
+
+    def _take_shared_deadline(self) -> None:
+        """Take the deadline run last wrote to the shared page, if it is new."""
+        if self.shared is None:
+            return
+        seq, deadline, last = self.shared.read()
+        if seq > self.seen_seq:
+            self.seen_seq = seq
+            now = time.monotonic()
+            if deadline is None and last:
+                # The guard may not have woken since early in the tenure that ended: note its
+                # last deadline first, which bounds the stop that ending it requests.
+                self.state.set_deadline(last, now)
+            self.state.set_deadline(deadline, now)
+
+    def _timer_covers_deadline(self) -> bool:
+        """Whether the shared timer wakes the guard in time for the next thing it must do.
+
+        It does while that is the deadline's SIGTERM (nothing sent yet, no explicit stop) and
+        the timer fires no later than the deadline the guard knows requires: ``run`` re-arms it
+        at every change, so the guard sleeps through refreshes instead of waking at each
+        deadline it last read. A timer set later than that (``run`` could not arm it, or wrote
+        a later deadline since the guard read the page) leaves the guard to its own timeout.
+        """
+        if self.shared is None or self.cause is not None or self.state.stop is not None:
+            return False
+        fires = self.shared.fires_at()
+        return fires is not None and fires <= self.state.term_at + _TIMER_SLACK_S
 
     # ------------------------------------------------------------------ events
 
@@ -261,6 +414,7 @@ class Guard:
         if not data:  # run is gone (killed or exited): stop CMD as if leadership had ended
             self._run_gone()
             return
+        self._take_shared_deadline()  # run may have written it since the loop looked
         message = json.loads(data)
         op = message.get("op")
         now = time.monotonic()
@@ -382,15 +536,19 @@ class Guard:
 
 
 def main(argv: list[str]) -> int:
-    """``guard.py FD GRACE KILL_MARGIN``: serve ``run`` on the socket ``FD`` until it is gone."""
+    """``guard.py FD GRACE KILL_MARGIN [TIMER_FD PAGE_FD]``: serve ``run`` on the socket ``FD``
+    until it is gone; with the last two, take the deadline from a :class:`SharedDeadline`."""
     fd, grace, kill_margin = int(argv[1]), float(argv[2]), float(argv[3])
     os.setsid()  # signals for run's process group or terminal are not for the guard
-    # Inherited from run on purpose; CMD must not inherit it in turn. A descendant of CMD that
-    # held the guard's end open would keep run from seeing the guard die, and CMD could write
-    # messages to run in the guard's name.
-    os.set_inheritable(fd, False)
+    # Inherited from run on purpose; CMD must not inherit them in turn. A descendant of CMD
+    # that held the guard's end open would keep run from seeing the guard die, and CMD could
+    # write messages to run in the guard's name.
+    shared_fds = [int(arg) for arg in argv[4:6]]
+    for inherited in (fd, *shared_fds):
+        os.set_inheritable(inherited, False)
     sock = socket.socket(fileno=fd)
-    guard = Guard(sock, grace, kill_margin)
+    shared = SharedDeadline(*shared_fds) if len(shared_fds) == 2 else None
+    guard = Guard(sock, grace, kill_margin, shared)
     guard.setup()
     guard.loop()
     return 0
