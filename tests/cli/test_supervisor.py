@@ -16,7 +16,7 @@ import pytest
 
 from fdb_election.cli.child import Guard
 from fdb_election.cli.grace import GracePolicy
-from fdb_election.cli.run import Supervisor
+from fdb_election.cli.run import Supervisor, SupervisorAlarm
 
 PY = sys.executable
 
@@ -31,6 +31,8 @@ class ScriptedElector:
 
     def __init__(self, guard: Guard) -> None:
         self.guard = guard
+        # What else hears of deadline changes on the elector's thread (run: the supervisor).
+        self.listeners: list[Callable[[float | None], object]] = []
         self.deadline: float | None = None
         self.ballot: int | None = None
         self.failure: BaseException | None = None  # set when the elector stops on its own
@@ -44,6 +46,8 @@ class ScriptedElector:
     def _set_deadline(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.guard.set_deadline(deadline)
+        for listener in self.listeners:
+            listener(deadline)
 
     def elect(self, ballot: int, lease: float) -> None:
         self.ballot = ballot
@@ -111,9 +115,14 @@ def guards() -> Iterator[Callable[[GracePolicy], Guard]]:
 
 
 def _supervise(
-    elector: ScriptedElector, argv: list[str], policy: GracePolicy
+    elector: ScriptedElector,
+    argv: list[str],
+    policy: GracePolicy,
+    *,
+    wake: threading.Event | None = None,
+    alarm: bool = False,
 ) -> tuple[Supervisor, threading.Thread, list[int]]:
-    wake = threading.Event()
+    wake = threading.Event() if wake is None else wake
     supervisor = Supervisor(
         elector,
         policy,
@@ -122,7 +131,12 @@ def _supervise(
         wake=wake,
         say=lambda _m: None,
         launch=elector.guard.start,
+        alarm=SupervisorAlarm.create(wake) if alarm else None,
     )
+    if alarm:
+        if supervisor.alarm is None:
+            pytest.skip("no timerfd on this platform")
+        elector.listeners.append(supervisor.deadline_changed)
     result: list[int] = []
     thread = threading.Thread(target=lambda: result.append(supervisor.loop()), daemon=True)
     thread.start()
@@ -269,3 +283,88 @@ def test_two_failed_writes_in_a_row_end_a_follower_loop(
     thread.join(10.0)
     assert result == [1]
     assert supervisor.database_failure is elector.last_error
+
+
+class _CountingWake(threading.Event):
+    """An Event that counts how often the loop went to sleep on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
+
+
+@pytest.mark.parametrize("alarm", [True, False], ids=["alarm", "timeouts"])
+def test_with_the_alarm_refreshes_do_not_wake_the_loop(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard], alarm: bool
+) -> None:
+    """Each refresh moves the SIGTERM time; without the alarm the loop wakes at the old one and
+    sleeps again, with it the loop sleeps until something happens."""
+    policy = GracePolicy(grace=0.1, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
+    wake = _CountingWake()
+    supervisor, thread, result = _supervise(
+        elector, _recording_cmd(tmp_path), policy, wake=wake, alarm=alarm
+    )
+    elector.elect(ballot=3, lease=0.5)
+    supervisor.wake.set()
+    assert _wait_until(lambda: supervisor.child is not None)
+    child = supervisor.child
+    assert child is not None
+    before = wake.waits
+    for _ in range(10):  # SIGTERM would be due 0.35 s after each refresh
+        time.sleep(0.15)  # the refresh cadence under test, not a settle wait
+        elector.refresh(0.5)
+    woken = wake.waits - before
+    if alarm:
+        assert woken <= 1, woken
+    else:
+        assert woken >= 3, woken
+    assert not child.exited.is_set()
+    supervisor.request_stop(signal.SIGINT)
+    thread.join(5)
+    assert result == [128 + signal.SIGINT]
+
+
+def test_with_the_guard_stopped_the_loop_s_alarm_still_kills_cmd_before_the_deadline(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
+    """The guard is the first line; when it is stopped (SIGSTOP), the loop is the second: its
+    alarm wakes it at the SIGTERM time, and run kills CMD's group itself at the kill time."""
+    policy = GracePolicy(grace=0.2, kill_margin=0.1)
+    guard = guards(policy)
+    elector = ScriptedElector(guard)
+    supervisor, thread, _ = _supervise(
+        elector, _recording_cmd(tmp_path, ignore_term=True), policy, alarm=True
+    )
+    elector.elect(ballot=9, lease=30)
+    supervisor.wake.set()
+    assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
+    child = supervisor.child
+    assert child is not None
+    os.kill(guard.pid, signal.SIGSTOP)
+    try:
+        assert _wait_until(lambda: Path(f"/proc/{guard.pid}/stat").read_text().split()[2] == "T")
+        elector.refresh(1.0)  # the last refresh: the deadline is 1 s away
+        deadline = elector.deadline
+        assert deadline is not None
+        assert _wait_until(lambda: not _alive(child.pid), timeout=5)
+        assert time.monotonic() < deadline, "run killed CMD's group itself, before the deadline"
+    finally:
+        os.kill(guard.pid, signal.SIGCONT)
+    assert child.exited.wait(5), "the resumed guard reports CMD gone"
+    supervisor.request_stop(signal.SIGTERM)
+    thread.join(5)
+    assert not thread.is_alive()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2] != "Z"

@@ -52,7 +52,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["Guard", "GuardState", "SharedDeadline", "descendants", "main"]
+__all__ = ["Guard", "GuardState", "MonotonicTimer", "SharedDeadline", "descendants", "main"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -105,16 +105,61 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
+class MonotonicTimer:
+    """A ``timerfd`` on the monotonic clock: one thread or process re-arms it, which wakes
+    nobody, and another sleeps on its descriptor until it fires. Linux only."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._libc = ctypes.CDLL(None, use_errno=True)
+
+    @classmethod
+    def create(cls) -> MonotonicTimer | None:
+        """A new, unarmed timer (close-on-exec, non-blocking), or None without ``timerfd``."""
+        if not sys.platform.startswith("linux"):
+            return None
+        try:
+            fd = ctypes.CDLL(None, use_errno=True).timerfd_create(
+                _CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC
+            )
+        except (OSError, AttributeError):
+            return None
+        return cls(fd) if fd >= 0 else None
+
+    def arm(self, when: float) -> None:
+        """Fire at ``when`` (monotonic seconds); a time already past fires at once."""
+        nanos = max(1, math.ceil(when * 1e9))  # 0 would disarm it
+        spec = _Itimerspec()
+        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(nanos, 1_000_000_000)
+        if self._libc.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+
+    def fires_at(self) -> float | None:
+        """When the timer fires (monotonic seconds), or None when it is not armed: it has
+        fired since it was last armed."""
+        current = _Itimerspec()
+        now = time.monotonic()
+        if self._libc.timerfd_gettime(self.fd, ctypes.byref(current)) != 0:
+            return None
+        remaining = current.it_value.tv_sec + current.it_value.tv_nsec / 1e9
+        return now + remaining if remaining > 0 else None
+
+    def drain(self) -> None:
+        """Take the timer's expiry, so that its descriptor waits for the next one."""
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.fd, 8)
+
+
 class SharedDeadline:
     """The leadership deadline, shared by ``run`` and its guard without a message per refresh.
 
     Two things both processes hold: a page (``memfd``) with the deadline and a sequence number,
-    and a ``timerfd`` on the monotonic clock armed at the time CMD must get SIGTERM. ``run``
-    writes the page, then arms the timer, at every change of the deadline: re-arming a timer
-    wakes nobody, so a refresh costs the guard nothing. The guard sleeps on the timer; when it
-    fires (the deadline is at risk, or was lowered), the guard reads the page and acts. A ``run``
-    that is killed or stopped leaves the timer armed at the last deadline it set, so the guard
-    still acts in time. Linux only: :meth:`create` returns None elsewhere, and ``run`` then sends
+    and a :class:`MonotonicTimer` armed at the time CMD must get SIGTERM. ``run`` writes the
+    page, then arms the timer, at every change of the deadline: re-arming a timer wakes nobody,
+    so a refresh costs the guard nothing. The guard sleeps on the timer; when it fires (the
+    deadline is at risk, or was lowered), the guard reads the page and acts. A ``run`` that is
+    killed or stopped leaves the timer armed at the last deadline it set, so the guard still
+    acts in time. Linux only: :meth:`create` returns None elsewhere, and ``run`` then sends
     every deadline as a message.
     """
 
@@ -124,28 +169,28 @@ class SharedDeadline:
     _VALUE = struct.Struct("=d?")
 
     def __init__(self, timer_fd: int, page_fd: int) -> None:
+        self.timer = MonotonicTimer(timer_fd)
         self.timer_fd = timer_fd
         self.page_fd = page_fd
         self._page = mmap.mmap(page_fd, mmap.PAGESIZE)
-        self._libc = ctypes.CDLL(None, use_errno=True)
         self._seq = 0
         self._last = 0.0  # run: the last deadline published
 
     @classmethod
     def create(cls) -> SharedDeadline | None:
         """A new shared deadline (no deadline yet), or None where there is no ``timerfd``."""
-        if not sys.platform.startswith("linux") or not hasattr(os, "memfd_create"):
+        if not hasattr(os, "memfd_create"):
+            return None
+        timer = MonotonicTimer.create()
+        if timer is None:
             return None
         try:
-            create = ctypes.CDLL(None, use_errno=True).timerfd_create
-            timer_fd = create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
-            if timer_fd < 0:
-                return None
             page_fd = os.memfd_create("fdb-election-deadline", os.MFD_CLOEXEC)
             os.ftruncate(page_fd, mmap.PAGESIZE)
-        except (OSError, AttributeError):
+        except OSError:
+            os.close(timer.fd)
             return None
-        return cls(timer_fd, page_fd)
+        return cls(timer.fd, page_fd)
 
     def publish(self, deadline: float | None, term_at: float) -> None:
         """``run``: the deadline is now ``deadline`` (None: not leading), and CMD must get SIGTERM
@@ -171,26 +216,16 @@ class SharedDeadline:
                 return before, last if present else None, last
 
     def fires_at(self) -> float | None:
-        """When the timer fires (monotonic seconds), or None when it is not armed: it has
-        fired since ``run`` last armed it."""
-        current = _Itimerspec()
-        now = time.monotonic()
-        if self._libc.timerfd_gettime(self.timer_fd, ctypes.byref(current)) != 0:
-            return None
-        remaining = current.it_value.tv_sec + current.it_value.tv_nsec / 1e9
-        return now + remaining if remaining > 0 else None
+        """When the timer fires (monotonic seconds), or None when it has fired since ``run``
+        last armed it."""
+        return self.timer.fires_at()
 
     def drain(self) -> None:
         """The guard: take the timer's expiry, so that it waits for the next one."""
-        with contextlib.suppress(BlockingIOError):
-            os.read(self.timer_fd, 8)
+        self.timer.drain()
 
     def _arm(self, when: float) -> None:
-        nanos = max(1, math.ceil(when * 1e9))  # 0 would disarm it; a past time fires at once
-        spec = _Itimerspec()
-        spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(nanos, 1_000_000_000)
-        if self._libc.timerfd_settime(self.timer_fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
-            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self.timer.arm(when)
 
 
 def _parent_of(pid: str) -> int | None:

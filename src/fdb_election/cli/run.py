@@ -40,6 +40,7 @@ does not re-check it.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 import time
@@ -54,11 +55,12 @@ from fdb_election.cli.child import ChildProcess, Guard, StartRefused, resolve_co
 from fdb_election.cli.context import CliContext, common_options, database_errors, pass_cli, transact
 from fdb_election.cli.exit_codes import ExitCode, signal_exit_code
 from fdb_election.cli.grace import GracePolicy, GraceTooLong
+from fdb_election.cli.guard import MonotonicTimer
 from fdb_election.cli.http_option import Address, http_option, serve_for_command
 from fdb_election.cli.output import format_seconds
 from fdb_election.runtime.events import Release
 
-__all__ = ["Supervisor", "run"]
+__all__ = ["Supervisor", "SupervisorAlarm", "run"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _MIN_PAUSE_S = 0.001
@@ -66,11 +68,64 @@ _MIN_PAUSE_S = 0.001
 #: error). Retrying cannot help until someone fixes the disk.
 _IO_ERROR = 1510
 _UNWRITABLE_STOP_S = 0.5
+#: How much later than the loop's own SIGTERM time the alarm may fire and still count (it is
+#: rounded up to the nanosecond).
+_ALARM_SLACK_S = 0.0005
 
 
 def _say(message: str) -> None:
     """Progress goes to stderr so that CMD's stdout stays its own."""
     click.echo(f"fdb-election run: {message}", err=True)
+
+
+class SupervisorAlarm:
+    """Wakes the supervisor's loop at its SIGTERM time, so that the loop need not wake at every
+    lease refresh.
+
+    A timeout on the loop's ``wake.wait`` is fixed when the loop goes to sleep: each refresh
+    moves the SIGTERM time later, and the loop wakes at the old one only to sleep again. The
+    alarm is a :class:`~fdb_election.cli.guard.MonotonicTimer` that the elector's thread re-arms
+    at every deadline change (which wakes nobody), and a thread that sleeps on it and sets
+    ``wake`` only when it fires. Linux only: :meth:`create` returns None elsewhere.
+    """
+
+    def __init__(self, timer: MonotonicTimer, wake: threading.Event) -> None:
+        self._timer = timer
+        self._wake = wake
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="fdb-election-alarm", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def create(cls, wake: threading.Event) -> SupervisorAlarm | None:
+        """An alarm that sets ``wake``, or None where there is no ``timerfd``."""
+        timer = MonotonicTimer.create()
+        return None if timer is None else cls(timer, wake)
+
+    def arm(self, when: float) -> None:
+        """Set ``wake`` at ``when`` (``time.monotonic()`` seconds; a past time: at once)."""
+        self._timer.arm(when)
+
+    def fires_at(self) -> float | None:
+        """When the alarm goes off, or None when it has since it was last armed."""
+        return self._timer.fires_at()
+
+    def close(self) -> None:
+        """Stop the alarm's thread."""
+        os.write(self._stop_w, b"x")
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([self._timer.fd, self._stop_r], [], [])
+                if self._stop_r in ready:
+                    return
+                self._timer.drain()
+                self._wake.set()
+        finally:
+            for fd in (self._timer.fd, self._stop_r, self._stop_w):
+                os.close(fd)
 
 
 class Supervisor:
@@ -81,6 +136,8 @@ class Supervisor:
     set by the elector's callbacks, :meth:`stepped`, CMD's exit and stop signals, so the loop
     sleeps until something happens or until the moment CMD must be stopped.
     ``launch(argv, env, on_exit=)`` starts CMD (:meth:`Guard.start`; tests pass a stand-in).
+    ``alarm`` (with the default ``clock`` only) wakes the loop at its SIGTERM time instead of a
+    timeout that each refresh would outdate: :meth:`deadline_changed` re-arms it.
     The guard stops CMD by the deadline on its own; the loop's own timing is the second line,
     and a CMD the guard stopped for the deadline is treated like one the loop stopped at risk.
 
@@ -101,8 +158,10 @@ class Supervisor:
         launch: Callable[..., ChildProcess],
         clock: Callable[[], float] = time.monotonic,
         say: Callable[[str], None] = _say,
+        alarm: SupervisorAlarm | None = None,
     ) -> None:
         self.elector = elector
+        self.alarm = alarm
         self.policy = policy
         self.argv = list(argv)
         self.env = env
@@ -195,7 +254,19 @@ class Supervisor:
             if now >= stop_at:
                 self.stop_child("leadership at risk: no lease refresh committed in time")
                 continue
-            self.wake.wait(stop_at - now)
+            if self._alarm_covers(stop_at):
+                self.wake.wait()  # until an event, or the alarm at the SIGTERM time
+            else:
+                self.wake.wait(stop_at - now)
+
+    def _alarm_covers(self, stop_at: float) -> bool:
+        """Whether the alarm goes off no later than ``stop_at``: the loop may then wait for
+        events alone. Refreshes re-arm it later; one set later than the loop's own reckoning
+        (a refresh since the loop looked) leaves the loop to its timeout, once."""
+        if self.alarm is None:
+            return False
+        fires = self.alarm.fires_at()
+        return fires is not None and fires <= stop_at + _ALARM_SLACK_S
 
     def stepped(self) -> None:
         """After each elector step (on the elector's thread): wake the loop for what sends no
@@ -272,6 +343,16 @@ class Supervisor:
         the loop (a handover is that much faster); a refresh wakes the loop only while CMD is
         held back at risk.
         """
+        if deadline is not None:
+            # The bound of a stop once leadership has ended: the loop, asleep until its alarm,
+            # may not have looked at the deadline since the tenure began.
+            self._last_deadline = deadline
+        if self.alarm is not None:
+            try:
+                self.alarm.arm(0.0 if deadline is None else self.policy.stop_at(deadline))
+            except OSError:  # cannot happen with a valid timer; fall back to timeouts
+                self.alarm = None
+                self.wake.set()
         if deadline is not None and self.child is None and self._held_for is None:
             self._start_child()
             self.wake.set()
@@ -419,7 +500,8 @@ def run(
             raise click.BadParameter(str(exc), param_hint="'--id'") from exc
     serve_for_command(elector, http)
     guard = Guard.spawn(policy)
-    supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start)
+    alarm = SupervisorAlarm.create(wake)
+    supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start, alarm=alarm)
     watched = supervisor
 
     def deadline_changed(deadline: float | None) -> None:
@@ -442,4 +524,6 @@ def run(
             # Resigning needs a write: with a database that cannot be written, do not wait long.
             elector.stop(_UNWRITABLE_STOP_S if supervisor.database_failure is not None else 5.0)
             guard.close()
+            if alarm is not None:
+                alarm.close()
     click.get_current_context().exit(code)
