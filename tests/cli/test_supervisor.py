@@ -368,3 +368,19 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat[stat.rfind(")") + 2] != "Z"
+
+
+def test_an_alarm_whose_thread_is_gone_reports_nothing_armed() -> None:
+    """The loop waits without a timeout only on an alarm that can still wake it."""
+    wake = threading.Event()
+    alarm = SupervisorAlarm.create(wake)
+    if alarm is None:
+        pytest.skip("no timerfd on this platform")
+    alarm.arm(time.monotonic() + 100.0)
+    fires = alarm.fires_at()
+    assert fires is not None and fires > time.monotonic() + 99.0
+    alarm.arm(0.0)  # long past: it goes off at once and sets wake
+    assert wake.wait(5)
+    alarm.arm(time.monotonic() + 100.0)
+    alarm.close()
+    assert alarm.fires_at() is None

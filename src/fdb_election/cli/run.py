@@ -107,8 +107,9 @@ class SupervisorAlarm:
         self._timer.arm(when)
 
     def fires_at(self) -> float | None:
-        """When the alarm goes off, or None when it has since it was last armed."""
-        return self._timer.fires_at()
+        """When the alarm goes off, or None when it has since it was last armed (or its thread
+        is gone, so that it would wake nobody)."""
+        return self._timer.fires_at() if self._thread.is_alive() else None
 
     def close(self) -> None:
         """Stop the alarm's thread."""
@@ -116,9 +117,12 @@ class SupervisorAlarm:
         self._thread.join(5)
 
     def _run(self) -> None:
+        poller = select.poll()  # not select(): descriptors above 1023 are fine
+        poller.register(self._timer.fd, select.POLLIN)
+        poller.register(self._stop_r, select.POLLIN)
         try:
             while True:
-                ready, _, _ = select.select([self._timer.fd, self._stop_r], [], [])
+                ready = {fd for fd, _events in poller.poll()}
                 if self._stop_r in ready:
                     return
                 self._timer.drain()
