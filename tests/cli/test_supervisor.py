@@ -364,9 +364,9 @@ def test_with_the_guard_stopped_the_loop_s_alarm_still_kills_cmd_before_the_dead
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):  # gone, perhaps between the two calls
         return False
-    stat = Path(f"/proc/{pid}/stat").read_text()
     return stat[stat.rfind(")") + 2] != "Z"
 
 
