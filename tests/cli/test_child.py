@@ -435,7 +435,7 @@ def test_refreshes_wake_the_guard_only_without_a_shared_deadline(guard: Guard) -
         if guard._shared is not None:
             assert woken <= 2, woken
         else:
-            assert woken >= 20, woken
+            assert woken >= 10, woken  # one per refresh, unless two arrive in one wake-up
         assert child.returncode is None, "CMD still runs: every refresh moved the deadline"
     finally:
         child.stop(time.monotonic())

@@ -315,14 +315,16 @@ def test_with_the_alarm_refreshes_do_not_wake_the_loop(
     child = supervisor.child
     assert child is not None
     before = wake.waits
-    for _ in range(10):  # SIGTERM would be due 0.35 s after each refresh
+    for _ in range(20):  # SIGTERM would be due 0.35 s after each refresh
         time.sleep(0.15)  # the refresh cadence under test, not a settle wait
         elector.refresh(0.5)
     woken = wake.waits - before
+    # A wake-up or two may be left from starting CMD; without the alarm the loop wakes about
+    # every 0.3 s for 3 s.
     if alarm:
-        assert woken <= 1, woken
+        assert woken <= 3, woken
     else:
-        assert woken >= 3, woken
+        assert woken >= 6, woken
     assert not child.exited.is_set()
     supervisor.request_stop(signal.SIGINT)
     thread.join(5)
