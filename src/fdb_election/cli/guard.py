@@ -27,9 +27,9 @@ per datagram (``SOCK_SEQPACKET``):
 * run → guard: ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
   every process of the host; ``null`` once leadership has ended; not sent on Linux, where the
   deadline is a :class:`SharedDeadline` whose two descriptors follow ``KILL_MARGIN`` on the
-  command line), ``{"op": "start", "argv":
-  [...], "env": {...}, "executable": PATH}`` (the file to execute, found by ``run`` in CMD's
-  ``PATH``; without it the guard searches that ``PATH`` itself), ``{"op": "stop", "kill_at": T}``;
+  command line), ``{"op": "start", "argv": [...], "env": {...}, "executable": PATH}`` (the file
+  to execute, found by ``run`` in CMD's ``PATH``; without it the guard searches that ``PATH``
+  itself), ``{"op": "stop", "kill_at": T}``;
 * guard → run: ``{"ev": "started", "pid": P}``, ``{"ev": "failed", "errno": E, "error": "..."}``,
   ``{"ev": "exited", "code": C, "signal": S, "reason": R}`` (``reason``: ``"exited"``, ``"stopped"``
   or ``"deadline"``).
@@ -58,9 +58,6 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: How long the guard waits between rounds of SIGKILL while CMD's tree is dying.
 _KILL_ROUND_S = 0.005
-#: How much later than the guard's own SIGTERM time the shared timer may fire and still count:
-#: run rounds it up to the nanosecond.
-_TIMER_SLACK_S = 0.0005
 #: Signals whose disposition CMD gets back to the default before exec.
 _RESET_SIGNALS = (
     signal.SIGPIPE,
@@ -143,6 +140,12 @@ class MonotonicTimer:
             return None
         remaining = current.it_value.tv_sec + current.it_value.tv_nsec / 1e9
         return now + remaining if remaining > 0 else None
+
+    def fires_by(self, when: float) -> bool:
+        """Whether the timer is armed to fire no later than ``when``: whoever sleeps on it then
+        needs no timeout of its own for ``when``. (Arming rounds up to the nanosecond.)"""
+        fires = self.fires_at()
+        return fires is not None and fires <= when + 0.0005
 
     def drain(self) -> None:
         """Take the timer's expiry, so that its descriptor waits for the next one."""
@@ -409,8 +412,7 @@ class Guard:
         """
         if self.shared is None or self.cause is not None or self.state.stop is not None:
             return False
-        fires = self.shared.fires_at()
-        return fires is not None and fires <= self.state.term_at + _TIMER_SLACK_S
+        return self.shared.timer.fires_by(self.state.term_at)
 
     # ------------------------------------------------------------------ events
 

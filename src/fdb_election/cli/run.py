@@ -68,9 +68,6 @@ _MIN_PAUSE_S = 0.001
 #: error). Retrying cannot help until someone fixes the disk.
 _IO_ERROR = 1510
 _UNWRITABLE_STOP_S = 0.5
-#: How much later than the loop's own SIGTERM time the alarm may fire and still count (it is
-#: rounded up to the nanosecond).
-_ALARM_SLACK_S = 0.0005
 
 
 def _say(message: str) -> None:
@@ -110,6 +107,11 @@ class SupervisorAlarm:
         """When the alarm goes off, or None when it has since it was last armed (or its thread
         is gone, so that it would wake nobody)."""
         return self._timer.fires_at() if self._thread.is_alive() else None
+
+    def fires_by(self, when: float) -> bool:
+        """Whether the alarm goes off no later than ``when`` (and its thread is there to wake
+        the loop)."""
+        return self._thread.is_alive() and self._timer.fires_by(when)
 
     def close(self) -> None:
         """Stop the alarm's thread."""
@@ -267,10 +269,7 @@ class Supervisor:
         """Whether the alarm goes off no later than ``stop_at``: the loop may then wait for
         events alone. Refreshes re-arm it later; one set later than the loop's own reckoning
         (a refresh since the loop looked) leaves the loop to its timeout, once."""
-        if self.alarm is None:
-            return False
-        fires = self.alarm.fires_at()
-        return fires is not None and fires <= stop_at + _ALARM_SLACK_S
+        return self.alarm is not None and self.alarm.fires_by(stop_at)
 
     def stepped(self) -> None:
         """After each elector step (on the elector's thread): wake the loop for what sends no

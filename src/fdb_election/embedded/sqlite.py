@@ -47,9 +47,9 @@ backend differs), and keeps them across processes:
   commit of any process (or checkpoint), and an OS crash can lose only deferred commits made after
   the last sync. A process syncs anyway once it has left ``sync_after`` (4) deferred groups
   unsynced over at least ``sync_interval`` (1 s), so that the next synced commit, often a claim,
-  has little to write out. The electors defer only writes whose loss
-  after a reboot is harmless (heartbeats, refreshes, resignations; a claim always syncs). A crash
-  in the middle of a commit is rolled back by SQLite's WAL recovery.
+  has little to write out. The electors defer only writes whose loss after a reboot is harmless
+  (heartbeats, refreshes, resignations; a claim always syncs). A crash in the middle of a commit
+  is rolled back by SQLite's WAL recovery.
 * **A full disk** (or an I/O error) while committing is error 1510 ``io_error``, which no retry
   loop retries, with a message naming the file: retrying cannot help until someone frees space.
   The failed commit is rolled back; the file and everything committed before stay intact and
@@ -304,8 +304,8 @@ class SQLiteStorage:
     ``lock_timeout`` bounds how long a commit waits for another process's commit section
     (then 1038, retryable); ``version_clock`` gives wall-clock seconds and must be the real clock
     whenever several processes share the file; ``fallback_interval`` is the slow watch re-check;
-    ``max_group`` caps the transactions of one group commit (1 turns grouping off);
-    A group of deferred commits syncs anyway once this object has left ``sync_after`` groups
+    ``max_group`` caps the transactions of one group commit (1 turns grouping off). A group of
+    deferred commits syncs anyway once this object has left ``sync_after`` groups
     unsynced since its last sync and ``sync_interval`` seconds have passed since then (see
     :data:`SYNC_AFTER` and :data:`SYNC_INTERVAL`; both 0 sync every commit), timed with the
     monotonic ``clock``.
