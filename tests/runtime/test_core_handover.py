@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, new_election, start
 
-from fdb_election.election import ElectionConfig
+from fdb_election.election import ElectionConfig, LeaderElection, layout
 from fdb_election.runtime import (
     Demoted,
     ElectorCore,
@@ -52,6 +52,49 @@ def test_resignation_is_taken_over_at_once_through_the_watch(db: Any, clock: Man
     assert wait_for_wake(follower), "the follower's watch on the leader key must fire"
     follower.step()  # no virtual time has passed
     assert follower.is_leader
+
+
+def test_a_claim_after_a_resignation_reads_the_candidates_once(
+    db: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim of an empty key asks whether a higher priority waits, then looks for a
+    # preemptor of the new tenure: one scan of the candidates serves both (it is on the
+    # handover's path).
+    leader = make_core(db, clock, "a")
+    follower = make_core(db, clock, "b")
+    start(leader)
+    start(follower)
+    leader.request_stop()
+    leader.step()
+    assert wait_for_wake(follower)
+    scans: list[object] = []
+    scan = LeaderElection.list_candidates
+
+    def counted(self: LeaderElection, tr: Any, current_time: Any) -> Any:
+        scans.append(current_time)
+        return scan(self, tr, current_time)
+
+    monkeypatch.setattr(LeaderElection, "list_candidates", counted)
+    follower.step()
+    assert follower.is_leader
+    assert len(scans) == 1, f"the claim step scanned the candidates {len(scans)} times"
+
+
+def test_a_claim_of_an_empty_key_still_lets_a_live_higher_priority_go_first(
+    db: Any, clock: ManualClock
+) -> None:
+    leader = make_core(db, clock, "a")
+    low = make_core(db, clock, "low", priority=0)
+    high = make_core(db, clock, "high", priority=5)
+    for core in (leader, low, high):
+        start(core)
+    leader.request_stop()
+    leader.step()
+    assert wait_for_wake(low)
+    low.step()  # the shared scan saw "high" alive: low holds back
+    assert not low.is_leader
+    high.step()
+    assert high.is_leader
 
 
 def test_preemption_is_a_handover_never_two_leaders(db: Any, clock: ManualClock) -> None:
@@ -205,6 +248,69 @@ def test_leader_evicts_a_dead_candidate_within_two_candidate_timeouts(
     driver.run_for(timeout + CONFIG.heartbeat_interval.total_seconds() + 0.1)
     assert not registered()
     assert leader.is_leader
+
+
+def test_an_eviction_pass_that_evicts_nobody_needs_no_transaction_of_its_own(
+    db: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pass chooses from the scan of the refresh it follows; only writing (an eviction)
+    # takes a transaction of its own.
+    leader = make_core(db, clock, "a")
+    follower = make_core(db, clock, "b")
+    start(leader)
+    start(follower)
+    transactions = 0
+    new_transaction = ElectorCore._transaction
+
+    def counted(self: ElectorCore) -> Any:
+        nonlocal transactions
+        if self is leader:
+            transactions += 1
+        return new_transaction(self)
+
+    monkeypatch.setattr(ElectorCore, "_transaction", counted)
+    scans: list[object] = []
+    scan = LeaderElection.list_candidates
+
+    def counted_scan(self: LeaderElection, tr: Any, current_time: Any) -> Any:
+        scans.append(current_time)
+        return scan(self, tr, current_time)
+
+    monkeypatch.setattr(LeaderElection, "list_candidates", counted_scan)
+    timeout = CONFIG.candidate_timeout.total_seconds()
+    refreshes = 0
+    while refreshes * 0.3 < 3 * timeout:
+        follower.step()
+        clock.advance(0.3)
+        transactions = 0
+        leader.step()
+        refreshes += 1
+        assert leader.is_leader
+        assert transactions == 1, f"refresh {refreshes} took {transactions} transactions"
+    # The passes ran (each scanned): at least one per candidate_timeout.
+    assert len(scans) >= 3
+
+
+@pytest.mark.parametrize("preemption", [True, False])
+def test_a_candidate_value_that_does_not_decode_costs_no_refresh(
+    db: Any, clock: ManualClock, preemption: bool
+) -> None:
+    # The scans for a preemptor and for the eviction pass run in the claim or refresh
+    # transaction: when they fail, the leader must keep refreshing.
+    config = ElectionConfig(
+        lease_duration=LEASE, heartbeat_interval=LEASE / 3, allow_preemption=preemption
+    )
+    leader = make_core(db, clock, "a", config=config)
+    start(leader)
+    tr = db.create_transaction()
+    tr[layout.candidate_key(leader.election.subspace, "garbled")] = b"not a tuple"
+    tr.commit().wait()
+    timeout = config.candidate_timeout.total_seconds()
+    for _ in range(int(2 * timeout / 0.3) + 1):
+        clock.advance(0.3)
+        leader.step()
+        assert leader.is_leader
+    assert "does not decode" in str(leader.last_error)
 
 
 def test_a_leader_whose_wall_clock_runs_ahead_evicts_no_live_candidate(

@@ -57,10 +57,11 @@ from fdb_election.election.errors import (
     ProcessNotFound,
     UnregisteredCandidate,
 )
+from fdb_election.election.times import to_nanos
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.identity import Registrations
-from fdb_election.runtime.leader_duties import EVICTION_BATCH, LeaderDuties, highest_above
+from fdb_election.runtime.leader_duties import EVICTION_BATCH, LeaderDuties, Scan, highest_above
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.observation import LeaderObservation
 from fdb_election.runtime.settings import ElectorSettings, config_problem
@@ -593,7 +594,9 @@ class ElectorCore:
             and attempt.enabled
             and (not continues or self._duties.scan_due(attempt.start, every=attempt.lease))
         ):
-            preemptor = self._preemptor(attempt.tr)  # acted on only after the commit
+            preemptor = self._preemptor(attempt)  # acted on only after the commit
+        if claimed is not None and self._eviction_due(self.clock.monotonic()):
+            self._scan_for_eviction(attempt)
         if claimed is not None:
             # The deadline uses the lease read in THIS transaction, the one the record was
             # written with; it caps the current deadline before the commit too, in case the
@@ -609,7 +612,7 @@ class ElectorCore:
         self._adopt(claimed, attempt.start, attempt.lease)
         if self.is_leader:
             self._watches.drop("leader")  # its own refreshes would fire it
-            yield from self._maintain(preemptor)
+            yield from self._maintain(preemptor, attempt.candidates)
         return 0.0 if self._resign_pending is not None else delay
 
     # ------------------------------------------------------------------ follower rules
@@ -619,7 +622,14 @@ class ElectorCore:
 
         def higher_priority_waiting() -> bool:
             # The seed's wall-clock liveness: used only to let a higher priority claim first.
-            alive = self.election.list_candidates(attempt.tr.snapshot, attempt.current_time)
+            # (``list_candidates``'s test, on exact nanoseconds: a timedelta keeps microseconds.)
+            now_ns = to_nanos(attempt.current_time, "current_time")
+            timeout_ns = attempt.config.candidate_timeout_ns
+            alive = (
+                c
+                for c in self._candidates(attempt)
+                if max(now_ns - c.last_heartbeat_nanos, 0) < timeout_ns
+            )
             return highest_above(alive, self.process_id, self.priority) is not None
 
         return self._observation.claim_time(
@@ -724,23 +734,48 @@ class ElectorCore:
             self._metrics.leadership(True, state.ballot)
             _log.info("%s: elected (ballot %d, lease %.3fs)", self._context(), state.ballot, lease)
 
-    def _preemptor(self, tr: Any) -> CandidateInfo | None:
-        """The leader's preemptor: a higher priority seen heartbeating (see ``leader_duties``)."""
+    def _candidates(self, attempt: Attempt) -> list[CandidateInfo]:
+        """Every registered candidate, scanned at most once per attempt (a snapshot read).
+
+        A claim of an empty key asks whether a higher priority waits, then (the claim made)
+        looks for a preemptor, then may evict: one scan serves all three. Nothing the attempt
+        writes in between is a candidate key, so a second scan would return the same list.
+        """
+        if attempt.candidates is None:
+            found = self.election.list_candidates(attempt.tr.snapshot, timedelta(0))
+            attempt.candidates = (found, self.clock.monotonic())
+        return attempt.candidates[0]
+
+    def _preemptor(self, attempt: Attempt) -> CandidateInfo | None:
+        """The leader's preemptor: a higher priority seen heartbeating (see ``leader_duties``).
+
+        A scan that fails (say, a candidate value that does not decode) finds none: that costs
+        a preemption, where failing the claim or refresh would cost the leadership itself.
+        """
+        try:
+            self._candidates(attempt)
+        except Exception as exc:
+            self._note_error(exc, "preemptor scan")
+            return None
         return self._duties.preemptor(
-            tr,
+            attempt.tr,
             self.clock.monotonic,
+            scanned=attempt.candidates,
             priority=self.priority,
             leading=lambda: self.is_leader,
             within=self._config_in_use().candidate_timeout.total_seconds(),
         )
 
-    def _maintain(self, preemptor: CandidateInfo | None) -> StepGenerator:
+    def _maintain(self, preemptor: CandidateInfo | None, scanned: Scan | None) -> StepGenerator:
         """Leader duties after a committed claim or refresh: hand over, or evict now and then.
 
-        ``preemptor`` was found by the claim or refresh transaction's own scan. Eviction needs a
-        transaction that writes (and may conflict), so it runs once per ``candidate_timeout``;
-        a candidate silent for that long by this process's monotonic clock is evicted at the
-        pass after, so within two timeouts of its last heartbeat this process saw.
+        ``preemptor`` was found by the claim or refresh transaction's own scan, ``scanned``
+        (when that transaction scanned). Eviction needs a transaction that writes (and may
+        conflict), so it runs once per ``candidate_timeout``; a candidate silent for that long
+        by this process's monotonic clock is evicted at the pass after, so within two timeouts
+        of its last heartbeat this process saw. A claim or refresh with a pass due scans the
+        candidates in its own transaction (``scanned``), and the pass chooses from that scan
+        (reading each candidate it evicts again): it takes a transaction only to evict.
         """
         if preemptor is not None:
             self._duties.handing_over(preemptor.process_id, self.clock.monotonic())
@@ -753,24 +788,43 @@ class ElectorCore:
             return 0.0
         config = self.config
         now = self.clock.monotonic()
-        if config is None or not config.election_enabled or now < self._next_eviction:
-            return 0.0  # disabled: nobody can heartbeat, so nobody is judged dead
-        try:
-            tr = self._transaction()
-            timeout = self._config_in_use().candidate_timeout.total_seconds()
-            evicted = self._duties.evict_silent(
-                tr, self.clock.monotonic, leading=lambda: self.is_leader, timeout=timeout
-            )
-            if evicted:
+        if config is None or scanned is None or not self._eviction_due(now):
+            return 0.0  # (due since the commit began: the next refresh scans for it)
+        silent = self._duties.silent(
+            scanned,
+            self.clock.monotonic,
+            leading=lambda: self.is_leader,
+            timeout=config.candidate_timeout.total_seconds(),
+        )
+        evicted = len(silent)
+        if silent:
+            try:
+                tr = self._transaction()
+                self._duties.evict(tr, silent)
                 yield tr
-        except Exception as exc:  # housekeeping failures only delay eviction (retried next time)
-            self._note_error(exc, "eviction")
-            return 0.0
+            except Exception as exc:  # housekeeping failures only delay eviction (next time)
+                self._note_error(exc, "eviction")
+                return 0.0
         if evicted < EVICTION_BATCH:  # else more may be left: another batch next heartbeat
             self._next_eviction = now + config.candidate_timeout.total_seconds()
         if evicted:
             _log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
         return 0.0
+
+    def _scan_for_eviction(self, attempt: Attempt) -> None:
+        """Scan the candidates in ``attempt`` for the eviction pass after its commit. A failed
+        scan only delays eviction, as a failed pass always did: the claim or refresh goes on."""
+        if attempt.candidates is None:
+            try:
+                self._candidates(attempt)
+            except Exception as exc:
+                self._note_error(exc, "eviction")
+
+    def _eviction_due(self, now: float) -> bool:
+        """Whether a leader's eviction pass is due at ``now`` (never while elections are
+        disabled: nobody can heartbeat then, so nobody is judged dead)."""
+        config = self.config
+        return config is not None and config.election_enabled and now >= self._next_eviction
 
     def _end_leadership(self, reason: str, *, voluntary: bool = False) -> None:
         ballot = self._tenure.end(self.clock.monotonic(), reason, voluntary=voluntary)

@@ -25,10 +25,13 @@ from typing import Any
 from fdb_election.election import CandidateInfo, LeaderElection
 from fdb_election.runtime.liveness import HeartbeatObserver
 
-__all__ = ["EVICTION_BATCH", "LeaderDuties", "highest_above"]
+__all__ = ["EVICTION_BATCH", "LeaderDuties", "Scan", "highest_above"]
 
 #: Most dead candidates one eviction transaction removes (bounded transaction size, 2101).
 EVICTION_BATCH = 1_000
+
+#: Candidates read by one snapshot scan, and the monotonic time just after it.
+Scan = tuple[list[CandidateInfo], float]
 
 
 def highest_above(
@@ -66,16 +69,18 @@ class LeaderDuties:
         """Whether a refresh at ``now`` scans for a preemptor (see the module docstring)."""
         return self.rival_seen or now - self.last_scan >= every
 
-    def scan(
-        self, tr: Any, monotonic: Callable[[], float], *, leading: Callable[[], bool]
-    ) -> list[CandidateInfo]:
-        """Every registered candidate (snapshot read), recorded in the heartbeat observer at
-        ``monotonic()`` read just after the scan."""
+    def scan(self, tr: Any, monotonic: Callable[[], float]) -> Scan:
+        """Every registered candidate (a snapshot read of ``tr``), oldest registration first,
+        and ``monotonic()`` read just after the scan."""
         # A current time before every heartbeat: nobody is judged dead by the wall clock here.
-        candidates = self.election.list_candidates(tr.snapshot, timedelta(0))
+        return self.election.list_candidates(tr.snapshot, timedelta(0)), monotonic()
+
+    def _observe(self, scanned: Scan, *, leading: Callable[[], bool]) -> list[CandidateInfo]:
+        """Record ``scanned`` in the heartbeat observer; its candidates."""
+        candidates, seen_at = scanned
         # Only scans while leading are a heartbeat apart: a change seen across a time when this
         # process did not lead says nothing about whether the candidate runs now.
-        self.liveness.observe(candidates, monotonic(), count_changes=leading())
+        self.liveness.observe(candidates, seen_at, count_changes=leading())
         return candidates
 
     def preemptor(
@@ -86,6 +91,7 @@ class LeaderDuties:
         priority: int,
         leading: Callable[[], bool],
         within: float,
+        scanned: Scan | None = None,
     ) -> CandidateInfo | None:
         """The highest-priority candidate above ``priority`` seen heartbeating within ``within``.
 
@@ -96,7 +102,9 @@ class LeaderDuties:
         crashed just after its last heartbeat, or never claims, is not handed leadership again
         and again (a leaderless handover each time) for as long as that heartbeat looks recent.
         """
-        candidates = self.scan(tr, monotonic, leading=leading)
+        if scanned is None:
+            scanned = self.scan(tr, monotonic)
+        candidates = self._observe(scanned, leading=leading)
         now = self.last_scan = monotonic()
         self.rival_seen = highest_above(candidates, self.process_id, priority) is not None
         live = {c.process_id for c in candidates}
@@ -121,26 +129,29 @@ class LeaderDuties:
         """This process hands leadership over to ``process_id`` at monotonic time ``now``."""
         self.handed_over[process_id] = now
 
-    def evict_silent(
+    def silent(
         self,
-        tr: Any,
+        scanned: Scan,
         monotonic: Callable[[], float],
         *,
         leading: Callable[[], bool],
         timeout: float,
-    ) -> int:
-        """Unregister, in ``tr``, candidates seen unchanged for ``timeout`` (at most
-        :data:`EVICTION_BATCH`); how many. Each is re-read without snapshot and cleared only if
-        still unchanged, so a heartbeat committing meanwhile makes ``tr`` conflict instead."""
-        candidates = self.scan(tr, monotonic, leading=leading)
+    ) -> list[CandidateInfo]:
+        """The candidates of ``scanned`` seen unchanged for ``timeout`` (at most
+        :data:`EVICTION_BATCH`), other than this process: whom :meth:`evict` may remove."""
+        candidates = self._observe(scanned, leading=leading)
         now = monotonic()
-        silent = [
+        return [
             candidate
             for candidate in candidates
             if candidate.process_id != self.process_id
             and self.liveness.silent_for(candidate.process_id, now) >= timeout
         ][:EVICTION_BATCH]
+
+    def evict(self, tr: Any, silent: Iterable[CandidateInfo]) -> None:
+        """Unregister ``silent`` candidates in ``tr``. Each is read again without snapshot and
+        cleared only if still unchanged, so a heartbeat committing since the scan (or before
+        ``tr`` commits) makes it no eviction, or a conflict."""
         for candidate in silent:
             if self.election.get_candidate(tr, candidate.process_id) == candidate:
                 self.election.unregister_candidate(tr, candidate.process_id)
-        return len(silent)

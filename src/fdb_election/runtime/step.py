@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fdb_election.election import ElectionConfig, LeaderElectionError, LeaderState
+from fdb_election.election import (
+    CandidateInfo,
+    ElectionConfig,
+    LeaderElectionError,
+    LeaderState,
+)
 
 __all__ = ["Attempt", "PendingCommit", "StepGenerator", "database_error_code", "defer_sync"]
 
@@ -51,7 +56,8 @@ class PendingCommit:
 
 @dataclass(slots=True)
 class Attempt:
-    """One cycle's transaction and what it read: the configuration and the leader record."""
+    """One cycle's transaction and what it read: the configuration, the leader record and, when
+    a rule needed them, the candidates."""
 
     tr: Any
     start: float  # monotonic, before anything was read
@@ -59,6 +65,10 @@ class Attempt:
     config: ElectionConfig
     record: LeaderState | None = None
     read_done: float = 0.0
+    #: Every registered candidate (one snapshot scan, oldest registration first) and the
+    #: monotonic time just after the scan; read at most once per attempt, see
+    #: ``ElectorCore._candidates``.
+    candidates: tuple[list[CandidateInfo], float] | None = None
 
     @property
     def lease(self) -> float:
