@@ -26,24 +26,12 @@ from fdb_election.cli.exit_codes import CannotExecute, CommandNotFound
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.guard import Guard as GuardLoop
 from fdb_election.cli.guard import GuardState, SharedDeadline, descendants
+from proc_state import alive
 
 PY = sys.executable
 POLICY = GracePolicy(grace=0.3, kill_margin=0.05)
 LINUX = sys.platform.startswith("linux")
 FAR = 3600.0  # a deadline that does not matter during the test
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it is dead for our purposes.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):  # gone since kill(0): reading says ESRCH
-        return False
 
 
 def _wait_until(condition, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
@@ -234,7 +222,7 @@ def test_sigkill_after_the_grace_period_for_a_child_that_ignores_sigterm(
     elapsed = time.monotonic() - started
     assert code == 128 + signal.SIGKILL
     assert elapsed >= 0.3
-    assert not _alive(child.pid)
+    assert not alive(child.pid)
 
 
 @pytest.mark.skipif(not LINUX, reason="the subreaper and /proc are Linux-only")
@@ -247,7 +235,7 @@ def test_what_cmd_leaves_behind_dies_with_it_even_outside_its_group(
     assert child.exited.wait(10)
     grandchild, escaped = _pids_in(pid_file, 2)
     # The exit is reported only once nothing of CMD is left.
-    assert not _alive(grandchild) and not _alive(escaped)
+    assert not alive(grandchild) and not alive(escaped)
     assert child.exit_code == 0 and child.reason == "exited"
 
 
@@ -260,11 +248,11 @@ def test_an_unrefreshed_deadline_kills_the_whole_tree_before_it(
     guard.set_deadline(deadline)
     child = guard.start([PY, "-c", _tree_program(pid_file)], dict(os.environ))
     grandchild, escaped = _pids_in(pid_file, 2)
-    assert _alive(escaped) and os.getsid(escaped) != os.getsid(child.pid), "it left CMD's session"
+    assert alive(escaped) and os.getsid(escaped) != os.getsid(child.pid), "it left CMD's session"
     assert child.exited.wait(10)
     assert time.monotonic() < deadline - POLICY.kill_margin + 0.05
     assert child.reason == "deadline"
-    assert not _alive(child.pid) and not _alive(grandchild) and not _alive(escaped)
+    assert not alive(child.pid) and not alive(grandchild) and not alive(escaped)
 
 
 def test_a_refreshed_deadline_keeps_cmd_running(guard: Guard) -> None:
@@ -307,14 +295,14 @@ def test_kill_9_of_run_takes_cmds_whole_tree_down(tmp_path: Path) -> None:
         assert run.stdout is not None
         cmd_pid, guard_pid = map(int, run.stdout.readline().split())
         grandchild, escaped = _pids_in(pid_file, 2)
-        assert all(map(_alive, (cmd_pid, grandchild, escaped, guard_pid)))
+        assert all(map(alive, (cmd_pid, grandchild, escaped, guard_pid)))
         run.kill()
         run.wait(10)
         # SIGTERM at once, SIGKILL after the grace period at the latest.
         assert _wait_until(
-            lambda: not any(map(_alive, (cmd_pid, grandchild, escaped))), POLICY.grace + 1.0
+            lambda: not any(map(alive, (cmd_pid, grandchild, escaped))), POLICY.grace + 1.0
         )
-        assert _wait_until(lambda: not _alive(guard_pid), 5.0), "the guard exits after"
+        assert _wait_until(lambda: not alive(guard_pid), 5.0), "the guard exits after"
     finally:
         run.kill()
         run.wait(10)
@@ -332,7 +320,7 @@ def test_a_stopped_run_does_not_keep_cmd_past_its_deadline(tmp_path: Path) -> No
         grandchild, escaped = _pids_in(pid_file, 2)
         run.send_signal(signal.SIGSTOP)
         stopped_at = time.monotonic()
-        assert _wait_until(lambda: not any(map(_alive, (cmd_pid, grandchild, escaped))), 5.0)
+        assert _wait_until(lambda: not any(map(alive, (cmd_pid, grandchild, escaped))), 5.0)
         assert time.monotonic() - stopped_at < 1.5, "dead before the deadline run never refreshed"
     finally:
         run.send_signal(signal.SIGCONT)
@@ -346,7 +334,7 @@ def test_cmd_dies_when_its_guard_is_killed(guard: Guard) -> None:
     child = guard.start([PY, "-c", "import time; time.sleep(60)"], dict(os.environ))
     os.kill(guard.pid, signal.SIGKILL)
     assert child.exited.wait(10), "run learns that CMD is gone"
-    assert not _alive(child.pid)
+    assert not alive(child.pid)
 
 
 def test_descendants_lists_a_tree_from_proc() -> None:

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from fdb_election import embedded
+from proc_state import alive, state
 
 pytestmark = [
     pytest.mark.slow,
@@ -74,7 +75,7 @@ def stop_between_commits(proc: subprocess.Popen[Any], database: str | Path) -> N
     path = str(database).removeprefix("sqlite:")
     for _ in range(100):
         proc.send_signal(signal.SIGSTOP)
-        wait_until(lambda: _state(proc.pid) == "T", timeout=5)
+        wait_until(lambda: state(proc.pid) == "T", timeout=5)
         probe = sqlite3.connect(path, timeout=0, isolation_level=None)
         try:
             probe.execute("BEGIN IMMEDIATE")
@@ -88,12 +89,6 @@ def stop_between_commits(proc: subprocess.Popen[Any], database: str | Path) -> N
     raise AssertionError(f"pid {proc.pid} held the write lock at each of 100 stops")
 
 
-def _state(pid: int) -> str:
-    """The process's state letter from /proc (T: stopped)."""
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
-
-
 def fdb_election(*args: str) -> list[str]:
     return [PY, "-m", "fdb_election.cli.main", *args]
 
@@ -104,14 +99,6 @@ def wait_until(condition: Callable[[], object], timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(0.005)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):  # reading a process gone since open: ESRCH
-        return False
 
 
 class Ticks:

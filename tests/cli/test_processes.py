@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from fdb_election import embedded
+from proc_state import alive
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,14 +53,6 @@ def seconds(shown: str) -> float:
     """A duration as the CLI prints it (``850 ms``, ``1.03 s``), in seconds."""
     number, unit = shown.split()
     return float(number) / 1000 if unit == "ms" else float(number)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):  # reading a process gone since open: ESRCH
-        return False
 
 
 RECORDER = textwrap.dedent(

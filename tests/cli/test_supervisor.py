@@ -17,6 +17,7 @@ import pytest
 from fdb_election.cli.child import Guard
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.run import Supervisor, SupervisorAlarm
+from proc_state import alive
 
 PY = sys.executable
 
@@ -353,7 +354,7 @@ def test_with_the_guard_stopped_the_loop_s_alarm_still_kills_cmd_before_the_dead
         elector.refresh(1.0)  # the last refresh: the deadline is 1 s away
         deadline = elector.deadline
         assert deadline is not None
-        assert _wait_until(lambda: not _alive(child.pid), timeout=5)
+        assert _wait_until(lambda: not alive(child.pid), timeout=5)
         assert time.monotonic() < deadline, "run killed CMD's group itself, before the deadline"
     finally:
         os.kill(guard.pid, signal.SIGCONT)
@@ -361,15 +362,6 @@ def test_with_the_guard_stopped_the_loop_s_alarm_still_kills_cmd_before_the_dead
     supervisor.request_stop(signal.SIGTERM)
     thread.join(5)
     assert not thread.is_alive()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):  # gone, perhaps between the two calls
-        return False
-    return stat[stat.rfind(")") + 2] != "Z"
 
 
 def test_an_alarm_whose_thread_is_gone_reports_nothing_armed() -> None:
