@@ -41,10 +41,7 @@ def refresh_until_seen(incumbent: ElectorCore, preemptor: ElectorCore, clock: Ma
 
 
 def test_resignation_is_taken_over_at_once_through_the_watch(db: Any, clock: ManualClock) -> None:
-    leader = make_core(db, clock, "a")
-    follower = make_core(db, clock, "b")
-    start(leader)
-    start(follower)
+    leader, follower = leader_and_follower(db, clock)
     assert not follower.is_leader
     leader.request_stop()
     leader.step()
@@ -54,19 +51,17 @@ def test_resignation_is_taken_over_at_once_through_the_watch(db: Any, clock: Man
     assert follower.is_leader
 
 
-def test_a_claim_after_a_resignation_reads_the_candidates_once(
-    db: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The claim of an empty key asks whether a higher priority waits, then looks for a
-    # preemptor of the new tenure: one scan of the candidates serves both (it is on the
-    # handover's path).
+def leader_and_follower(db: Any, clock: ManualClock) -> tuple[ElectorCore, ElectorCore]:
+    """Two started electors: "a" leads, "b" follows."""
     leader = make_core(db, clock, "a")
     follower = make_core(db, clock, "b")
     start(leader)
     start(follower)
-    leader.request_stop()
-    leader.step()
-    assert wait_for_wake(follower)
+    return leader, follower
+
+
+def count_scans(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """A list that gets an entry at every ``list_candidates`` call from now on."""
     scans: list[object] = []
     scan = LeaderElection.list_candidates
 
@@ -75,6 +70,20 @@ def test_a_claim_after_a_resignation_reads_the_candidates_once(
         return scan(self, tr, current_time)
 
     monkeypatch.setattr(LeaderElection, "list_candidates", counted)
+    return scans
+
+
+def test_a_claim_after_a_resignation_reads_the_candidates_once(
+    db: Any, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The claim of an empty key asks whether a higher priority waits, then looks for a
+    # preemptor of the new tenure: one scan of the candidates serves both (it is on the
+    # handover's path).
+    leader, follower = leader_and_follower(db, clock)
+    leader.request_stop()
+    leader.step()
+    assert wait_for_wake(follower)
+    scans = count_scans(monkeypatch)
     follower.step()
     assert follower.is_leader
     assert len(scans) == 1, f"the claim step scanned the candidates {len(scans)} times"
@@ -175,10 +184,7 @@ def test_no_preemption_when_the_config_forbids_it(db: Any, clock: ManualClock) -
 
 
 def test_step_down_request_is_honoured_by_the_leader(db: Any, clock: ManualClock) -> None:
-    leader = make_core(db, clock, "a")
-    follower = make_core(db, clock, "b")
-    start(leader)
-    start(follower)
+    leader, follower = leader_and_follower(db, clock)
     leader.step()  # the leader now watches the step-down key
     assert not request_step_down(db, leader.election, "b"), "b does not lead: no request"
     assert request_step_down(db, leader.election, "a", requested_by="test")
@@ -255,10 +261,7 @@ def test_an_eviction_pass_that_evicts_nobody_needs_no_transaction_of_its_own(
 ) -> None:
     # The pass chooses from the scan of the refresh it follows; only writing (an eviction)
     # takes a transaction of its own.
-    leader = make_core(db, clock, "a")
-    follower = make_core(db, clock, "b")
-    start(leader)
-    start(follower)
+    leader, follower = leader_and_follower(db, clock)
     transactions = 0
     new_transaction = ElectorCore._transaction
 
@@ -269,14 +272,7 @@ def test_an_eviction_pass_that_evicts_nobody_needs_no_transaction_of_its_own(
         return new_transaction(self)
 
     monkeypatch.setattr(ElectorCore, "_transaction", counted)
-    scans: list[object] = []
-    scan = LeaderElection.list_candidates
-
-    def counted_scan(self: LeaderElection, tr: Any, current_time: Any) -> Any:
-        scans.append(current_time)
-        return scan(self, tr, current_time)
-
-    monkeypatch.setattr(LeaderElection, "list_candidates", counted_scan)
+    scans = count_scans(monkeypatch)
     timeout = CONFIG.candidate_timeout.total_seconds()
     refreshes = 0
     while refreshes * 0.3 < 3 * timeout:
