@@ -4,8 +4,9 @@ Both decide on heartbeat stamps seen changing on this process's monotonic clock
 (:class:`~.liveness.HeartbeatObserver`), never on wall clocks: a candidate preempts only when
 seen heartbeating during this tenure, and is evicted only when seen silent for a whole
 ``candidate_timeout``. The scans are snapshot reads inside the leader's own claim or refresh
-transaction (no extra transaction, no conflicts); eviction writes, so it has a transaction of
-its own, once per ``candidate_timeout``.
+transaction (no extra transaction, no conflicts), one per transaction whatever uses it
+(:data:`Scan`); eviction chooses from such a scan once per ``candidate_timeout`` and takes a
+transaction of its own only to write (:meth:`LeaderDuties.silent`, :meth:`LeaderDuties.evict`).
 
 A scan reads and decodes every candidate, which made it the dearest part of a refresh. So a
 leader scans at the claim that starts its tenure, then at every refresh only while the last scan
