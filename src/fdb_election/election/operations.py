@@ -61,7 +61,7 @@ from fdb_election.election.validation import (
     check_versionstamp,
 )
 
-__all__ = ["LeaderElection"]
+__all__ = ["LeaderElection", "alive"]
 
 #: FoundationDB's ``accessed_unreadable``: a read of a key written by a versionstamped operation
 #: in the same transaction.
@@ -264,13 +264,13 @@ class LeaderElection:
         """
         now_ns = to_nanos(current_time, "current_time")
         config = self._config(tr.get(self._config_key))
-        alive = [
+        live = [
             candidate
             for _key, candidate in self._scan_candidates(tr)
-            if _alive(candidate, now_ns, config)
+            if alive(candidate, now_ns, config)
         ]
-        alive.sort(key=lambda candidate: candidate.versionstamp)
-        return alive
+        live.sort(key=lambda candidate: candidate.versionstamp)
+        return live
 
     def evict_dead_candidates(
         self, tr: Any, current_time: TimeLike, *, limit: int | None = None
@@ -309,7 +309,7 @@ class LeaderElection:
             found = self._scan_candidates_in_batches(tr, min(max(limit, 100), 1_000))
         evicted = 0
         for key, candidate in found:
-            if not _alive(candidate, now_ns, config):
+            if not alive(candidate, now_ns, config):
                 tr.clear(key)
                 evicted += 1
                 if evicted == limit:
@@ -876,8 +876,9 @@ def _lease_valid(leader: LeaderState, now_ns: int) -> bool:
     return now_ns < leader.lease_expiry_nanos
 
 
-def _alive(candidate: CandidateInfo, now_ns: int, config: ElectionConfig) -> bool:
-    """``CandidateInfo.is_alive`` on nanoseconds already converted."""
+def alive(candidate: CandidateInfo, now_ns: int, config: ElectionConfig) -> bool:
+    """The seed's liveness test (``CandidateInfo.is_alive``) on nanoseconds already converted,
+    with ``config``'s exact ``candidate_timeout_ns``: what ``list_candidates`` keeps."""
     return max(now_ns - candidate.last_heartbeat_nanos, 0) < config.candidate_timeout_ns
 
 

@@ -57,6 +57,7 @@ from fdb_election.election.errors import (
     ProcessNotFound,
     UnregisteredCandidate,
 )
+from fdb_election.election.operations import alive
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
@@ -596,7 +597,7 @@ class ElectorCore:
         ):
             preemptor = self._preemptor(attempt)  # acted on only after the commit
         if claimed is not None and self._eviction_due(self.clock.monotonic()):
-            self._scan_for_eviction(attempt)
+            self._scanned(attempt, "eviction")  # the pass after the commit chooses from it
         if claimed is not None:
             # The deadline uses the lease read in THIS transaction, the one the record was
             # written with; it caps the current deadline before the commit too, in case the
@@ -622,15 +623,9 @@ class ElectorCore:
 
         def higher_priority_waiting() -> bool:
             # The seed's wall-clock liveness: used only to let a higher priority claim first.
-            # (``list_candidates``'s test, on exact nanoseconds: a timedelta keeps microseconds.)
             now_ns = to_nanos(attempt.current_time, "current_time")
-            timeout_ns = attempt.config.candidate_timeout_ns
-            alive = (
-                c
-                for c in self._candidates(attempt)
-                if max(now_ns - c.last_heartbeat_nanos, 0) < timeout_ns
-            )
-            return highest_above(alive, self.process_id, self.priority) is not None
+            live = (c for c in self._candidates(attempt) if alive(c, now_ns, attempt.config))
+            return highest_above(live, self.process_id, self.priority) is not None
 
         return self._observation.claim_time(
             attempt.record,
@@ -752,10 +747,7 @@ class ElectorCore:
         A scan that fails (say, a candidate value that does not decode) finds none: that costs
         a preemption, where failing the claim or refresh would cost the leadership itself.
         """
-        try:
-            self._candidates(attempt)
-        except Exception as exc:
-            self._note_error(exc, "preemptor scan")
+        if not self._scanned(attempt, "preemptor scan"):
             return None
         return self._duties.preemptor(
             attempt.tr,
@@ -811,14 +803,16 @@ class ElectorCore:
             _log.info("%s: evicted %d dead candidate(s)", self._context(), evicted)
         return 0.0
 
-    def _scan_for_eviction(self, attempt: Attempt) -> None:
-        """Scan the candidates in ``attempt`` for the eviction pass after its commit. A failed
-        scan only delays eviction, as a failed pass always did: the claim or refresh goes on."""
-        if attempt.candidates is None:
-            try:
-                self._candidates(attempt)
-            except Exception as exc:
-                self._note_error(exc, "eviction")
+    def _scanned(self, attempt: Attempt, purpose: str) -> bool:
+        """Whether ``attempt`` has its candidate scan, made now if need be. A scan that fails
+        is noted and costs only ``purpose`` (a preemption, an eviction pass): the claim or
+        refresh goes on."""
+        try:
+            self._candidates(attempt)
+        except Exception as exc:
+            self._note_error(exc, purpose)
+            return False
+        return True
 
     def _eviction_due(self, now: float) -> bool:
         """Whether a leader's eviction pass is due at ``now`` (never while elections are
