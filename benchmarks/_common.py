@@ -1,4 +1,5 @@
-"""Helpers the benchmark scripts share: a retried commit, a counting workload, the command line.
+"""Helpers the benchmark scripts share: a retried commit, a counting workload, the command line,
+and the floor processes that idle figures are compared with.
 
 Kept free of timing logic: each script measures what it reports itself.
 """
@@ -6,7 +7,10 @@ Kept free of timing logic: each script measures what it reports itself.
 from __future__ import annotations
 
 import argparse
+import os
 import struct
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -59,3 +63,77 @@ def print_figures(figures: dict[str, float], value_format: str, *, header: bool 
         print(f"{'figure':<{width}}  value")
     for name, value in figures.items():
         print(f"{name:<{width}}  {value:{value_format}}")
+
+
+# ---------------------------------------------------------------------------- floors
+# Idle CPU is judged against processes that do the least any candidate must do: commit one
+# write per heartbeat, then sleep. Each takes the file path and the interval in seconds and
+# prints "ready" once set up. A wake-up after a sleep costs more CPU than the same work done
+# warm (cold caches), so a floor only means something at the cadence it is compared with.
+
+SQLITE_FLOOR_WORKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA journal_mode = WAL")
+conn.execute("PRAGMA synchronous = FULL")
+conn.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB)")
+interval = float(sys.argv[2])
+print("ready", flush=True)
+beat = 0
+while True:
+    beat += 1
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (b"heartbeat", str(beat).encode()))
+    conn.execute("COMMIT")
+    time.sleep(interval)
+"""
+"""Bare Python and SQLite: one fsynced one-row commit per interval."""
+
+STORE_FLOOR_WORKER = """
+import sys, time
+from fdb_election import embedded
+db = embedded.open(sys.argv[1])
+interval = float(sys.argv[2])
+print("ready", flush=True)
+beat = 0
+while True:
+    beat += 1
+    tr = db.create_transaction()
+    tr[b"heartbeat"] = str(beat).encode()
+    tr.commit().wait()
+    time.sleep(interval)
+"""
+"""The same through the embedded file store: what its transactions (versions, conflict ranges,
+wake-ups) add to a bare commit before any election logic."""
+
+
+def start_floors(directory: str, interval: float) -> dict[str, subprocess.Popen[str]]:
+    """Start both floor processes (``"sqlite floor"``, ``"store floor"``) committing every
+    ``interval`` seconds in files under ``directory``; each has printed "ready" on return."""
+    floors: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for name, worker, file in (
+            ("sqlite floor", SQLITE_FLOOR_WORKER, "floor.sqlite"),
+            ("store floor", STORE_FLOOR_WORKER, "floor.fdbe"),
+        ):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", worker, os.path.join(directory, file), str(interval)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            floors[name] = proc
+            line = proc.stdout.readline() if proc.stdout else ""
+            if line.strip() != "ready":
+                raise RuntimeError(f"the {name} process did not start (printed {line!r})")
+    except BaseException:
+        stop_floors(floors)
+        raise
+    return floors
+
+
+def stop_floors(floors: dict[str, subprocess.Popen[str]]) -> None:
+    """Kill the floor processes and reap them."""
+    for proc in floors.values():
+        proc.kill()
+    for proc in floors.values():
+        proc.wait()

@@ -10,7 +10,8 @@ Measures, with a 1 s lease (heartbeat 1/3 s):
 on the in-memory store across threads, and on the file store across real processes. Then the
 idle CPU at the default timings (10 s lease), in CPU seconds per minute: per elector with three
 electors in one process on the in-memory store (next to the cost of a bare thread waking up as
-often), and per candidate process with three processes on the file store.
+often), and per candidate process with three processes on the file store (next to processes
+that only commit one write per heartbeat, straight to SQLite or through the file store).
 
 Usage: ``python benchmarks/failover.py [--quick]``; ``main()`` returns the named figures.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import signal
 import statistics
@@ -31,7 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import print_figures, quick_flag
+from _common import print_figures, quick_flag, start_floors, stop_floors
 from fdb_election import embedded
 from fdb_election.election import ElectionConfig
 from fdb_election.runtime import Elector
@@ -230,12 +232,20 @@ def _cpu_ns(pid: int) -> int:
     return total
 
 
-def file_idle_cpu_per_minute(processes: int, seconds: float) -> float:
-    """CPU seconds per minute of one candidate process on the file store, at the default
-    timings, with ``processes`` such processes in one election (the mean over them): the
-    elector, the file store and its cross-process wake-ups together."""
+def file_idle_cpu_per_minute(processes: int, seconds: float) -> dict[str, float]:
+    """Idle CPU of a candidate process on the file store at the default timings, next to the
+    floors at the same cadence, measured in one window.
+
+    ``file_idle_cpu_s_per_min_per_process``: CPU seconds per minute of one candidate process,
+    with ``processes`` such processes in one election (the mean over them): the elector, the
+    file store and its cross-process wake-ups together. ``file_idle_{sqlite,store}_floor_...``:
+    the same for a process that only commits one write per default heartbeat (3 s), straight
+    to SQLite or through the embedded store; and the ratios to each.
+    """
+    heartbeat = ElectionConfig().heartbeat_interval.total_seconds()
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "idle.fdbe")
+        floors = start_floors(tmp, heartbeat)
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", FILE_IDLE_WORKER, path, f"idle-{i}"],
@@ -249,15 +259,27 @@ def file_idle_cpu_per_minute(processes: int, seconds: float) -> float:
                 _expect(proc, "ready")
             time.sleep(5.0)  # registered, one of them leads, every code path has run
             before = [_cpu_ns(proc.pid) for proc in procs]
+            floors_before = {name: _cpu_ns(proc.pid) for name, proc in floors.items()}
             time.sleep(seconds)
             after = [_cpu_ns(proc.pid) for proc in procs]
+            floors_after = {name: _cpu_ns(proc.pid) for name, proc in floors.items()}
         finally:
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
                 proc.wait(WAIT)
-    used = sum(b - a for a, b in zip(before, after, strict=True)) / 1e9
-    return used / processes / seconds * 60
+            stop_floors(floors)
+    per_min = 60 / seconds / 1e9
+    used = sum(b - a for a, b in zip(before, after, strict=True)) * per_min / processes
+    sqlite_floor = (floors_after["sqlite floor"] - floors_before["sqlite floor"]) * per_min
+    store_floor = (floors_after["store floor"] - floors_before["store floor"]) * per_min
+    return {
+        "file_idle_cpu_s_per_min_per_process": used,
+        "file_idle_sqlite_floor_s_per_min": sqlite_floor,
+        "file_idle_store_floor_s_per_min": store_floor,
+        "file_idle_vs_sqlite_floor_ratio": used / sqlite_floor if sqlite_floor else math.nan,
+        "file_idle_vs_store_floor_ratio": used / store_floor if store_floor else math.nan,
+    }
 
 
 IDLE_WORKER = """
@@ -332,8 +354,7 @@ def run(quick: bool = False) -> dict[str, float]:
         if Path("/proc/self/status").exists():
             figures["candidate_rss_mib"] = candidate_rss_mib()
         if Path("/proc/self/task").exists():
-            idle = file_idle_cpu_per_minute(3, 10.0 if quick else 60.0)
-            figures["file_idle_cpu_s_per_min_per_process"] = idle
+            figures.update(file_idle_cpu_per_minute(3, 10.0 if quick else 60.0))
     cpu, baseline = idle_cpu_per_minute(3, 5.0 if quick else 30.0)
     figures["idle_cpu_s_per_min_per_elector"] = cpu
     figures["idle_cpu_s_per_min_wakeup_floor"] = baseline

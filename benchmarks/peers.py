@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import failover
+from _common import start_floors, stop_floors
 from failover import _cpu_ns, _rss_mib
 from fdb_election.cli.guard import descendants
 from run import machine_description
@@ -445,24 +446,13 @@ class Idle:
 
 def idle(
     systems: list[System], log: StartLog, tmp: str, seconds: float
-) -> tuple[dict[str, Idle], dict[str, float]]:
+) -> tuple[dict[str, Idle], dict[str, dict[str, float]]]:
     """Idle CPU and RSS of every system's leader and waiter (and servers), measured together in
-    one window, with the floor process beside them."""
+    one window, with the floor processes beside them."""
     watched: dict[str, dict[str, tuple[int, set[int]]]] = {}
     procs: list[subprocess.Popen[Any]] = []
     payloads: set[int] = set()
-    floor = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_WORKER, f"{tmp}/floor.sqlite", str(HEARTBEAT)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    procs.append(floor)
-    store_floor = subprocess.Popen(
-        [sys.executable, "-c", STORE_FLOOR_WORKER, f"{tmp}/floor.fdbe", str(HEARTBEAT)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    procs.append(store_floor)
+    floors = start_floors(tmp, HEARTBEAT)
     try:
         for system in systems:
             if isinstance(system, LibraryElector):
@@ -491,11 +481,9 @@ def idle(
             }
             for pid in system.server_pids():
                 watched[system.name]["server"] = (pid, set())
-        failover._expect(floor, "ready")
-        failover._expect(store_floor, "ready")
         time.sleep(5.0)  # every candidate past its start-up, waiting or leading
-        watched["floor"] = {"process": (floor.pid, set())}
-        watched["store floor"] = {"process": (store_floor.pid, set())}
+        for name, proc in floors.items():
+            watched[name] = {"process": (proc.pid, set())}
         before = {
             (name, role): _tree_cpu_ns(pid, skip)
             for name, roles in watched.items()
@@ -523,10 +511,11 @@ def idle(
     finally:
         for proc in procs:
             _kill_tree(proc, *payloads)
+        stop_floors(floors)
     per_min = 60 / seconds / 1e6
     results = {}
     for name, roles in watched.items():
-        if name in ("floor", "store floor"):
+        if name in floors:
             continue
         results[name] = Idle(
             cpu_ms_per_min={
@@ -540,44 +529,9 @@ def idle(
             "cpu_ms_per_min": (after[name, "process"] - before[name, "process"]) * per_min,
             "rss_mib": rss[name, "process"],
         }
-        for key, name in (("sqlite", "floor"), ("store", "store floor"))
+        for key, name in (("sqlite", "sqlite floor"), ("store", "store floor"))
     }
     return results, floor_figures
-
-
-# The same, through the embedded file store: what its transactions (versions, conflict ranges,
-# wake-ups) add to a bare commit before any election logic.
-STORE_FLOOR_WORKER = """
-import sys, time
-from fdb_election import embedded
-db = embedded.open(sys.argv[1])
-interval = float(sys.argv[2])
-print("ready", flush=True)
-beat = 0
-while True:
-    beat += 1
-    tr = db.create_transaction()
-    tr[b"heartbeat"] = str(beat).encode()
-    tr.commit().wait()
-    time.sleep(interval)
-"""
-
-FLOOR_WORKER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("PRAGMA journal_mode = WAL")
-conn.execute("PRAGMA synchronous = FULL")
-conn.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB)")
-interval = float(sys.argv[2])
-print("ready", flush=True)
-beat = 0
-while True:
-    beat += 1
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (b"heartbeat", str(beat).encode()))
-    conn.execute("COMMIT")
-    time.sleep(interval)
-"""
 
 
 # ---------------------------------------------------------------------------- the run
