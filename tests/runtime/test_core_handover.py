@@ -309,6 +309,50 @@ def test_a_candidate_value_that_does_not_decode_costs_no_refresh(
     assert "does not decode" in str(leader.last_error)
 
 
+def test_a_failing_leader_duty_is_warned_about_once_until_it_succeeds_again(
+    db: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A record that does not decode fails every scan until someone repairs it: one warning
+    # for the episode (not one per refresh), one info line when scans succeed again.
+    config = ElectionConfig(
+        lease_duration=LEASE, heartbeat_interval=LEASE / 3, allow_preemption=False
+    )
+    leader = make_core(db, clock, "a", config=config)
+    start(leader)
+    key = layout.candidate_key(leader.election.subspace, "garbled")
+    timeout = config.candidate_timeout.total_seconds()
+
+    def write(value: bytes | None) -> None:
+        tr = db.create_transaction()
+        if value is None:
+            del tr[key]
+        else:
+            tr[key] = value
+        tr.commit().wait()
+
+    def refresh_for(seconds: float) -> list[str]:
+        caplog.clear()
+        with caplog.at_level("INFO", logger="fdb_election"):
+            for _ in range(int(seconds / 0.3) + 1):
+                clock.advance(0.3)
+                leader.step()
+                assert leader.is_leader
+        return [f"{r.levelname} {r.getMessage()}" for r in caplog.records]
+
+    write(b"not a tuple")
+    logged = refresh_for(3 * timeout)  # at least two eviction passes fail
+    warnings = [line for line in logged if line.startswith("WARNING")]
+    assert len(warnings) == 1, logged
+    assert "eviction scan failed" in warnings[0] and "'garbled'" in warnings[0]
+    write(None)
+    logged = refresh_for(2 * timeout)
+    assert "INFO" in " ".join(line for line in logged if "eviction scan succeeds again" in line)
+    assert not any(line.startswith("WARNING") for line in logged), logged
+    write(b"garbled again")  # a new episode is warned about again
+    logged = refresh_for(2 * timeout)
+    assert sum(line.startswith("WARNING") for line in logged) == 1, logged
+
+
 def test_a_leader_whose_wall_clock_runs_ahead_evicts_no_live_candidate(
     db: Any, clock: ManualClock
 ) -> None:

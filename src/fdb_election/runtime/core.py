@@ -169,6 +169,7 @@ class ElectorCore:
         self._reported_leader: LeaderState | None = None
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
         self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
+        self._failing_duties: set[str] = set()  # duties failing for a reason retries cannot fix
 
         self._events: list[ElectorEvent] = []
         self._watches = Watches()
@@ -597,7 +598,7 @@ class ElectorCore:
         ):
             preemptor = self._preemptor(attempt)  # acted on only after the commit
         if claimed is not None and self._eviction_due(self.clock.monotonic()):
-            self._scanned(attempt, "eviction")  # the pass after the commit chooses from it
+            self._scanned(attempt, "eviction scan")  # the pass after the commit chooses from it
         if claimed is not None:
             # The deadline uses the lease read in THIS transaction, the one the record was
             # written with; it caps the current deadline before the commit too, in case the
@@ -795,8 +796,9 @@ class ElectorCore:
                 self._duties.evict(tr, silent)
                 yield tr
             except Exception as exc:  # housekeeping failures only delay eviction (next time)
-                self._note_error(exc, "eviction")
+                self._duty_failed(exc, "eviction")
                 return 0.0
+        self._duty_done("eviction")
         if evicted < EVICTION_BATCH:  # else more may be left: another batch next heartbeat
             self._next_eviction = now + config.candidate_timeout.total_seconds()
         if evicted:
@@ -810,9 +812,36 @@ class ElectorCore:
         try:
             self._candidates(attempt)
         except Exception as exc:
-            self._note_error(exc, purpose)
+            self._duty_failed(exc, purpose)
             return False
+        self._duty_done(purpose)
         return True
+
+    def _duty_failed(self, exc: BaseException, duty: str) -> None:
+        """Note a failed leader duty (a scan, an eviction pass); leadership goes on.
+
+        A database error (a conflict, a timeout) is retried by the next refresh and only
+        counted. Any other error, such as a candidate record that does not decode, fails the
+        duty at every refresh until someone repairs the data: that is logged as a warning once,
+        until the duty succeeds again, so an operator learns of it without a warning a second.
+        """
+        self._note_error(exc, duty)
+        if database_error_code(exc) is not None or duty in self._failing_duties:
+            return
+        self._failing_duties.add(duty)
+        _log.warning(
+            "%s: %s failed and is skipped until it succeeds; this process keeps its "
+            "leadership meanwhile: %s",
+            self._context(),
+            duty,
+            exc,
+        )
+
+    def _duty_done(self, duty: str) -> None:
+        """A leader duty succeeded: end its failing episode, if any, with a log line."""
+        if duty in self._failing_duties:
+            self._failing_duties.discard(duty)
+            _log.info("%s: %s succeeds again", self._context(), duty)
 
     def _eviction_due(self, now: float) -> bool:
         """Whether a leader's eviction pass is due at ``now`` (never while elections are
