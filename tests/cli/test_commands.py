@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from fdb_election.cli.context import CliContext
 from fdb_election.cli.main import cli
 from fdb_election.cli.naming import election_for
-from fdb_election.election import LeaderElection, now
+from fdb_election.election import LeaderElection, layout, now
 
 
 def invoke(db: Any, *args: str) -> Result:
@@ -249,6 +249,34 @@ def test_evict_removes_a_backlog_in_bounded_transactions(
     assert calls == [(3, 3), (3, 3), (3, 1)]
     remaining = as_json(invoke(db, "candidates", "--json"))["candidates"]
     assert [c["process_id"] for c in remaining] == ["here"]
+
+
+def test_candidate_records_that_do_not_decode_are_shown_and_removed_on_request(db: Any) -> None:
+    # One garbled record must not hide the others, nor leave the operator without a remedy.
+    invoke(db, "init")
+    register(db, "default", "gone", at=now() - timedelta(hours=1))
+    register(db, "default", "here")
+    garbled = layout.candidate_key(election_for("default").subspace, "garbled")
+    commit(db, lambda tr: tr.set(garbled, b"not a tuple"))
+
+    listed = as_json(invoke(db, "candidates", "--json"))
+    assert [c["process_id"] for c in listed["candidates"]] == ["gone", "here"]
+    assert len(listed["unreadable"]) == 1 and "'garbled'" in listed["unreadable"][0]
+    text = invoke(db, "candidates").stdout
+    assert "do not decode: 1" in text and "evict --unreadable" in text
+    assert as_json(invoke(db, "status", "--json"))["candidates_unreadable"] == 1
+
+    refused = invoke(db, "evict")  # the seed's eviction cannot read past it: say what helps
+    assert refused.exit_code == 1
+    assert "'garbled'" in refused.output and "--unreadable" in refused.output
+    assert as_json(invoke(db, "evict", "--unreadable", "--json")) == {
+        "election": "default",
+        "evicted": 1,
+        "unreadable_removed": 1,
+    }
+    listed = as_json(invoke(db, "candidates", "--json"))
+    assert [c["process_id"] for c in listed["candidates"]] == ["here"]
+    assert listed["unreadable"] == []
 
 
 def test_evict_rejects_a_batch_below_one(db: Any) -> None:

@@ -22,6 +22,7 @@ from fdb_election import tuples
 from fdb_election.election import (
     ElectionConfig,
     ElectionDisabled,
+    InvalidState,
     LeaderElection,
     NotInitialized,
     ProcessNotFound,
@@ -246,6 +247,23 @@ def test_list_candidates_uses_the_candidate_timeout(ready: Any, election: Leader
     register(ready, election, "a", when=at(0))
     assert len(run(ready, lambda tr: election.list_candidates(tr, at(14.999)))) == 1
     assert run(ready, lambda tr: election.list_candidates(tr, at(15))) == []
+
+
+def test_read_candidates_returns_dead_ones_too_and_sets_aside_records_that_do_not_decode(
+    ready: Any, election: LeaderElection
+) -> None:
+    register(ready, election, "c", 3, at(0))
+    register(ready, election, "d", when=at(-100))  # dead: still registered, still returned
+    register(ready, election, "a", 1, at(1))
+    bad_value = layout.candidate_key(election.subspace, "b")
+    bad_key = election.subspace.pack((layout.CANDIDATES, 7))  # the id is no string
+    run(ready, lambda tr: (tr.set(bad_value, b"not a tuple"), tr.set(bad_key, b"")))
+    found, unreadable = run(ready, election.read_candidates)
+    assert [c.process_id for c in found] == ["c", "d", "a"]  # registration order
+    assert sorted(unreadable) == sorted([bad_value, bad_key])
+    assert "'b'" in str(unreadable[bad_value])
+    with pytest.raises(InvalidState, match="does not decode"):  # the seed's call still refuses
+        run(ready, lambda tr: election.list_candidates(tr, at(10)))
 
 
 def test_list_candidates_requires_initialize(db: Any, election: LeaderElection) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, new_election, start
 
-from fdb_election.election import ElectionConfig, LeaderElection, layout
+from fdb_election.election import ElectionConfig, InvalidState, LeaderElection, layout
 from fdb_election.runtime import (
     Demoted,
     ElectorCore,
@@ -61,15 +61,15 @@ def leader_and_follower(db: Any, clock: ManualClock) -> tuple[ElectorCore, Elect
 
 
 def count_scans(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """A list that gets an entry at every ``list_candidates`` call from now on."""
+    """A list that gets an entry at every scan of the candidates from now on."""
     scans: list[object] = []
-    scan = LeaderElection.list_candidates
+    scan = LeaderElection.read_candidates
 
-    def counted(self: LeaderElection, tr: Any, current_time: Any) -> Any:
-        scans.append(current_time)
-        return scan(self, tr, current_time)
+    def counted(self: LeaderElection, tr: Any) -> Any:
+        scans.append(tr)
+        return scan(self, tr)
 
-    monkeypatch.setattr(LeaderElection, "list_candidates", counted)
+    monkeypatch.setattr(LeaderElection, "read_candidates", counted)
     return scans
 
 
@@ -288,47 +288,57 @@ def test_an_eviction_pass_that_evicts_nobody_needs_no_transaction_of_its_own(
 
 
 @pytest.mark.parametrize("preemption", [True, False])
-def test_a_candidate_value_that_does_not_decode_costs_no_refresh(
-    db: Any, clock: ManualClock, preemption: bool
+def test_a_candidate_record_that_does_not_decode_is_ignored_by_the_leader(
+    db: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, preemption: bool
 ) -> None:
-    # The scans for a preemptor and for the eviction pass run in the claim or refresh
-    # transaction: when they fail, the leader must keep refreshing.
+    # The leader's scans (for a preemptor, for eviction) run in its claim or refresh
+    # transaction. One record nobody can read must cost neither the leadership nor the duties
+    # for everyone else; it is warned about once, and left alone (nobody can tell if it lives).
     config = ElectionConfig(
         lease_duration=LEASE, heartbeat_interval=LEASE / 3, allow_preemption=preemption
     )
     leader = make_core(db, clock, "a", config=config)
+    dead = make_core(db, clock, "c", config=config)
     start(leader)
+    start(dead)  # registers, then never steps again
+    garbled = layout.candidate_key(leader.election.subspace, "garbled")
     tr = db.create_transaction()
-    tr[layout.candidate_key(leader.election.subspace, "garbled")] = b"not a tuple"
+    tr[garbled] = b"not a tuple"
     tr.commit().wait()
     timeout = config.candidate_timeout.total_seconds()
-    for _ in range(int(2 * timeout / 0.3) + 1):
-        clock.advance(0.3)
-        leader.step()
-        assert leader.is_leader
-    assert "does not decode" in str(leader.last_error)
+    with caplog.at_level("WARNING", logger="fdb_election"):
+        for _ in range(int(3 * timeout / 0.3) + 1):
+            clock.advance(0.3)
+            leader.step()
+            assert leader.is_leader
+    found, unreadable = leader.election.read_candidates(db.create_transaction())
+    assert [c.process_id for c in found] == ["a"], "the dead candidate was evicted"
+    assert list(unreadable) == [garbled], "the unreadable record was left alone"
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "'garbled'" in warnings[0], warnings
+    assert leader.last_error is None
 
 
 def test_a_failing_leader_duty_is_warned_about_once_until_it_succeeds_again(
-    db: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    db: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A record that does not decode fails every scan until someone repairs it: one warning
-    # for the episode (not one per refresh), one info line when scans succeed again.
+    # A scan that keeps failing for a reason retries cannot fix: one warning for the episode
+    # (not one per refresh), one info line when scans succeed again.
     config = ElectionConfig(
         lease_duration=LEASE, heartbeat_interval=LEASE / 3, allow_preemption=False
     )
     leader = make_core(db, clock, "a", config=config)
     start(leader)
-    key = layout.candidate_key(leader.election.subspace, "garbled")
     timeout = config.candidate_timeout.total_seconds()
+    broken = [True]
+    scan = LeaderElection.read_candidates
 
-    def write(value: bytes | None) -> None:
-        tr = db.create_transaction()
-        if value is None:
-            del tr[key]
-        else:
-            tr[key] = value
-        tr.commit().wait()
+    def failing(self: LeaderElection, tr: Any) -> Any:
+        if broken[0]:
+            raise InvalidState("the candidate range is broken")
+        return scan(self, tr)
+
+    monkeypatch.setattr(LeaderElection, "read_candidates", failing)
 
     def refresh_for(seconds: float) -> list[str]:
         caplog.clear()
@@ -339,16 +349,15 @@ def test_a_failing_leader_duty_is_warned_about_once_until_it_succeeds_again(
                 assert leader.is_leader
         return [f"{r.levelname} {r.getMessage()}" for r in caplog.records]
 
-    write(b"not a tuple")
     logged = refresh_for(3 * timeout)  # at least two eviction passes fail
     warnings = [line for line in logged if line.startswith("WARNING")]
     assert len(warnings) == 1, logged
-    assert "eviction scan failed" in warnings[0] and "'garbled'" in warnings[0]
-    write(None)
+    assert "eviction scan failed" in warnings[0] and "is broken" in warnings[0]
+    broken[0] = False
     logged = refresh_for(2 * timeout)
     assert "INFO" in " ".join(line for line in logged if "eviction scan succeeds again" in line)
     assert not any(line.startswith("WARNING") for line in logged), logged
-    write(b"garbled again")  # a new episode is warned about again
+    broken[0] = True  # a new episode is warned about again
     logged = refresh_for(2 * timeout)
     assert sum(line.startswith("WARNING") for line in logged) == 1, logged
 

@@ -4,6 +4,7 @@ Examples::
 
     fdb-election evict                   # remove candidates past the candidate timeout
     fdb-election evict --batch 500       # ... at most 500 per transaction
+    fdb-election evict --unreadable      # ... and candidate records that do not decode
     fdb-election resign --id web-1       # ask the leader web-1 to step down, wait for it
 
 ``resign`` does not clear the leader key itself: that would let another candidate claim while
@@ -44,29 +45,58 @@ DEFAULT_EVICTION_BATCH = 1_000
     show_default=True,
     help="Most candidates removed per transaction.",
 )
+@click.option(
+    "--unreadable",
+    is_flag=True,
+    help="First remove candidate records that do not decode (see `candidates`).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_cli
-def evict(cli: CliContext, batch: int, as_json: bool) -> None:
+def evict(cli: CliContext, batch: int, unreadable: bool, as_json: bool) -> None:
     """Remove candidates whose last heartbeat is older than the candidate timeout."""
-    from fdb_election.election import now
+    from fdb_election.election import InvalidState, now
 
     election = cli.election()
-    evicted = 0
+    evicted = removed_unreadable = 0
     with database_errors(cli):
-        while True:  # bounded transactions until one finds fewer than a full batch
-            removed = transact(
-                cli.existing_database(),
-                lambda tr: election.evict_dead_candidates(tr, now(), limit=batch),
+        if unreadable:
+            removed_unreadable = transact(
+                cli.existing_database(), lambda tr: _remove_unreadable(tr, election)
             )
-            evicted += removed
-            if removed < batch:
-                break
+        try:
+            while True:  # bounded transactions until one finds fewer than a full batch
+                removed = transact(
+                    cli.existing_database(),
+                    lambda tr: election.evict_dead_candidates(tr, now(), limit=batch),
+                )
+                evicted += removed
+                if removed < batch:
+                    break
+        except InvalidState as exc:
+            raise CliFailure(
+                f"election {cli.election_name!r}: {exc}; add --unreadable to remove candidate "
+                "records that do not decode"
+            ) from exc
     out = Output.current(json_mode=as_json)
     if as_json:
-        out.json({"election": cli.election_name, "evicted": evicted})
-    else:
-        noun = "candidate" if evicted == 1 else "candidates"
-        out.line(f"Evicted {evicted} dead {noun} from election {cli.election_name!r}.")
+        document: dict[str, Any] = {"election": cli.election_name, "evicted": evicted}
+        if unreadable:
+            document["unreadable_removed"] = removed_unreadable
+        out.json(document)
+        return
+    if unreadable:
+        noun = "record" if removed_unreadable == 1 else "records"
+        out.line(f"Removed {removed_unreadable} candidate {noun} that did not decode.")
+    noun = "candidate" if evicted == 1 else "candidates"
+    out.line(f"Evicted {evicted} dead {noun} from election {cli.election_name!r}.")
+
+
+def _remove_unreadable(tr: Any, election: Any) -> int:
+    """Clear every candidate record that does not decode; how many there were."""
+    _, unreadable = election.read_candidates(tr)
+    for key in unreadable:
+        tr.clear(key)
+    return len(unreadable)
 
 
 def _current_leader(cli: CliContext, election: Any) -> tuple[Any, Any]:

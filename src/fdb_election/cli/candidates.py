@@ -44,9 +44,11 @@ def candidates(cli: CliContext, as_json: bool) -> None:
             {
                 "election": cli.election_name,
                 "candidates": [c.to_json() for c in snap.candidates],
+                "unreadable": list(snap.unreadable),
             }
         )
-    elif not snap.candidates:
+        return
+    if not snap.candidates:
         out.line(f"No candidates are registered in election {cli.election_name!r}.")
     else:
         out.table(
@@ -54,3 +56,10 @@ def candidates(cli: CliContext, as_json: bool) -> None:
             CANDIDATE_COLUMNS,
             snap.candidate_rows(),
         )
+    if snap.unreadable:
+        out.line(
+            f"Candidate records that do not decode: {len(snap.unreadable)} (no elector counts "
+            "or evicts them; `fdb-election evict --unreadable` removes them):"
+        )
+        for message in snap.unreadable:
+            out.line(f"  {message}")

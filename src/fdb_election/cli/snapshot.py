@@ -159,6 +159,8 @@ class ElectionSnapshot:
     config: ConfigView
     leader: LeaderView | None
     candidates: tuple[CandidateView, ...]
+    #: Why each candidate record that does not decode cannot be read (one message each).
+    unreadable: tuple[str, ...] = ()
 
     @property
     def alive_count(self) -> int:
@@ -172,6 +174,7 @@ class ElectionSnapshot:
             "leader": self.leader.to_json() if self.leader else None,
             "candidates_alive": self.alive_count,
             "candidates_registered": len(self.candidates),
+            "candidates_unreadable": len(self.unreadable),
             "config": self.config.to_json(),
         }
 
@@ -188,6 +191,8 @@ class ElectionSnapshot:
                 ("lease left", format_seconds(leader.lease_left_s)),
             ]
         pairs.append(("candidates", f"{self.alive_count} alive of {len(self.candidates)}"))
+        if self.unreadable:
+            pairs.append(("unreadable records", f"{len(self.unreadable)} (see `candidates`)"))
         if not self.config.election_enabled:
             pairs.append(("election", "DISABLED"))
         return pairs
@@ -221,6 +226,7 @@ def read_snapshot(tr: Any, election: Any, name: str, *, now_s: float) -> Electio
         )
     now_td = timedelta(seconds=now_s)
     leading = leader.process_id if leader is not None and leader.lease_valid else None
+    found, unreadable = election.read_candidates(tr)
     candidates = tuple(
         CandidateView(
             process_id=info.process_id,
@@ -230,25 +236,12 @@ def read_snapshot(tr: Any, election: Any, name: str, *, now_s: float) -> Electio
             versionstamp=_stamp_hex(info.versionstamp),
             is_leader=info.process_id == leading,
         )
-        for info in all_candidates(tr, election)
+        for info in found
     )
     return ElectionSnapshot(
-        name=name, config=ConfigView.of(config), leader=leader, candidates=candidates
+        name=name,
+        config=ConfigView.of(config),
+        leader=leader,
+        candidates=candidates,
+        unreadable=tuple(str(error) for error in unreadable.values()),
     )
-
-
-def all_candidates(tr: Any, election: Any) -> list[Any]:
-    """Every registered candidate, dead ones included, in versionstamp (registration) order.
-
-    The seed's ``list_candidates`` returns live ones only; an operator also wants to see the
-    dead ones that are still registered.
-    """
-    from fdb_election.election import layout
-
-    begin, end = layout.candidates_range(election.subspace)
-    found = [
-        layout.decode_candidate(layout.candidate_process_id(election.subspace, key), value)
-        for key, value in tr.get_range(begin, end)
-    ]
-    found.sort(key=lambda info: info.versionstamp)
-    return found

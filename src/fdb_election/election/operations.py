@@ -272,6 +272,34 @@ class LeaderElection:
         live.sort(key=lambda candidate: candidate.versionstamp)
         return live
 
+    def read_candidates(self, tr: Any) -> tuple[list[CandidateInfo], dict[bytes, InvalidState]]:
+        """Every registered candidate, alive or not, in registration (versionstamp) order, and
+        the candidate records that do not decode, by key, with the error (ours).
+
+        :meth:`list_candidates` raises :class:`InvalidState` for such a record, as the seed
+        does; tools and the elector's leader use this to go on without it. Raises
+        :class:`RegistrationNotCommitted` for this transaction's own registration.
+        """
+        begin, end = self._candidates_range
+        found: list[CandidateInfo] = []
+        unreadable: dict[bytes, InvalidState] = {}
+        try:
+            for item in tr.get_range(begin, end):
+                key = bytes(item.key)
+                try:
+                    process_id = self._process_id_of(key)
+                    found.append(self._candidate_value(tr, key, process_id, item.value))
+                except RegistrationNotCommitted:
+                    raise
+                except InvalidState as exc:
+                    unreadable[key] = exc
+        except Exception as exc:
+            if _is_unreadable(exc):
+                raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
+            raise
+        found.sort(key=lambda candidate: candidate.versionstamp)
+        return found, unreadable
+
     def evict_dead_candidates(
         self, tr: Any, current_time: TimeLike, *, limit: int | None = None
     ) -> int:

@@ -51,6 +51,7 @@ from typing import Any
 from fdb_election.election import CandidateInfo, ElectionConfig, LeaderElection, LeaderState, layout
 from fdb_election.election.errors import (
     DuplicateProcessId,
+    InvalidState,
     LeaderElectionError,
     NotInitialized,
     NotLeader,
@@ -170,6 +171,7 @@ class ElectorCore:
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
         self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
         self._failing_duties: set[str] = set()  # duties failing for a reason retries cannot fix
+        self._unreadable_seen: set[bytes] = set()  # candidate records warned about (undecodable)
 
         self._events: list[ElectorEvent] = []
         self._watches = Watches()
@@ -738,9 +740,22 @@ class ElectorCore:
         writes in between is a candidate key, so a second scan would return the same list.
         """
         if attempt.candidates is None:
-            found = self.election.list_candidates(attempt.tr.snapshot, timedelta(0))
-            attempt.candidates = (found, self.clock.monotonic())
+            attempt.candidates = self._duties.scan(attempt.tr, self.clock.monotonic)
+            self._warn_unreadable(self._duties.unreadable)
         return attempt.candidates[0]
+
+    def _warn_unreadable(self, unreadable: dict[bytes, InvalidState]) -> None:
+        """Warn once about each candidate record that does not decode while it stays so."""
+        for key, error in unreadable.items():
+            if key not in self._unreadable_seen:
+                _log.warning(
+                    "%s: ignoring a candidate record that does not decode: it never counts as "
+                    "a higher priority and is never evicted by a leader "
+                    "(`fdb-election evict --unreadable` removes it): %s",
+                    self._context(),
+                    error,
+                )
+        self._unreadable_seen = set(unreadable)
 
     def _preemptor(self, attempt: Attempt) -> CandidateInfo | None:
         """The leader's preemptor: a higher priority seen heartbeating (see ``leader_duties``).

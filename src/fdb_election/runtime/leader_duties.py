@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from typing import Any
 
-from fdb_election.election import CandidateInfo, LeaderElection
+from fdb_election.election import CandidateInfo, InvalidState, LeaderElection
 from fdb_election.runtime.liveness import HeartbeatObserver
 
 __all__ = ["EVICTION_BATCH", "LeaderDuties", "Scan", "highest_above"]
@@ -51,7 +50,15 @@ def highest_above(
 class LeaderDuties:
     """Candidate scans for one elector: heartbeat sightings, preemptor, silent candidates."""
 
-    __slots__ = ("election", "handed_over", "last_scan", "liveness", "process_id", "rival_seen")
+    __slots__ = (
+        "election",
+        "handed_over",
+        "last_scan",
+        "liveness",
+        "process_id",
+        "rival_seen",
+        "unreadable",
+    )
 
     def __init__(self, election: LeaderElection, process_id: str) -> None:
         self.election = election
@@ -65,6 +72,8 @@ class LeaderDuties:
         #: When the last scan ran (monotonic), and whether it saw a higher priority than ours.
         self.last_scan = -math.inf
         self.rival_seen = False
+        #: The candidate records the last scan could not decode, by key, with the error.
+        self.unreadable: dict[bytes, InvalidState] = {}
 
     def scan_due(self, now: float, *, every: float) -> bool:
         """Whether a refresh at ``now`` scans for a preemptor (see the module docstring)."""
@@ -72,9 +81,14 @@ class LeaderDuties:
 
     def scan(self, tr: Any, monotonic: Callable[[], float]) -> Scan:
         """Every registered candidate (a snapshot read of ``tr``), oldest registration first,
-        and ``monotonic()`` read just after the scan."""
-        # A current time before every heartbeat: nobody is judged dead by the wall clock here.
-        return self.election.list_candidates(tr.snapshot, timedelta(0)), monotonic()
+        and ``monotonic()`` read just after the scan.
+
+        Records that do not decode are left out (kept in :attr:`unreadable` until the next
+        scan): one such record must not stop preemption and eviction for everyone else. They
+        are not evicted either: this process cannot tell whether they are alive.
+        """
+        candidates, self.unreadable = self.election.read_candidates(tr.snapshot)
+        return candidates, monotonic()
 
     def _observe(self, scanned: Scan, *, leading: Callable[[], bool]) -> list[CandidateInfo]:
         """Record ``scanned`` in the heartbeat observer; its candidates."""
