@@ -280,23 +280,8 @@ class LeaderElection:
         does; tools and the elector's leader use this to go on without it. Raises
         :class:`RegistrationNotCommitted` for this transaction's own registration.
         """
-        begin, end = self._candidates_range
-        found: list[CandidateInfo] = []
         unreadable: dict[bytes, InvalidState] = {}
-        try:
-            for item in tr.get_range(begin, end):
-                key = bytes(item.key)
-                try:
-                    process_id = self._process_id_of(key)
-                    found.append(self._candidate_value(tr, key, process_id, item.value))
-                except RegistrationNotCommitted:
-                    raise
-                except InvalidState as exc:
-                    unreadable[key] = exc
-        except Exception as exc:
-            if _is_unreadable(exc):
-                raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
-            raise
+        found = [candidate for _key, candidate in self._scan_candidates(tr, unreadable)]
         found.sort(key=lambda candidate: candidate.versionstamp)
         return found, unreadable
 
@@ -720,14 +705,23 @@ class LeaderElection:
             self._process_ids[key] = known
         return known
 
-    def _scan_candidates(self, tr: Any) -> list[tuple[bytes, CandidateInfo]]:
+    def _scan_candidates(
+        self, tr: Any, unreadable: dict[bytes, InvalidState] | None = None
+    ) -> list[tuple[bytes, CandidateInfo]]:
+        """Every candidate in key order. A record that does not decode raises, or with
+        ``unreadable`` is put there (by key) and skipped."""
         begin, end = self._candidates_range
         found: list[tuple[bytes, CandidateInfo]] = []
         try:
             for item in tr.get_range(begin, end):
                 key = bytes(item.key)
-                process_id = self._process_id_of(key)
-                found.append((key, self._candidate_value(tr, key, process_id, item.value)))
+                try:
+                    process_id = self._process_id_of(key)
+                    found.append((key, self._candidate_value(tr, key, process_id, item.value)))
+                except InvalidState as exc:
+                    if unreadable is None:
+                        raise
+                    unreadable[key] = exc
         except Exception as exc:
             if _is_unreadable(exc):
                 raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
