@@ -15,8 +15,11 @@ encoded under the election's subspace ``S``::
     S.pack(("tenure",))              (first ballot of the tenure,
                                       leader value we last wrote,
                                       lease_ns that write used)              -- ours only
+    S.pack(("succession",))          (first ballot of the tenure,): written when a
+                                     tenure starts, cleared at resignation;
+                                     never by a refresh                       -- ours only
 
-The last three keys are this project's additions (see ``operations``); Rust processes ignore them.
+The last four keys are this project's additions (see ``operations``); Rust processes ignore them.
 Every decoder raises :class:`InvalidState` for bytes that do not decode or do not make sense.
 """
 
@@ -46,6 +49,7 @@ __all__ = [
     "CANDIDATES",
     "CONFIG",
     "LEADER",
+    "SUCCESSION",
     "TENURE",
     "Tenure",
     "as_subspace",
@@ -60,15 +64,18 @@ __all__ = [
     "decode_candidate",
     "decode_config",
     "decode_leader",
+    "decode_succession",
     "decode_tenure",
     "encode_ballot_mark",
     "encode_ballot_seen",
     "encode_candidate",
     "encode_config",
     "encode_leader",
+    "encode_succession",
     "encode_tenure",
     "leader_key",
     "registration_param",
+    "succession_key",
     "tenure_key",
 ]
 
@@ -78,6 +85,7 @@ CANDIDATES = "candidates"
 BALLOT = "ballot"
 BALLOT_SEEN = "ballot_seen"
 TENURE = "tenure"
+SUCCESSION = "succession"
 
 #: How many decoded values each memoized decoder keeps (values are small and immutable).
 _DECODED_CACHE = 1024
@@ -126,6 +134,12 @@ def ballot_seen_key(subspace: Any) -> bytes:
 def tenure_key(subspace: Any) -> bytes:
     """Key of the tenure record used by fencing (ours only)."""
     return bytes(subspace.pack((TENURE,)))
+
+
+def succession_key(subspace: Any) -> bytes:
+    """Key that changes when leadership changes hands, and not when a lease is refreshed (ours
+    only): what followers watch."""
+    return bytes(subspace.pack((SUCCESSION,)))
 
 
 def candidate_key(subspace: Any, process_id: str) -> bytes:
@@ -334,6 +348,18 @@ def decode_ballot_mark(data: bytes) -> int:
     """The inverse of :func:`encode_ballot_mark`."""
     (ballot,) = _unpack("ballot mark", data, 1)
     return _u64("ballot mark", "ballot", ballot)
+
+
+def encode_succession(first_ballot: int) -> bytes:
+    """``(first ballot of the tenure,)``: a new tenure always has a higher first ballot, so the
+    value changes at every claim that starts one."""
+    return tuples.pack((check_u64(first_ballot, "first_ballot"),))
+
+
+def decode_succession(data: bytes) -> int:
+    """The inverse of :func:`encode_succession`: the first ballot of the announced tenure."""
+    (ballot,) = _unpack("succession", data, 1)
+    return _u64("succession", "first_ballot", ballot)
 
 
 #: Width of the ``ballot_seen`` value: FoundationDB's atomic MAX compares unsigned little-endian

@@ -141,6 +141,7 @@ class LeaderElection:
         "_process_ids",
         "_seen_key",
         "_subspace",
+        "_succession_key",
         "_tenure_key",
     )
 
@@ -153,6 +154,7 @@ class LeaderElection:
         self._ballot_key = layout.ballot_key(self._subspace)
         self._seen_key = layout.ballot_seen_key(self._subspace)
         self._tenure_key = layout.tenure_key(self._subspace)
+        self._succession_key = layout.succession_key(self._subspace)
         self._candidates_range = layout.candidates_range(self._subspace)
         self._process_ids: dict[bytes, str] = {}  # candidate key -> process id (bounded)
         self._candidate_keys: dict[str, bytes] = {}  # valid process id -> its key (bounded)
@@ -430,11 +432,12 @@ class LeaderElection:
     ) -> bool:
         """Step down at once if ``process_id`` leads; ``True`` if it did, ``False`` otherwise.
 
-        Clears the leader key (as the seed does, so Rust processes see no leader) and the tenure
-        record, and raises the ballot high-water mark to the resigned ballot first, so the next
-        claim continues above it. With ``versionstamp`` (ours, as for :meth:`refresh_lease`)
-        only a record of that registration is cleared: a stale run of a process never ends the
-        leadership of a newer one with the same id.
+        Clears the leader key (as the seed does, so Rust processes see no leader), the tenure
+        record and the succession key (which wakes the waiting processes), and raises the ballot
+        high-water mark to the resigned ballot first, so the next claim continues above it. With
+        ``versionstamp`` (ours, as for :meth:`refresh_lease`) only a record of that registration
+        is cleared: a stale run of a process never ends the leadership of a newer one with the
+        same id.
         """
         check_process_id(process_id)
         if versionstamp is not None:
@@ -451,6 +454,7 @@ class LeaderElection:
             tr.set(self._ballot_key, layout.encode_ballot_mark(leader.ballot))
         tr.clear(self._leader_key)
         tr.clear(self._tenure_key)
+        tr.clear(self._succession_key)
         return True
 
     def is_leader(self, tr: Any, process_id: str, current_time: TimeLike) -> bool:
@@ -504,6 +508,38 @@ class LeaderElection:
         if tenure.leader_value != leader_value:
             return None
         return tenure.lease_ns
+
+    def leadership_key(self, tr: Any) -> bytes:
+        """The key to watch to learn that leadership changed hands (ours).
+
+        The succession key while the current leader record was written by this library and its
+        tenure announced there: a watch on it fires when another tenure begins or the leader
+        resigns, and never at a refresh, so a waiting process is not woken several times a lease
+        for nothing. Otherwise the leader key, which every claim, refresh and resignation
+        changes: when nobody leads, or the record was written by a Rust process (or by an
+        earlier version of this library, which did not announce tenures).
+
+        A Rust process that takes over an expired lease of ours changes the leader key only; a
+        process watching the succession key then learns of it from its next read. Snapshot
+        reads only: the answer chooses a watch, it decides nothing. A succession value that
+        does not decode counts as no announcement.
+        """
+        leader_future = tr.snapshot.get(self._leader_key)
+        tenure_future = tr.snapshot.get(self._tenure_key)
+        succession_future = tr.snapshot.get(self._succession_key)
+        leader_value = _value(leader_future)
+        tenure_value = _value(tenure_future)
+        succession_value = _value(succession_future)
+        if leader_value is None or tenure_value is None or succession_value is None:
+            return self._leader_key
+        tenure = layout.decode_tenure(tenure_value)
+        try:
+            announced = layout.decode_succession(succession_value)
+        except InvalidState:
+            return self._leader_key
+        if tenure.leader_value != leader_value or announced != tenure.first_ballot:
+            return self._leader_key
+        return self._succession_key
 
     def highest_ballot(self, tr: Any) -> int:
         """The highest ballot known: the current leader's, the high-water mark, or the highest
@@ -814,6 +850,7 @@ class LeaderElection:
         The tenure record also stores the lease ``state`` was written with (see
         :meth:`LeaderElection.leader_lease_ns`). A tenure continues only through the same
         registration (id and versionstamp): a claim by a restarted process starts a new one.
+        A tenure that starts is announced in the succession key (see :meth:`leadership_key`).
         """
         first_ballot = state.ballot
         if previous is not None and _held_by(previous, state.leader_id, state.versionstamp):
@@ -825,6 +862,8 @@ class LeaderElection:
         tr.set(self._ballot_key, layout.encode_ballot_mark(state.ballot))
         tenure = Tenure(first_ballot, value, config.lease_duration_ns)
         tr.set(self._tenure_key, layout.encode_tenure(tenure))
+        if first_ballot == state.ballot:
+            tr.set(self._succession_key, layout.encode_succession(first_ballot))
 
 
 class _ClaimReads(NamedTuple):
