@@ -196,18 +196,34 @@ def test_a_key_published_after_a_listing_is_seen_by_the_next_notify(tmp_path: Pa
 
 def test_publish_only_rewrites_when_a_key_is_added(tmp_path: Path) -> None:
     directory = wake_directory(str(tmp_path / "db"))
+    many = [f"k-{i}".encode() for i in range(20)]  # more than a few: stale keys may stay
     with listener_and_notifier(directory) as (listener, notifier, _):
         keys_file = keys_path(directory, listener)
-        listener.publish([b"a", b"b"])
+        listener.publish([*many, b"b"])
         written = os.stat(keys_file).st_ino
-        listener.publish([b"a"])  # b's watch fired and is not armed again yet: no rewrite
+        listener.publish(many)  # b's watch fired and is not armed again yet: no rewrite
         assert os.stat(keys_file).st_ino == written
         assert notifier.notify([b"b"]) == 1
-        listener.publish([b"a", b"c"])  # an addition is appended; b stays (it may come back)
+        listener.publish([*many, b"c"])  # an addition is appended; b stays (it may come back)
         assert os.stat(keys_file).st_ino == written
         assert listener.publishes(b"b") and listener.publishes(b"c")
         assert notifier.notify([b"b"]) == 1
         assert notifier.notify([b"c"]) == 1  # read from where the notifier left off
+
+
+def test_a_listener_of_few_keys_drops_a_stale_one_when_it_adds_one(tmp_path: Path) -> None:
+    """A follower moves its watch from the leader key (written at every refresh) to the
+    succession key: the leader's refreshes must stop waking it."""
+    directory = wake_directory(str(tmp_path / "db"))
+    with listener_and_notifier(directory) as (listener, notifier, _):
+        listener.publish([b"leader"])
+        assert notifier.notify([b"leader"]) == 1
+        listener.publish([b"leader"])  # re-armed: nothing written
+        listener.publish([b"succession"])
+        assert listener.publishes(b"succession")
+        assert not listener.publishes(b"leader")
+        assert notifier.notify([b"leader"]) == 0
+        assert notifier.notify([b"succession"]) == 1
 
 
 def test_a_line_still_being_appended_is_read_once_complete(tmp_path: Path) -> None:

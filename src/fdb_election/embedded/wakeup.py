@@ -44,6 +44,7 @@ __all__ = ["WakeupListener", "WakeupNotifier", "wake_directory"]
 
 _SUFFIX = ".sock"
 _KEYS_SUFFIX = ".keys"  # beside a socket: the keys its process watches, hex, one per line
+_FEW_KEYS = 16  # a listener watching this many keys or fewer publishes exactly those
 _MAX_SOCKET_PATH = 107  # sizeof(sockaddr_un.sun_path) - 1 on Linux
 # A directory listing is trusted from cache only when it was taken this long after the directory's
 # last change: file-system timestamps are coarse (a clock tick), so two changes within one tick
@@ -308,14 +309,16 @@ class WakeupListener:
 
         New keys are appended; a watch that fired and is not armed again yet stays published,
         so a process that re-arms many watches writes nothing. Keys no longer watched are
-        dropped (the file rewritten) once the published ones outnumber ``keys`` two to one: a
-        stale key costs a needless wake-up now and then.
+        dropped (the file rewritten) when a new key comes: at once while ``keys`` are few (a
+        stale key may be written often, say a leader record refreshed three times a lease),
+        else once the published ones outnumber ``keys`` two to one.
         """
         current = frozenset(keys)
         with self._publish_lock:
             if self._closing or current <= self._published:
                 return
-            if len(self._published | current) > 2 * len(current) + 16:
+            stale = len(self._published - current)
+            if stale and (len(current) <= _FEW_KEYS or stale > len(current) + 16):
                 self._write_keys(current)
                 self._published = current
                 return
