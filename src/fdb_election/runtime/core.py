@@ -66,6 +66,7 @@ from fdb_election.runtime.identity import Registrations
 from fdb_election.runtime.leader_duties import EVICTION_BATCH, LeaderDuties, Scan, highest_above
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.observation import LeaderObservation
+from fdb_election.runtime.refresh_alignment import RefreshAlignment
 from fdb_election.runtime.settings import ElectorSettings, config_problem
 from fdb_election.runtime.step import (
     Attempt,
@@ -156,6 +157,7 @@ class ElectorCore:
         # Packed once: every step reads or watches them.
         self._leader_key = layout.leader_key(election.subspace)
         self._step_down_key = step_down_key(election.subspace)
+        self._succession_key = layout.succession_key(election.subspace)
 
         self.phase = Phase.INIT
         self.config: ElectionConfig | None = None
@@ -163,6 +165,9 @@ class ElectorCore:
         self._registrations = Registrations()
         self._tenure = LocalTenure(settings.clock_drift)
         self._observation = LeaderObservation()
+        self._alignment = RefreshAlignment()
+        # The holder (id, registration) whose tenure the succession key was last found to announce.
+        self._announced_by: tuple[str, bytes] | None = None
         self._duties = LeaderDuties(election, self.process_id)
         #: Why the elector stopped on its own (another elector registered the same id), if so.
         self.failure: DuplicateProcessId | None = None
@@ -453,7 +458,11 @@ class ElectorCore:
         self._read_leader(attempt)
         delay = self._next_heartbeat()
         if self.observer:
-            self._watches.watch(tr, "leader", self._leader_key)
+            recorded = None
+            if attempt.record is not None:
+                recorded = self.election.leader_lease_ns(tr)
+                delay = self._next_heartbeat(later=True)
+            delay = self._watch_leadership(attempt, recorded, delay)
             yield tr
             return delay
         if self._registrations.made(attempt.record, self.process_id):
@@ -466,8 +475,10 @@ class ElectorCore:
         Not since the attempt started: a read version that comes late may return a refresh
         committed after the start, and the follower's wait must not begin before that refresh.
         """
+        previous = self._observation.record
         attempt.record = self.election.get_leader_raw(attempt.tr)
         attempt.read_done = self.clock.monotonic()
+        attempt.changed = attempt.record != previous
         self._observation.observe(attempt.record, attempt.read_done)
 
     def _heartbeat(self, attempt: Attempt) -> float | None:
@@ -550,9 +561,8 @@ class ElectorCore:
             who = "nobody" if record is None else repr(record.leader_id)
             self._end_leadership(f"the leader key names {who}")
         self._warn_foreign_record(record)
-        # 2. How long this record must stay unchanged: the lease it was written with. Its
-        #    refreshes wake this follower through the watch: a timer running out just after the
-        #    next refresh saves a wake-up.
+        # 2. How long this record must stay unchanged: the lease it was written with.
+        recorded: int | None = None
         if record is not None:
             recorded = self.election.leader_lease_ns(tr)
             self._observation.note_lease(recorded, attempt.lease)
@@ -565,14 +575,16 @@ class ElectorCore:
         # 3. Claim when the rules allow; otherwise come back when they could.
         claimed: LeaderState | None = None
         claim_at = self._claim_time(attempt) if attempt.enabled else None
+        hint = math.inf
         if claim_at is not None:
             claimed = self.election.try_claim_leadership(
                 tr, self.process_id, self.priority, claim_at
             )
         elif attempt.enabled:
-            delay = min(delay, self._wait_hint(attempt))
-        # 4. Watch the leader record (its refreshes and resignation wake this follower).
-        self._watches.watch(tr, "leader", self._leader_key)
+            hint = self._wait_hint(attempt)
+        # 4. Watch for leadership changing hands. Unless refreshes fire that watch (a record
+        #    of another implementation), the next heartbeat comes just after a refresh is due.
+        delay = min(self._watch_leadership(attempt, recorded, delay), hint)
         self._watches.drop("step_down")
         # 5. Commit, and adopt a claim.
         return (yield from self._commit_claim(attempt, claimed, delay))
@@ -618,6 +630,49 @@ class ElectorCore:
             self._watches.drop("leader")  # its own refreshes would fire it
             yield from self._maintain(preemptor, attempt.candidates)
         return 0.0 if self._resign_pending is not None else delay
+
+    def _watch_leadership(self, attempt: Attempt, recorded: int | None, later: float) -> float:
+        """Watch what tells this process that leadership changed hands; the delay until the
+        next heartbeat: ``later``, or just after the leader's next refresh is due.
+
+        The succession key when this library wrote the record (``recorded``, its lease, is
+        known) and announced the tenure there (see ``LeaderElection.leadership_key``): only
+        claims and resignations change it, so a refresh wakes nobody, and the heartbeat is
+        timed for the refresh (see :mod:`.refresh_alignment`). Otherwise the leader key (its
+        refreshes wake this process), which is also how the alignment probes. The announcement
+        is looked up once per tenure: while the watch on the succession key is pending, the
+        tenure it was armed for goes on.
+        """
+        record = attempt.record
+        holder: tuple[str, bytes] | None = None
+        began: float | None = None
+        if record is not None and recorded is not None:
+            holder = (record.leader_id, record.versionstamp)
+            began = (record.lease_expiry_nanos - recorded) / 1e9
+        self._alignment.observed(attempt.start, attempt.changed, holder, began, attempt.wall)
+        planned: float | None = None
+        if (
+            holder is not None
+            and began is not None
+            and (
+                (holder == self._announced_by and self._watches.pending("leader"))
+                or self.election.leadership_key(attempt.tr) == self._succession_key
+            )
+        ):
+            heartbeat = attempt.config.heartbeat_interval.total_seconds()
+            timeout = attempt.config.candidate_timeout.total_seconds()
+            planned = self._alignment.plan(
+                holder,
+                began,
+                heartbeat,
+                self.clock.wall(),
+                self.clock.monotonic(),
+                longest=max(later, min(1.5 * heartbeat, timeout / 2)),
+            )
+        self._announced_by = holder if planned is not None else None
+        key = self._leader_key if planned is None else self._succession_key
+        self._watches.watch(attempt.tr, "leader", key)
+        return later if planned is None else planned
 
     # ------------------------------------------------------------------ follower rules
 
@@ -914,9 +969,9 @@ class ElectorCore:
     def _next_heartbeat(self, *, later: bool = False) -> float:
         """A heartbeat interval with jitter: up to ``jitter`` shorter, or (``later``) longer.
 
-        The leader refreshes at most a heartbeat apart; a follower of a live leader waits at
-        least a heartbeat, so the leader's next refresh (seen through the watch) comes first
-        and the follower wakes up once per refresh instead of twice.
+        The leader refreshes at most a heartbeat apart, sooner by up to the jitter; a follower
+        of a live leader waits at least a heartbeat (or until just after the leader's next
+        refresh is due, see :meth:`_watch_leadership`).
         """
         spread = self.settings.jitter * self.rng.random()
         return self.heartbeat * (1.0 + spread if later else 1.0 - spread)

@@ -65,6 +65,7 @@ class Attempt:
     config: ElectionConfig
     record: LeaderState | None = None
     read_done: float = 0.0
+    changed: bool = False  # whether ``record`` differs from the one the previous step read
     #: Every registered candidate (one snapshot scan, oldest registration first) and the
     #: monotonic time just after the scan; read at most once per attempt, see
     #: ``ElectorCore._candidates``.

@@ -1,7 +1,8 @@
 """The database watches an elector keeps, by purpose, and the futures a driver waits on.
 
-A follower watches the leader key (a refresh or a resignation wakes it), a leader the step-down
-request key. A watch that has fired is replaced by the next step's; one still pending is kept
+A follower watches what tells it that leadership changed hands (the succession key, or the
+leader key for a record of another implementation), a leader the step-down request key. A watch
+that has fired is replaced by the next step's; one still pending on the same key is kept
 (watches are not free on a cluster).
 """
 
@@ -15,10 +16,11 @@ __all__ = ["Watches"]
 class Watches:
     """At most one pending watch per purpose (``"leader"``, ``"step_down"``)."""
 
-    __slots__ = ("_by_purpose",)
+    __slots__ = ("_by_purpose", "_keys")
 
     def __init__(self) -> None:
         self._by_purpose: dict[str, Any] = {}
+        self._keys: dict[str, bytes] = {}  # purpose -> the key its watch is on
 
     def futures(self) -> list[Any]:
         """The watch futures whose readiness should wake the elector."""
@@ -30,14 +32,19 @@ class Watches:
         return current is not None and not current.is_ready()
 
     def watch(self, tr: Any, purpose: str, key: bytes) -> None:
-        """Watch ``key`` in ``tr`` for ``purpose``, unless a pending watch already does."""
+        """Watch ``key`` in ``tr`` for ``purpose``, unless a pending watch already does; a
+        watch for ``purpose`` on another key is cancelled first."""
         if self.pending(purpose):
-            return
+            if self._keys.get(purpose) == key:
+                return
+            self.drop(purpose)
         self._by_purpose[purpose] = tr.watch(key)
+        self._keys[purpose] = key
 
     def drop(self, purpose: str) -> None:
         """Stop watching for ``purpose`` (a pending watch is cancelled)."""
         watch = self._by_purpose.pop(purpose, None)
+        self._keys.pop(purpose, None)
         if watch is not None and not watch.is_ready():
             watch.cancel()
 
