@@ -584,7 +584,12 @@ class ElectorCore:
             hint = self._wait_hint(attempt)
         # 4. Watch for leadership changing hands. Unless refreshes fire that watch (a record
         #    of another implementation), the next heartbeat comes just after a refresh is due.
-        delay = min(self._watch_leadership(attempt, recorded, delay), hint)
+        #    A claim watches nothing: if it commits, this elector's own refreshes follow (and
+        #    arming a watch would only delay it); if it fails, the next step comes soon.
+        if claimed is None:
+            delay = min(self._watch_leadership(attempt, recorded, delay), hint)
+        else:
+            self._watches.drop("leader")
         self._watches.drop("step_down")
         # 5. Commit, and adopt a claim.
         return (yield from self._commit_claim(attempt, claimed, delay))
