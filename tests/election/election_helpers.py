@@ -56,6 +56,18 @@ def read_raw(db: Any, key: bytes) -> bytes | None:
     return run(db, body)
 
 
+def write_raw(db: Any, key: bytes, value: bytes | None) -> None:
+    """Store ``value`` at ``key`` as raw bytes (``None`` clears it), in its own transaction."""
+
+    def body(tr: Any) -> None:
+        if value is None:
+            del tr[key]
+        else:
+            tr[key] = value
+
+    run(db, body)
+
+
 def snapshot_all(db: Any) -> list[tuple[bytes, bytes]]:
     """Every key and value in the test key space, to check that nothing was written."""
 

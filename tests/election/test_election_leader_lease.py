@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from election_helpers import at, read_raw, register, run
+from election_helpers import at, read_raw, register, run, write_raw
 
 from fdb_election import tuples
 from fdb_election.election import ElectionConfig, InvalidState, LeaderElection, LeaderState, layout
@@ -27,13 +27,6 @@ def set_lease(db: Any, election: LeaderElection, config: ElectionConfig, seconds
         allow_preemption=config.allow_preemption,
     )
     run(db, lambda tr: election.write_config(tr, lowered))
-
-
-def write_raw(db: Any, key: bytes, value: bytes) -> None:
-    def body(tr: Any) -> None:
-        tr[key] = value
-
-    run(db, body)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from election_helpers import at, read_raw, register, run
+from election_helpers import at, read_raw, register, run, write_raw
 
 from fdb_election import tuples
 from fdb_election.election import InvalidState, LeaderElection, layout
@@ -20,16 +20,6 @@ def succession(db: Any, election: LeaderElection) -> int | None:
 
 def watch_key(db: Any, election: LeaderElection) -> bytes:
     return run(db, election.leadership_key)
-
-
-def write_raw(db: Any, key: bytes, value: bytes | None) -> None:
-    def body(tr: Any) -> None:
-        if value is None:
-            del tr[key]
-        else:
-            tr[key] = value
-
-    run(db, body)
 
 
 def test_a_claim_announces_its_tenure_and_refreshes_leave_it_alone(

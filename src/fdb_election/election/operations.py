@@ -501,13 +501,8 @@ class LeaderElection:
         if leader_value is None:
             return None
         layout.decode_leader(leader_value)  # a corrupt leader is reported, not ignored
-        tenure_value = _value(tenure_future)
-        if tenure_value is None:
-            return None
-        tenure = layout.decode_tenure(tenure_value)
-        if tenure.leader_value != leader_value:
-            return None
-        return tenure.lease_ns
+        tenure = _tenure_of(leader_value, _value(tenure_future))
+        return None if tenure is None else tenure.lease_ns
 
     def leadership_key(self, tr: Any) -> bytes:
         """The key to watch to learn that leadership changed hands (ours).
@@ -532,12 +527,12 @@ class LeaderElection:
         succession_value = _value(succession_future)
         if leader_value is None or tenure_value is None or succession_value is None:
             return self._leader_key
-        tenure = layout.decode_tenure(tenure_value)
+        tenure = _tenure_of(leader_value, tenure_value)
         try:
             announced = layout.decode_succession(succession_value)
         except InvalidState:
             return self._leader_key
-        if tenure.leader_value != leader_value or announced != tenure.first_ballot:
+        if tenure is None or announced != tenure.first_ballot:
             return self._leader_key
         return self._succession_key
 
@@ -895,8 +890,8 @@ def _fence_refusal(
             "another registration of this process id leads now (an earlier run of the process, "
             "or another process using the same id)"
         )
-    tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
-    if tenure is None or tenure.leader_value != leader_value:
+    tenure = _tenure_of(leader_value, tenure_value)
+    if tenure is None:
         return (
             "the leader key was last written without a tenure record (by a process that does "
             "not keep one, such as the Rust recipe), so the tenure cannot be confirmed"
@@ -910,6 +905,13 @@ def _fence_refusal(
     if now_ns is not None and not _lease_valid(leader, now_ns):
         return f"the lease expired at {leader.lease_expiry_nanos} ns since the epoch"
     return None
+
+
+def _tenure_of(leader_value: bytes, tenure_value: bytes | None) -> Tenure | None:
+    """The tenure record when it belongs to ``leader_value`` (this library wrote that leader
+    value last); None when there is none or another writer changed the leader key since."""
+    tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
+    return tenure if tenure is not None and tenure.leader_value == leader_value else None
 
 
 def _may_claim(reads: _ClaimReads, process_id: str, priority: int, now_ns: int) -> bool:

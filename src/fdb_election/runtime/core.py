@@ -660,7 +660,10 @@ class ElectorCore:
             holder is not None
             and began is not None
             and (
-                (holder == self._announced_by and self._watches.pending("leader"))
+                (
+                    holder == self._announced_by
+                    and self._watches.pending("leader", self._succession_key)
+                )
                 or self.election.leadership_key(attempt.tr) == self._succession_key
             )
         ):

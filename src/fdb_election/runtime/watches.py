@@ -16,37 +16,36 @@ __all__ = ["Watches"]
 class Watches:
     """At most one pending watch per purpose (``"leader"``, ``"step_down"``)."""
 
-    __slots__ = ("_by_purpose", "_keys")
+    __slots__ = ("_by_purpose",)
 
     def __init__(self) -> None:
-        self._by_purpose: dict[str, Any] = {}
-        self._keys: dict[str, bytes] = {}  # purpose -> the key its watch is on
+        self._by_purpose: dict[str, tuple[bytes, Any]] = {}  # purpose -> (key, watch future)
 
     def futures(self) -> list[Any]:
         """The watch futures whose readiness should wake the elector."""
-        return list(self._by_purpose.values())
+        return [future for _key, future in self._by_purpose.values()]
 
-    def pending(self, purpose: str) -> bool:
-        """Whether a watch for ``purpose`` is in place and has not fired (nor failed)."""
+    def pending(self, purpose: str, key: bytes | None = None) -> bool:
+        """Whether a watch for ``purpose`` (on ``key``, if given) is in place and has not fired
+        (nor failed)."""
         current = self._by_purpose.get(purpose)
-        return current is not None and not current.is_ready()
+        return (
+            current is not None and (key is None or current[0] == key) and not current[1].is_ready()
+        )
 
     def watch(self, tr: Any, purpose: str, key: bytes) -> None:
         """Watch ``key`` in ``tr`` for ``purpose``, unless a pending watch already does; a
         watch for ``purpose`` on another key is cancelled first."""
-        if self.pending(purpose):
-            if self._keys.get(purpose) == key:
-                return
-            self.drop(purpose)
-        self._by_purpose[purpose] = tr.watch(key)
-        self._keys[purpose] = key
+        if self.pending(purpose, key):
+            return
+        self.drop(purpose)
+        self._by_purpose[purpose] = (key, tr.watch(key))
 
     def drop(self, purpose: str) -> None:
         """Stop watching for ``purpose`` (a pending watch is cancelled)."""
-        watch = self._by_purpose.pop(purpose, None)
-        self._keys.pop(purpose, None)
-        if watch is not None and not watch.is_ready():
-            watch.cancel()
+        current = self._by_purpose.pop(purpose, None)
+        if current is not None and not current[1].is_ready():
+            current[1].cancel()
 
     def drop_all(self) -> None:
         """Cancel every watch."""
