@@ -18,7 +18,7 @@ from fdb_election.election.errors import (
     RegistrationNotCommitted,
     UnregisteredCandidate,
 )
-from fdb_election.election.operations import LeaderElection
+from fdb_election.election.operations import ElectionCycle, LeaderElection
 from fdb_election.election.times import now
 from fdb_election.election.types import (
     CandidateInfo,
@@ -33,6 +33,7 @@ __all__ = [
     "CandidateInfo",
     "DuplicateProcessId",
     "ElectionConfig",
+    "ElectionCycle",
     "ElectionDisabled",
     "ElectionResult",
     "Follower",

@@ -61,7 +61,7 @@ from fdb_election.election.validation import (
     check_versionstamp,
 )
 
-__all__ = ["LeaderElection", "alive"]
+__all__ = ["ElectionCycle", "LeaderElection", "alive"]
 
 #: FoundationDB's ``accessed_unreadable``: a read of a key written by a versionstamped operation
 #: in the same transaction.
@@ -137,6 +137,7 @@ class LeaderElection:
         "_candidate_keys",
         "_candidates_range",
         "_config_key",
+        "_keys",
         "_leader_key",
         "_process_ids",
         "_seen_key",
@@ -156,6 +157,14 @@ class LeaderElection:
         self._tenure_key = layout.tenure_key(self._subspace)
         self._succession_key = layout.succession_key(self._subspace)
         self._candidates_range = layout.candidates_range(self._subspace)
+        self._keys = _Keys(
+            self._config_key,
+            self._leader_key,
+            self._ballot_key,
+            self._seen_key,
+            self._tenure_key,
+            self._succession_key,
+        )
         self._process_ids: dict[bytes, str] = {}  # candidate key -> process id (bounded)
         self._candidate_keys: dict[str, bytes] = {}  # valid process id -> its key (bounded)
 
@@ -166,6 +175,20 @@ class LeaderElection:
 
     def __repr__(self) -> str:
         return f"LeaderElection(prefix={self._config_key[: -len(b'config') - 2]!r})"
+
+    def cycle(self, tr: Any, process_id: str) -> ElectionCycle:
+        """The operations of one candidate in ``tr``, each key read at most once (ours).
+
+        For a loop that runs several operations per transaction, such as a heartbeat, a read
+        of the leader and a refresh or a claim: see :class:`ElectionCycle`.
+        """
+        return self._cycle(tr, process_id)
+
+    def _cycle(self, tr: Any, process_id: str) -> ElectionCycle:
+        """An :class:`ElectionCycle` for one of this class's own operations (never overridden
+        with :meth:`cycle`, so a subclass that wraps both sees each operation once)."""
+        check_process_id(process_id)
+        return ElectionCycle(self, tr, process_id)
 
     # -----------------------------------------------------------------------------------------
     # Configuration
@@ -235,20 +258,7 @@ class LeaderElection:
         :class:`ProcessNotFound` when not registered, :class:`NotInitialized`,
         :class:`ElectionDisabled`, :class:`RegistrationNotCommitted`.
         """
-        key = self._candidate_key(process_id)
-        check_priority(priority)
-        if registration is not None:
-            check_versionstamp(registration, "registration")
-        now_ns = to_nanos(current_time, "current_time")
-        config_future = tr.get(self._config_key)
-        candidate_future = tr.get(key)
-        self._enabled_config(config_future)
-        candidate = self._candidate(tr, key, process_id, candidate_future)
-        if candidate is None:
-            raise ProcessNotFound(process_id)
-        if registration is not None and candidate.versionstamp != registration:
-            raise DuplicateProcessId(process_id, registration, candidate.versionstamp)
-        tr.set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
+        self._cycle(tr, process_id).heartbeat(priority, current_time, registration=registration)
 
     def unregister_candidate(self, tr: Any, process_id: str) -> None:
         """Leave the election (a no-op when not registered). A leader should resign first."""
@@ -256,8 +266,7 @@ class LeaderElection:
 
     def get_candidate(self, tr: Any, process_id: str) -> CandidateInfo | None:
         """The candidate's registration, alive or not, or ``None`` when not registered."""
-        key = self._candidate_key(process_id)
-        return self._candidate(tr, key, process_id, tr.get(key))
+        return self._cycle(tr, process_id).candidate()
 
     def list_candidates(self, tr: Any, current_time: TimeLike) -> list[CandidateInfo]:
         """Alive candidates (heartbeat within ``candidate_timeout``), oldest registration first.
@@ -355,28 +364,7 @@ class LeaderElection:
         Raises :class:`UnregisteredCandidate`, :class:`NotInitialized`,
         :class:`ElectionDisabled`, :class:`RegistrationNotCommitted`.
         """
-        key = self._candidate_key(process_id)
-        check_priority(priority)
-        now_ns = to_nanos(current_time, "current_time")
-        config_future, candidate_future, leader_future, mark_future, seen_future, tenure_future = (
-            self._claim_reads(tr, key)
-        )
-
-        config = self._enabled_config(config_future)
-        candidate = self._candidate(tr, key, process_id, candidate_future)
-        if candidate is None:
-            raise UnregisteredCandidate(process_id)
-        leader_value = _value(leader_future)
-        leader = None if leader_value is None else layout.decode_leader(leader_value)
-        return self._claim(
-            tr,
-            _ClaimReads(
-                config, candidate, leader, leader_value, mark_future, seen_future, tenure_future
-            ),
-            process_id,
-            priority,
-            now_ns,
-        )
+        return self._cycle(tr, process_id).try_claim(priority, current_time)
 
     def refresh_lease(
         self,
@@ -400,32 +388,9 @@ class LeaderElection:
         leader (its own deadline passed) and takes up its record again. Raises
         :class:`NotInitialized`.
         """
-        check_process_id(process_id)
-        if versionstamp is not None:
-            check_versionstamp(versionstamp)
-        now_ns = to_nanos(current_time, "current_time")
-        config_future = tr.get(self._config_key)
-        leader_future = tr.get(self._leader_key)
-        mark_future = tr.get(self._ballot_key)
-        seen_future = tr.snapshot.get(self._seen_key)  # why a snapshot read: see _claim_reads
-        tenure_future = tr.get(self._tenure_key)
-
-        config = self._config(config_future)
-        leader_value = _value(leader_future)
-        leader = None if leader_value is None else layout.decode_leader(leader_value)
-        if not _held_by(leader, process_id, versionstamp):
-            return None
-        assert leader is not None
-        state = LeaderState(
-            ballot=_next_ballot(leader, _floor(mark_future, seen_future)),
-            leader_id=leader.leader_id,
-            priority=leader.priority,
-            lease_expiry_nanos=_lease_expiry(now_ns, config),
-            versionstamp=leader.versionstamp,
+        return self._cycle(tr, process_id).refresh(
+            current_time, versionstamp=versionstamp, new_tenure=new_tenure
         )
-        tenure_value = None if new_tenure else _value(tenure_future)
-        self._write_leader(tr, state, config, leader, leader_value, tenure_value)
-        return state
 
     def resign_leadership(
         self, tr: Any, process_id: str, *, versionstamp: bytes | None = None
@@ -495,14 +460,7 @@ class LeaderElection:
         makes the commit fail with a conflict (1020). Raises :class:`InvalidState` for stored
         values that do not decode.
         """
-        leader_future = tr.get(self._leader_key)
-        tenure_future = tr.get(self._tenure_key)
-        leader_value = _value(leader_future)
-        if leader_value is None:
-            return None
-        layout.decode_leader(leader_value)  # a corrupt leader is reported, not ignored
-        tenure = _tenure_of(leader_value, _value(tenure_future))
-        return None if tenure is None else tenure.lease_ns
+        return ElectionCycle(self, tr, None).leader_lease_ns()
 
     def leadership_key(self, tr: Any) -> bytes:
         """The key to watch to learn that leadership changed hands (ours).
@@ -519,22 +477,7 @@ class LeaderElection:
         reads only: the answer chooses a watch, it decides nothing. A succession value that
         does not decode counts as no announcement.
         """
-        leader_future = tr.snapshot.get(self._leader_key)
-        tenure_future = tr.snapshot.get(self._tenure_key)
-        succession_future = tr.snapshot.get(self._succession_key)
-        leader_value = _value(leader_future)
-        tenure_value = _value(tenure_future)
-        succession_value = _value(succession_future)
-        if leader_value is None or tenure_value is None or succession_value is None:
-            return self._leader_key
-        tenure = _tenure_of(leader_value, tenure_value)
-        try:
-            announced = layout.decode_succession(succession_value)
-        except InvalidState:
-            return self._leader_key
-        if tenure is None or announced != tenure.first_ballot:
-            return self._leader_key
-        return self._succession_key
+        return ElectionCycle(self, tr, None).leadership_key()
 
     def highest_ballot(self, tr: Any) -> int:
         """The highest ballot known: the current leader's, the high-water mark, or the highest
@@ -601,33 +544,16 @@ class LeaderElection:
         """
         # One pass over the reads both steps need (the seed reads config and candidate twice):
         # the same checks in the same order, the same writes.
-        key = self._candidate_key(process_id)
-        check_priority(priority)
-        now_ns = to_nanos(current_time, "current_time")
-        config_future, candidate_future, leader_future, mark_future, seen_future, tenure_future = (
-            self._claim_reads(tr, key)
-        )
-
-        config = self._enabled_config(config_future)
-        candidate = self._candidate(tr, key, process_id, candidate_future)
-        if candidate is None:
-            raise ProcessNotFound(process_id)
-        tr.set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
-        leader_value = _value(leader_future)
-        leader = None if leader_value is None else layout.decode_leader(leader_value)
-        state = self._claim(
-            tr,
-            _ClaimReads(
-                config, candidate, leader, leader_value, mark_future, seen_future, tenure_future
-            ),
-            process_id,
-            priority,
-            now_ns,
-        )
+        cycle = self._cycle(tr, process_id)
+        cycle.read_all()
+        cycle.heartbeat(priority, current_time)
+        state = cycle.try_claim(priority, current_time)
         if state is not None:
             return Leader(state)
+        leader = cycle._leader_record()
         if leader is not None:
-            self.note_observed_ballot(tr, leader.ballot)
+            cycle.note_observed_ballot(leader.ballot)
+        now_ns = to_nanos(current_time, "current_time")
         return Follower(leader if leader is not None and _lease_valid(leader, now_ns) else None)
 
     # -----------------------------------------------------------------------------------------
@@ -708,24 +634,6 @@ class LeaderElection:
             raise ElectionDisabled()
         return config
 
-    def _candidate(self, tr: Any, key: bytes, process_id: str, future: Any) -> CandidateInfo | None:
-        try:
-            value = _value(future)
-        except Exception as exc:
-            if _is_unreadable(exc):
-                raise RegistrationNotCommitted(process_id) from exc
-            raise
-        if value is None:
-            return None
-        try:
-            return layout.decode_candidate(process_id, value)
-        except InvalidState:
-            # A store that lets a transaction read its own versionstamped write back would
-            # show the placeholder here; name the real cause when we know we registered it.
-            if _registered_here(tr, key) is not None:
-                raise RegistrationNotCommitted(process_id) from None
-            raise
-
     def _process_id_of(self, key: bytes) -> str:
         """The process id in a candidate key, remembered: every scan sees the same keys."""
         known = self._process_ids.get(key)
@@ -794,83 +702,337 @@ class LeaderElection:
         leader = layout.decode_leader(value)
         return leader if _lease_valid(leader, now_ns) else None
 
-    def _claim_reads(self, tr: Any, candidate_key: bytes) -> tuple[Any, Any, Any, Any, Any, Any]:
-        """Start every read a claim needs at once (lazy values): config, candidate, leader,
-        ballot mark, ballot seen and tenure, in that order.
+
+class _Keys(NamedTuple):
+    """The packed keys of one election (packed once, in :class:`LeaderElection`)."""
+
+    config: bytes
+    leader: bytes
+    ballot: bytes
+    seen: bytes
+    tenure: bytes
+    succession: bytes
+
+
+class ElectionCycle:
+    """The seed's operations for one candidate inside one transaction, each key read at most
+    once (ours).
+
+    An elector's cycle heartbeats, reads the leader record, then refreshes, claims or follows.
+    Done with :class:`LeaderElection`'s methods one after another, every operation reads the
+    configuration and the leader record again: a leader's step read the configuration three
+    times. Through one ``ElectionCycle`` each key is read and decoded once, and
+    :meth:`read_cycle` issues the reads every cycle needs together (a cluster answers them in
+    one round trip). The operations are the ones :class:`LeaderElection`'s methods run, with the
+    same checks, reads and writes; those methods make a new ``ElectionCycle`` for each call.
+
+    A key reads as the first read of it in this cycle returned, or as an operation of this
+    cycle wrote it since. Writes made to the transaction directly are not seen: use one
+    ``ElectionCycle`` per transaction attempt, for the election's own operations. Get one from
+    :meth:`LeaderElection.cycle`.
+    """
+
+    __slots__ = (
+        "_candidate",
+        "_candidate_key",
+        "_config",
+        "_election",
+        "_issued",
+        "_keys",
+        "_known",
+        "_leader",
+        "_process_id",
+        "tr",
+    )
+
+    def __init__(self, election: LeaderElection, tr: Any, process_id: str | None) -> None:
+        """Use :meth:`LeaderElection.cycle`; ``process_id`` None serves only the operations
+        that name no candidate (:meth:`leader_lease_ns`, :meth:`leadership_key`)."""
+        self.tr = tr
+        self._election = election
+        self._keys = election._keys
+        self._process_id = process_id
+        self._candidate_key: bytes | None = None
+        # Reads issued (the binding's lazy values), and whether each is a snapshot read.
+        self._issued: dict[bytes, tuple[Any, bool]] = {}
+        # Values read or written: (value, whether only a snapshot read returned it).
+        self._known: dict[bytes, tuple[bytes | None, bool]] = {}
+        self._config: ElectionConfig | None = None
+        self._leader: tuple[bytes, LeaderState] | None = None
+        self._candidate: tuple[bytes, CandidateInfo] | None = None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def read_cycle(self, *, candidate: bool = True) -> None:
+        """Issue the reads of every cycle at once: configuration, this candidate (unless
+        ``candidate`` is false: an observer), leader record and tenure record."""
+        keys = self._keys
+        if candidate:
+            self._read(keys.config, self._own_key(), keys.leader, keys.tenure)
+        else:
+            self._read(keys.config, keys.leader, keys.tenure)
+
+    def read_all(self) -> None:
+        """Issue every read a heartbeat and a claim need, at once."""
+        keys = self._keys
+        self._read(keys.config, self._own_key(), keys.leader, keys.ballot)
+        self._read(keys.seen, snapshot=True)
+        self._read(keys.tenure)
+
+    def config(self) -> ElectionConfig:
+        """The stored configuration; :class:`NotInitialized` when there is none."""
+        if self._config is None:
+            value = self._value(self._keys.config)
+            if value is None:
+                raise NotInitialized()
+            self._config = layout.decode_config(value)
+        return self._config
+
+    def enabled_config(self) -> ElectionConfig:
+        """:meth:`config`, or :class:`ElectionDisabled` when elections are disabled."""
+        config = self.config()
+        if not config.election_enabled:
+            raise ElectionDisabled()
+        return config
+
+    def leader(self) -> LeaderState | None:
+        """:meth:`LeaderElection.get_leader_raw`: the stored leader record whatever its lease."""
+        return self._leader_record()
+
+    def candidate(self) -> CandidateInfo | None:
+        """This candidate's registration, alive or not; ``None`` when not registered."""
+        key = self._own_key()
+        try:
+            value = self._value(key)
+        except Exception as exc:
+            if _is_unreadable(exc):
+                raise RegistrationNotCommitted(self.process_id) from exc
+            raise
+        if value is None:
+            return None
+        known = self._candidate
+        if known is not None and known[0] == value:
+            return known[1]
+        try:
+            candidate = layout.decode_candidate(self.process_id, value)
+        except InvalidState:
+            # A store that lets a transaction read its own versionstamped write back would
+            # show the placeholder here; name the real cause when we know we registered it.
+            if _registered_here(self.tr, key) is not None:
+                raise RegistrationNotCommitted(self.process_id) from None
+            raise
+        self._candidate = (value, candidate)
+        return candidate
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def heartbeat(
+        self, priority: int, current_time: TimeLike, *, registration: bytes | None = None
+    ) -> None:
+        """:meth:`LeaderElection.heartbeat_candidate`."""
+        key = self._own_key()
+        check_priority(priority)
+        if registration is not None:
+            check_versionstamp(registration, "registration")
+        now_ns = to_nanos(current_time, "current_time")
+        self._read(self._keys.config, key)
+        self.enabled_config()
+        candidate = self.candidate()
+        if candidate is None:
+            raise ProcessNotFound(self.process_id)
+        if registration is not None and candidate.versionstamp != registration:
+            raise DuplicateProcessId(self.process_id, registration, candidate.versionstamp)
+        self._set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
+
+    def try_claim(self, priority: int, current_time: TimeLike) -> LeaderState | None:
+        """:meth:`LeaderElection.try_claim_leadership`."""
+        self._own_key()
+        check_priority(priority)
+        now_ns = to_nanos(current_time, "current_time")
+        self.read_all()
+        config = self.enabled_config()
+        candidate = self.candidate()
+        if candidate is None:
+            raise UnregisteredCandidate(self.process_id)
+        leader = self._leader_record()
+        if not _may_claim(config, candidate, leader, priority, now_ns):
+            return None
+        state = LeaderState(
+            ballot=_next_ballot(leader, self._floor()),
+            leader_id=self.process_id,
+            priority=priority,
+            lease_expiry_nanos=_lease_expiry(now_ns, config),
+            versionstamp=candidate.versionstamp,
+        )
+        self._write_leader(state, config, leader, self._value(self._keys.tenure))
+        return state
+
+    def refresh(
+        self,
+        current_time: TimeLike,
+        *,
+        versionstamp: bytes | None = None,
+        new_tenure: bool = False,
+    ) -> LeaderState | None:
+        """:meth:`LeaderElection.refresh_lease`."""
+        if versionstamp is not None:
+            check_versionstamp(versionstamp)
+        now_ns = to_nanos(current_time, "current_time")
+        keys = self._keys
+        self._read(keys.config, keys.leader, keys.ballot)
+        self._read(keys.seen, snapshot=True)  # why a snapshot read: see _floor
+        self._read(keys.tenure)
+        config = self.config()
+        leader = self._leader_record()
+        if not _held_by(leader, self.process_id, versionstamp):
+            return None
+        assert leader is not None
+        state = LeaderState(
+            ballot=_next_ballot(leader, self._floor()),
+            leader_id=leader.leader_id,
+            priority=leader.priority,
+            lease_expiry_nanos=_lease_expiry(now_ns, config),
+            versionstamp=leader.versionstamp,
+        )
+        tenure_value = None if new_tenure else self._value(keys.tenure)
+        self._write_leader(state, config, leader, tenure_value)
+        return state
+
+    def note_observed_ballot(self, ballot: int) -> None:
+        """:meth:`LeaderElection.note_observed_ballot`."""
+        seen = self._keys.seen
+        self.tr.max(seen, layout.encode_ballot_seen(ballot))
+        self._issued.pop(seen, None)  # read again, if at all, with the MAX applied
+        self._known.pop(seen, None)
+
+    def leader_lease_ns(self) -> int | None:
+        """:meth:`LeaderElection.leader_lease_ns`."""
+        keys = self._keys
+        self._read(keys.leader, keys.tenure)
+        leader_value = self._value(keys.leader)
+        if leader_value is None:
+            return None
+        self._decoded_leader(leader_value)  # a corrupt leader is reported, not ignored
+        tenure = _tenure_of(leader_value, self._value(keys.tenure))
+        return None if tenure is None else tenure.lease_ns
+
+    def leadership_key(self) -> bytes:
+        """:meth:`LeaderElection.leadership_key` (snapshot reads, unless this cycle read the
+        keys already)."""
+        keys = self._keys
+        self._read(keys.leader, keys.tenure, keys.succession, snapshot=True)
+        leader_value = self._value(keys.leader, snapshot=True)
+        tenure_value = self._value(keys.tenure, snapshot=True)
+        succession_value = self._value(keys.succession, snapshot=True)
+        if leader_value is None or tenure_value is None or succession_value is None:
+            return keys.leader
+        tenure = _tenure_of(leader_value, tenure_value)
+        try:
+            announced = layout.decode_succession(succession_value)
+        except InvalidState:
+            return keys.leader
+        if tenure is None or announced != tenure.first_ballot:
+            return keys.leader
+        return keys.succession
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    @property
+    def process_id(self) -> str:
+        """The candidate this cycle is for."""
+        if self._process_id is None:
+            raise TypeError("this ElectionCycle was made without a process id")
+        return self._process_id
+
+    def _own_key(self) -> bytes:
+        """This candidate's key (the process id's length is checked against the key's)."""
+        key = self._candidate_key
+        if key is None:
+            key = self._candidate_key = self._election._candidate_key(self.process_id)
+        return key
+
+    def _read(self, *keys: bytes, snapshot: bool = False) -> None:
+        """Issue reads of ``keys`` not issued yet (as snapshot reads with ``snapshot``)."""
+        for key in keys:
+            known = self._known.get(key)
+            if known is None or (known[1] and not snapshot):
+                self._issue(key, snapshot)
+
+    def _issue(self, key: bytes, snapshot: bool) -> Any:
+        issued = self._issued.get(key)
+        if issued is None or (issued[1] and not snapshot):
+            issued = ((self.tr.snapshot if snapshot else self.tr).get(key), snapshot)
+            self._issued[key] = issued
+        return issued[0]
+
+    def _value(self, key: bytes, *, snapshot: bool = False) -> bytes | None:
+        """The value of ``key`` in this cycle. A snapshot read is not enough for a read that
+        must conflict: that one is issued again without snapshot."""
+        known = self._known.get(key)
+        if known is not None and (snapshot or not known[1]):
+            return known[0]
+        value = _value(self._issue(key, snapshot))
+        self._known[key] = (value, snapshot)
+        return value
+
+    def _set(self, key: bytes, value: bytes) -> None:
+        self.tr.set(key, value)
+        self._known[key] = (value, False)
+        self._issued.pop(key, None)
+
+    def _leader_record(self) -> LeaderState | None:
+        value = self._value(self._keys.leader)
+        return None if value is None else self._decoded_leader(value)
+
+    def _decoded_leader(self, value: bytes) -> LeaderState:
+        known = self._leader
+        if known is None or known[0] != value:
+            known = self._leader = (value, layout.decode_leader(value))
+        return known[1]
+
+    def _floor(self) -> int:
+        """The higher of the ballot mark and the highest ballot seen (0 when neither exists).
 
         ``ballot_seen`` is read as a snapshot: followers raise it every cycle, and a claim that
         conflicted with each of them would rarely commit. Nothing is lost: a follower's MAX
         commits only if the leader key did not change between its read and its commit, so a
         MAX that lands between this read and this commit carries a ballot this transaction
         also reads in the leader key (or the leader key changed, and this commit fails)."""
-        return (
-            tr.get(self._config_key),
-            tr.get(candidate_key),
-            tr.get(self._leader_key),
-            tr.get(self._ballot_key),
-            tr.snapshot.get(self._seen_key),
-            tr.get(self._tenure_key),
-        )
-
-    def _claim(
-        self, tr: Any, reads: _ClaimReads, process_id: str, priority: int, now_ns: int
-    ) -> LeaderState | None:
-        """The claim rule of :meth:`try_claim_leadership` on values already read and checked."""
-        leader = reads.leader
-        if not _may_claim(reads, process_id, priority, now_ns):
-            return None
-        state = LeaderState(
-            ballot=_next_ballot(leader, _floor(reads.mark_future, reads.seen_future)),
-            leader_id=process_id,
-            priority=priority,
-            lease_expiry_nanos=_lease_expiry(now_ns, reads.config),
-            versionstamp=reads.candidate.versionstamp,
-        )
-        self._write_leader(
-            tr, state, reads.config, leader, reads.leader_value, _value(reads.tenure_future)
-        )
-        return state
+        mark_value = self._value(self._keys.ballot)
+        seen_value = self._value(self._keys.seen, snapshot=True)
+        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
+        seen = 0 if seen_value is None else layout.decode_ballot_seen(seen_value)
+        return max(mark, seen)
 
     def _write_leader(
         self,
-        tr: Any,
         state: LeaderState,
         config: ElectionConfig,
         previous: LeaderState | None,
-        previous_value: bytes | None,
         tenure_value: bytes | None,
     ) -> None:
         """Write the leader, raise the ballot mark and carry or start the tenure record.
 
         The tenure record also stores the lease ``state`` was written with (see
-        :meth:`LeaderElection.leader_lease_ns`). A tenure continues only through the same
-        registration (id and versionstamp): a claim by a restarted process starts a new one.
-        A tenure that starts is announced in the succession key (see :meth:`leadership_key`).
+        :meth:`leader_lease_ns`). A tenure continues only through the same registration (id
+        and versionstamp): a claim by a restarted process starts a new one. A tenure that
+        starts is announced in the succession key (see :meth:`leadership_key`).
         """
+        keys = self._keys
+        previous_value = self._value(keys.leader)
         first_ballot = state.ballot
         if previous is not None and _held_by(previous, state.leader_id, state.versionstamp):
             tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
             if tenure is not None and tenure.leader_value == previous_value:
                 first_ballot = tenure.first_ballot
         value = layout.encode_leader(state)
-        tr.set(self._leader_key, value)
-        tr.set(self._ballot_key, layout.encode_ballot_mark(state.ballot))
+        self._set(keys.leader, value)
+        self._leader = (value, state)
+        self._set(keys.ballot, layout.encode_ballot_mark(state.ballot))
         tenure = Tenure(first_ballot, value, config.lease_duration_ns)
-        tr.set(self._tenure_key, layout.encode_tenure(tenure))
+        self._set(keys.tenure, layout.encode_tenure(tenure))
         if first_ballot == state.ballot:
-            tr.set(self._succession_key, layout.encode_succession(first_ballot))
-
-
-class _ClaimReads(NamedTuple):
-    """What a claim decides on: checked config and candidate, the leader, pending reads."""
-
-    config: ElectionConfig
-    candidate: CandidateInfo
-    leader: LeaderState | None
-    leader_value: bytes | None
-    mark_future: Any
-    seen_future: Any
-    tenure_future: Any
+            self._set(keys.succession, layout.encode_succession(first_ballot))
 
 
 def _fence_refusal(
@@ -914,14 +1076,19 @@ def _tenure_of(leader_value: bytes, tenure_value: bytes | None) -> Tenure | None
     return tenure if tenure is not None and tenure.leader_value == leader_value else None
 
 
-def _may_claim(reads: _ClaimReads, process_id: str, priority: int, now_ns: int) -> bool:
+def _may_claim(
+    config: ElectionConfig,
+    candidate: CandidateInfo,
+    leader: LeaderState | None,
+    priority: int,
+    now_ns: int,
+) -> bool:
     """The seed's claim rule, with leadership held by a registration rather than an id."""
-    leader = reads.leader
     return (
         leader is None
-        or _held_by(leader, process_id, reads.candidate.versionstamp)
+        or _held_by(leader, candidate.process_id, candidate.versionstamp)
         or not _lease_valid(leader, now_ns)
-        or (reads.config.allow_preemption and priority > leader.priority)
+        or (config.allow_preemption and priority > leader.priority)
     )
 
 

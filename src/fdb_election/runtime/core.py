@@ -445,9 +445,11 @@ class ElectorCore:
         """One heartbeat: read, then the observer's, the leader's or the follower's cycle."""
         start, wall = self.clock.monotonic(), self.clock.wall()
         tr = self._transaction()
-        config = self.election.read_config(tr)
+        cycle = self.election.cycle(tr, self.process_id)
+        cycle.read_cycle(candidate=not self.observer)
+        config = cycle.config()
         self._use_config(config)
-        attempt = Attempt(tr, start, wall, config)
+        attempt = Attempt(tr, start, wall, config, cycle)
         # Elections disabled: the seed refuses heartbeats and claims but lets the leader
         # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
         # or preempts until they are enabled again.
@@ -460,7 +462,7 @@ class ElectorCore:
         if self.observer:
             recorded = None
             if attempt.record is not None:
-                recorded = self.election.leader_lease_ns(tr)
+                recorded = attempt.cycle.leader_lease_ns()
                 delay = self._next_heartbeat(later=True)
             delay = self._watch_leadership(attempt, recorded, delay)
             yield tr
@@ -476,7 +478,7 @@ class ElectorCore:
         committed after the start, and the follower's wait must not begin before that refresh.
         """
         previous = self._observation.record
-        attempt.record = self.election.get_leader_raw(attempt.tr)
+        attempt.record = attempt.cycle.leader()
         attempt.read_done = self.clock.monotonic()
         attempt.changed = attempt.record != previous
         self._observation.observe(attempt.record, attempt.read_done)
@@ -484,9 +486,7 @@ class ElectorCore:
     def _heartbeat(self, attempt: Attempt) -> float | None:
         """Heartbeat in ``attempt``; a delay when the step must end here instead."""
         try:
-            self.election.heartbeat_candidate(
-                attempt.tr,
-                self.process_id,
+            attempt.cycle.heartbeat(
                 self.priority,
                 attempt.current_time,
                 registration=self._registrations.current,
@@ -529,9 +529,7 @@ class ElectorCore:
             return 0.0
         # 2. Refresh: a new ballot and lease, in the same tenure while this elector leads.
         renew = self._renews_tenure()
-        claimed = self.election.refresh_lease(
-            attempt.tr,
-            self.process_id,
+        claimed = attempt.cycle.refresh(
             attempt.current_time,
             versionstamp=record.versionstamp,
             new_tenure=renew,
@@ -555,7 +553,7 @@ class ElectorCore:
 
     def _follower_cycle(self, attempt: Attempt, delay: float) -> StepGenerator:
         """The record is not this elector's: claim when the observation rule allows."""
-        record, tr = attempt.record, attempt.tr
+        record = attempt.record
         # 1. A local leader whose record is gone or replaced leads no more.
         if self.is_leader:
             who = "nobody" if record is None else repr(record.leader_id)
@@ -564,22 +562,20 @@ class ElectorCore:
         # 2. How long this record must stay unchanged: the lease it was written with.
         recorded: int | None = None
         if record is not None:
-            recorded = self.election.leader_lease_ns(tr)
+            recorded = attempt.cycle.leader_lease_ns()
             self._observation.note_lease(recorded, attempt.lease)
             if recorded is None:
                 # Written by another implementation (the Rust recipe), which raises no ballot
                 # mark: note its ballot so that our claims go above it. Records this library
                 # wrote raised the mark themselves.
-                self.election.note_observed_ballot(tr, record.ballot)
+                attempt.cycle.note_observed_ballot(record.ballot)
             delay = self._next_heartbeat(later=True)
         # 3. Claim when the rules allow; otherwise come back when they could.
         claimed: LeaderState | None = None
         claim_at = self._claim_time(attempt) if attempt.enabled else None
         hint = math.inf
         if claim_at is not None:
-            claimed = self.election.try_claim_leadership(
-                tr, self.process_id, self.priority, claim_at
-            )
+            claimed = attempt.cycle.try_claim(self.priority, claim_at)
         elif attempt.enabled:
             hint = self._wait_hint(attempt)
         # 4. Watch for leadership changing hands. Unless refreshes fire that watch (a record
@@ -664,7 +660,7 @@ class ElectorCore:
                     holder == self._announced_by
                     and self._watches.pending("leader", self._succession_key)
                 )
-                or self.election.leadership_key(attempt.tr) == self._succession_key
+                or attempt.cycle.leadership_key() == self._succession_key
             )
         ):
             heartbeat = attempt.config.heartbeat_interval.total_seconds()

@@ -20,6 +20,7 @@ from fdb_election.election import (
     LeaderElectionError,
     LeaderState,
 )
+from fdb_election.election.operations import ElectionCycle
 
 __all__ = ["Attempt", "PendingCommit", "StepGenerator", "database_error_code", "defer_sync"]
 
@@ -63,6 +64,7 @@ class Attempt:
     start: float  # monotonic, before anything was read
     wall: float
     config: ElectionConfig
+    cycle: ElectionCycle  # the election's operations on ``tr``, each key read once
     record: LeaderState | None = None
     read_done: float = 0.0
     changed: bool = False  # whether ``record`` differs from the one the previous step read

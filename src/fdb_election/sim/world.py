@@ -22,6 +22,7 @@ from fdb.subspace_impl import Subspace
 from fdb_election import embedded
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.election.operations import ElectionCycle
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime import driver as elector_driver
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
@@ -62,7 +63,7 @@ from fdb_election.sim.observe import (
 )
 from fdb_election.sim.scheduler import Scheduler
 
-__all__ = ["Outcome", "RecordingElection", "World", "run_seed", "run_world"]
+__all__ = ["Outcome", "RecordingCycle", "RecordingElection", "World", "run_seed", "run_world"]
 
 #: FoundationDB error codes the simulator injects.
 NOT_COMMITTED = 1020
@@ -178,6 +179,83 @@ class RecordingElection(LeaderElection):
     def note_observed_ballot(self, tr: Any, ballot: int) -> None:
         op = OpCall("note_observed_ballot", ballot=ballot)
         self._call(tr, op, LeaderElection.note_observed_ballot, ballot)
+
+    def cycle(self, tr: Any, process_id: str) -> ElectionCycle:
+        return RecordingCycle(self, tr, process_id, self._record)
+
+
+class RecordingCycle(ElectionCycle):
+    """An ``ElectionCycle`` that reports its operations as the seed calls they stand for."""
+
+    __slots__ = ("_record",)
+
+    def __init__(
+        self,
+        election: LeaderElection,
+        tr: Any,
+        process_id: str,
+        record: Callable[[Any, OpCall], None],
+    ) -> None:
+        super().__init__(election, tr, process_id)
+        self._record = record
+
+    def _call(self, op: OpCall, call: Callable[[], Any]) -> Any:
+        try:
+            value = call()
+        except Exception as exc:
+            self._record(self.tr, _with_result(op, result_text(exc)))
+            raise
+        self._record(self.tr, _with_result(op, result_text(value)))
+        return value
+
+    def heartbeat(
+        self, priority: int, current_time: Any, *, registration: bytes | None = None
+    ) -> None:
+        op = OpCall(
+            "heartbeat_candidate",
+            self.process_id,
+            priority,
+            _ns(current_time),
+            stamp=_stamp(registration),
+        )
+        self._call(
+            op, partial(super().heartbeat, priority, current_time, registration=registration)
+        )
+
+    def try_claim(self, priority: int, current_time: Any) -> LeaderState | None:
+        op = OpCall("try_claim_leadership", self.process_id, priority, _ns(current_time))
+        result: LeaderState | None = self._call(
+            op, partial(super().try_claim, priority, current_time)
+        )
+        return result
+
+    def refresh(
+        self,
+        current_time: Any,
+        *,
+        versionstamp: bytes | None = None,
+        new_tenure: bool = False,
+    ) -> LeaderState | None:
+        op = OpCall(
+            "refresh_lease",
+            self.process_id,
+            now_ns=_ns(current_time),
+            stamp=_stamp(versionstamp),
+            new_tenure=new_tenure,
+        )
+        call = partial(
+            super().refresh, current_time, versionstamp=versionstamp, new_tenure=new_tenure
+        )
+        result: LeaderState | None = self._call(op, call)
+        return result
+
+    def leader(self) -> LeaderState | None:
+        result: LeaderState | None = self._call(OpCall("get_leader_raw"), super().leader)
+        return result
+
+    def note_observed_ballot(self, ballot: int) -> None:
+        op = OpCall("note_observed_ballot", ballot=ballot)
+        self._call(op, partial(super().note_observed_ballot, ballot))
 
 
 def _with_result(op: OpCall, result: str) -> OpCall:
