@@ -10,6 +10,7 @@ import pytest
 from election_helpers import at, register, run
 
 from fdb_election.election import LeaderElection, LeaderState, layout
+from fdb_election.election.cycle import ElectionCycle, ElectionKeys
 from fdb_election.election.times import to_nanos
 
 
@@ -222,13 +223,23 @@ def test_a_snapshot_read_is_read_again_when_a_conflict_is_needed(
 def test_a_cycle_without_a_process_id_refuses_candidate_operations(
     ready: Any, election: LeaderElection
 ) -> None:
-    from fdb_election.election import ElectionCycle
-
     tr = ready.create_transaction()
-    cycle = ElectionCycle(election, tr, None)
+    cycle = ElectionCycle(tr, ElectionKeys(*_keys_of(election)), None)
     assert cycle.leader_lease_ns() is None
-    with pytest.raises(TypeError, match="without a process id"):
+    with pytest.raises(TypeError, match="without a candidate key function"):
         cycle.heartbeat(0, at(0))
+
+
+def _keys_of(election: LeaderElection) -> tuple[bytes, ...]:
+    sub = election.subspace
+    return (
+        layout.config_key(sub),
+        layout.leader_key(sub),
+        layout.ballot_key(sub),
+        layout.ballot_seen_key(sub),
+        layout.tenure_key(sub),
+        layout.succession_key(sub),
+    )
 
 
 def test_cycle_checks_the_process_id(election: LeaderElection, ready: Any) -> None:

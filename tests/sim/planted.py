@@ -59,7 +59,7 @@ from fdb_election.election import (
     LeaderState,
     NotLeader,
     layout,
-    operations,
+    rules,
 )
 from fdb_election.runtime import driver, liveness, tenure
 from fdb_election.runtime.core import ElectorCore
@@ -75,18 +75,18 @@ from fdb_election.sim.world import SimProcess, World
 
 @contextmanager
 def ballot_not_incremented() -> Iterator[None]:
-    next_ballot = operations._next_ballot
+    next_ballot = rules.next_ballot
 
     def reused(leader: LeaderState | None, floor: int) -> int:
         return max(next_ballot(leader, floor) - 1, 1)
 
-    with mock.patch.object(operations, "_next_ballot", reused):
+    with mock.patch.object(rules, "next_ballot", reused):
         yield
 
 
 @contextmanager
 def lease_not_checked() -> Iterator[None]:
-    with mock.patch.object(operations, "_may_claim", lambda *_args: True):
+    with mock.patch.object(rules, "may_claim", lambda *_args: True):
         yield
 
 
@@ -173,12 +173,12 @@ def adopts_by_process_id() -> Iterator[None]:
 
 @contextmanager
 def tenure_ignores_registration() -> Iterator[None]:
-    held_by = operations._held_by
+    held_by = rules.held_by
 
     def by_id_only(leader: LeaderState | None, process_id: str, _stamp: bytes | None) -> bool:
         return held_by(leader, process_id, None)
 
-    with mock.patch.object(operations, "_held_by", by_id_only):
+    with mock.patch.object(rules, "held_by", by_id_only):
         yield
 
 
@@ -201,7 +201,7 @@ def guard_ignores_deadline() -> Iterator[None]:
 
 @contextmanager
 def fence_ignores_tenure_start() -> Iterator[None]:
-    refusal = operations._fence_refusal
+    refusal = rules.fence_refusal
 
     def lenient(
         leader: LeaderState,
@@ -216,7 +216,7 @@ def fence_ignores_tenure_start() -> Iterator[None]:
             ballot = max(ballot, layout.decode_tenure(tenure_value).first_ballot)
         return refusal(leader, leader_value, tenure_value, process_id, ballot, versionstamp, now_ns)
 
-    with mock.patch.object(operations, "_fence_refusal", lenient):
+    with mock.patch.object(rules, "fence_refusal", lenient):
         yield
 
 

@@ -28,24 +28,20 @@ conditions raise :class:`LeaderElectionError`.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
-from fdb_election.election import layout
+from fdb_election.election import layout, rules
+from fdb_election.election.cycle import ElectionCycle, ElectionKeys
 from fdb_election.election.errors import (
-    DuplicateProcessId,
     ElectionDisabled,
     InvalidState,
     NotInitialized,
     NotLeader,
-    ProcessNotFound,
     RegistrationNotCommitted,
-    UnregisteredCandidate,
 )
-from fdb_election.election.layout import Tenure
-from fdb_election.election.times import U64_MAX, TimeLike, to_nanos
+from fdb_election.election.rules import alive
+from fdb_election.election.times import TimeLike, to_nanos
 from fdb_election.election.types import (
     CandidateInfo,
     ElectionConfig,
@@ -63,48 +59,8 @@ from fdb_election.election.validation import (
 
 __all__ = ["ElectionCycle", "LeaderElection", "alive"]
 
-#: FoundationDB's ``accessed_unreadable``: a read of a key written by a versionstamped operation
-#: in the same transaction.
-_ACCESSED_UNREADABLE = 1036
 #: Candidate keys (and process ids) each election remembers: the same few recur every cycle.
 _PROCESS_ID_MEMO = 4096
-
-# Candidate keys each transaction registered, to name the process in RegistrationNotCommitted.
-# Keyed weakly by the transaction object, so nothing outlives the transaction.
-_registered: weakref.WeakKeyDictionary[Any, set[tuple[bytes, str]]] = weakref.WeakKeyDictionary()
-_registered_lock = threading.Lock()
-
-
-def _remember_registration(tr: Any, key: bytes, process_id: str) -> None:
-    try:
-        with _registered_lock:
-            _registered.setdefault(tr, set()).add((key, process_id))
-    except TypeError:  # a transaction type without weak references: the message is just vaguer
-        pass
-
-
-def _registered_here(tr: Any, key: bytes | None) -> str | None:
-    """The process id registered at ``key`` in ``tr`` (any key when ``None``), if known."""
-    try:
-        with _registered_lock:
-            entries = set(_registered.get(tr, ()))
-    except TypeError:
-        return None
-    for entry_key, process_id in sorted(entries):
-        if key is None or entry_key == key:
-            return process_id
-    return None
-
-
-def _is_unreadable(exc: BaseException) -> bool:
-    return getattr(exc, "code", None) == _ACCESSED_UNREADABLE
-
-
-def _value(future: Any) -> bytes | None:
-    """The bytes of a binding ``Value`` future, or ``None`` when the key is absent."""
-    if not future.present():
-        return None
-    return bytes(future)
 
 
 class LeaderElection:
@@ -157,7 +113,7 @@ class LeaderElection:
         self._tenure_key = layout.tenure_key(self._subspace)
         self._succession_key = layout.succession_key(self._subspace)
         self._candidates_range = layout.candidates_range(self._subspace)
-        self._keys = _Keys(
+        self._keys = ElectionKeys(
             self._config_key,
             self._leader_key,
             self._ballot_key,
@@ -188,7 +144,7 @@ class LeaderElection:
         """An :class:`ElectionCycle` for one of this class's own operations (never overridden
         with :meth:`cycle`, so a subclass that wraps both sees each operation once)."""
         check_process_id(process_id)
-        return ElectionCycle(self, tr, process_id)
+        return ElectionCycle(tr, self._keys, process_id, self._candidate_key)
 
     # -----------------------------------------------------------------------------------------
     # Configuration
@@ -203,7 +159,7 @@ class LeaderElection:
 
     def initialize_with_config(self, tr: Any, config: ElectionConfig) -> None:
         """Store ``config`` unless a configuration exists already (idempotent: the first wins)."""
-        _check_config(config)
+        rules.check_config(config)
         if not tr.get(self._config_key).present():
             tr.set(self._config_key, layout.encode_config(config))
 
@@ -217,7 +173,7 @@ class LeaderElection:
         Changing it during an active election may briefly unsettle leadership (new lease
         lengths apply from the next claim or refresh).
         """
-        _check_config(config)
+        rules.check_config(config)
         tr.set(self._config_key, layout.encode_config(config))
 
     # -----------------------------------------------------------------------------------------
@@ -238,7 +194,7 @@ class LeaderElection:
         now_ns = to_nanos(current_time, "current_time")
         self._enabled_config(tr.get(self._config_key))
         tr.set_versionstamped_value(key, layout.registration_param(priority, now_ns))
-        _remember_registration(tr, key, process_id)
+        rules.remember_registration(tr, key, process_id)
 
     def heartbeat_candidate(
         self,
@@ -409,11 +365,11 @@ class LeaderElection:
             check_versionstamp(versionstamp)
         leader_future = tr.get(self._leader_key)
         mark_future = tr.get(self._ballot_key)
-        leader_value = _value(leader_future)
+        leader_value = rules.value_of(leader_future)
         leader = None if leader_value is None else layout.decode_leader(leader_value)
-        if leader is None or not _held_by(leader, process_id, versionstamp):
+        if leader is None or not rules.held_by(leader, process_id, versionstamp):
             return False
-        mark_value = _value(mark_future)
+        mark_value = rules.value_of(mark_future)
         mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
         if leader.ballot > mark:
             tr.set(self._ballot_key, layout.encode_ballot_mark(leader.ballot))
@@ -442,7 +398,7 @@ class LeaderElection:
 
     def get_leader_raw(self, tr: Any) -> LeaderState | None:
         """The stored leader whatever its lease (for monitoring, debugging, invariant checks)."""
-        value = _value(tr.get(self._leader_key))
+        value = rules.value_of(tr.get(self._leader_key))
         return None if value is None else layout.decode_leader(value)
 
     def leader_lease_ns(self, tr: Any) -> int | None:
@@ -460,7 +416,7 @@ class LeaderElection:
         makes the commit fail with a conflict (1020). Raises :class:`InvalidState` for stored
         values that do not decode.
         """
-        return ElectionCycle(self, tr, None).leader_lease_ns()
+        return ElectionCycle(tr, self._keys, None).leader_lease_ns()
 
     def leadership_key(self, tr: Any) -> bytes:
         """The key to watch to learn that leadership changed hands (ours).
@@ -477,7 +433,7 @@ class LeaderElection:
         reads only: the answer chooses a watch, it decides nothing. A succession value that
         does not decode counts as no announcement.
         """
-        return ElectionCycle(self, tr, None).leadership_key()
+        return ElectionCycle(tr, self._keys, None).leadership_key()
 
     def highest_ballot(self, tr: Any) -> int:
         """The highest ballot known: the current leader's, the high-water mark, or the highest
@@ -491,9 +447,9 @@ class LeaderElection:
         leader_future = tr.get(self._leader_key)
         mark_future = tr.get(self._ballot_key)
         seen_future = tr.snapshot.get(self._seen_key)
-        leader_value = _value(leader_future)
+        leader_value = rules.value_of(leader_future)
         leader = 0 if leader_value is None else layout.decode_leader(leader_value).ballot
-        return max(leader, _floor(mark_future, seen_future))
+        return max(leader, rules.floor(mark_future, seen_future))
 
     def raise_ballot_floor(self, tr: Any, ballot: int) -> bool:
         """Make every later claim or refresh take a ballot above ``ballot``; True if it changed.
@@ -507,7 +463,7 @@ class LeaderElection:
         floor = check_u64(ballot, "ballot")
         mark_future = tr.get(self._ballot_key)
         seen_future = tr.snapshot.get(self._seen_key)
-        if floor <= _floor(mark_future, seen_future):
+        if floor <= rules.floor(mark_future, seen_future):
             return False
         tr.set(self._ballot_key, layout.encode_ballot_mark(floor))
         return True
@@ -554,7 +510,9 @@ class LeaderElection:
         if leader is not None:
             cycle.note_observed_ballot(leader.ballot)
         now_ns = to_nanos(current_time, "current_time")
-        return Follower(leader if leader is not None and _lease_valid(leader, now_ns) else None)
+        return Follower(
+            leader if leader is not None and rules.lease_valid(leader, now_ns) else None
+        )
 
     # -----------------------------------------------------------------------------------------
     # Fencing (ours)
@@ -597,12 +555,18 @@ class LeaderElection:
         now_ns = None if current_time is None else to_nanos(current_time, "current_time")
         leader_future = tr.get(self._leader_key)
         tenure_future = tr.get(self._tenure_key)
-        leader_value = _value(leader_future)
+        leader_value = rules.value_of(leader_future)
         if leader_value is None:
             raise NotLeader(process_id, ballot, "nobody leads now")
         leader = layout.decode_leader(leader_value)
-        reason = _fence_refusal(
-            leader, leader_value, _value(tenure_future), process_id, ballot, versionstamp, now_ns
+        reason = rules.fence_refusal(
+            leader,
+            leader_value,
+            rules.value_of(tenure_future),
+            process_id,
+            ballot,
+            versionstamp,
+            now_ns,
         )
         if reason is not None:
             raise NotLeader(process_id, ballot, reason)
@@ -623,7 +587,7 @@ class LeaderElection:
         return key
 
     def _config(self, future: Any) -> ElectionConfig:
-        value = _value(future)
+        value = rules.value_of(future)
         if value is None:
             raise NotInitialized()
         return layout.decode_config(value)
@@ -662,8 +626,8 @@ class LeaderElection:
                         raise
                     unreadable[key] = exc
         except Exception as exc:
-            if _is_unreadable(exc):
-                raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
+            if rules.is_unreadable(exc):
+                raise RegistrationNotCommitted(rules.registered_here(tr, None)) from exc
             raise
         return found
 
@@ -676,8 +640,8 @@ class LeaderElection:
             try:
                 rows = list(tr.get_range(begin, end, limit=batch))
             except Exception as exc:
-                if _is_unreadable(exc):
-                    raise RegistrationNotCommitted(_registered_here(tr, None)) from exc
+                if rules.is_unreadable(exc):
+                    raise RegistrationNotCommitted(rules.registered_here(tr, None)) from exc
                 raise
             for item in rows:
                 key = bytes(item.key)
@@ -691,454 +655,13 @@ class LeaderElection:
         try:
             return layout.decode_candidate(process_id, bytes(value))
         except InvalidState:
-            if _registered_here(tr, key) is not None:
+            if rules.registered_here(tr, key) is not None:
                 raise RegistrationNotCommitted(process_id) from None
             raise
 
     def _leader_if_valid(self, future: Any, now_ns: int) -> LeaderState | None:
-        value = _value(future)
+        value = rules.value_of(future)
         if value is None:
             return None
         leader = layout.decode_leader(value)
-        return leader if _lease_valid(leader, now_ns) else None
-
-
-class _Keys(NamedTuple):
-    """The packed keys of one election (packed once, in :class:`LeaderElection`)."""
-
-    config: bytes
-    leader: bytes
-    ballot: bytes
-    seen: bytes
-    tenure: bytes
-    succession: bytes
-
-
-class ElectionCycle:
-    """The seed's operations for one candidate inside one transaction, each key read at most
-    once (ours).
-
-    An elector's cycle heartbeats, reads the leader record, then refreshes, claims or follows.
-    Done with :class:`LeaderElection`'s methods one after another, every operation reads the
-    configuration and the leader record again: a leader's step read the configuration three
-    times. Through one ``ElectionCycle`` each key is read and decoded once, and
-    :meth:`read_cycle` issues the reads every cycle needs together (a cluster answers them in
-    one round trip). The operations are the ones :class:`LeaderElection`'s methods run, with the
-    same checks, reads and writes; those methods make a new ``ElectionCycle`` for each call.
-
-    A key reads as the first read of it in this cycle returned, or as an operation of this
-    cycle wrote it since. Writes made to the transaction directly are not seen: use one
-    ``ElectionCycle`` per transaction attempt, for the election's own operations. Get one from
-    :meth:`LeaderElection.cycle`.
-    """
-
-    __slots__ = (
-        "_candidate",
-        "_candidate_key",
-        "_config",
-        "_election",
-        "_issued",
-        "_keys",
-        "_known",
-        "_leader",
-        "_process_id",
-        "tr",
-    )
-
-    def __init__(self, election: LeaderElection, tr: Any, process_id: str | None) -> None:
-        """Use :meth:`LeaderElection.cycle`; ``process_id`` None serves only the operations
-        that name no candidate (:meth:`leader_lease_ns`, :meth:`leadership_key`)."""
-        self.tr = tr
-        self._election = election
-        self._keys = election._keys
-        self._process_id = process_id
-        self._candidate_key: bytes | None = None
-        # Reads issued (the binding's lazy values), and whether each is a snapshot read.
-        self._issued: dict[bytes, tuple[Any, bool]] = {}
-        # Values read or written: (value, whether only a snapshot read returned it).
-        self._known: dict[bytes, tuple[bytes | None, bool]] = {}
-        self._config: ElectionConfig | None = None
-        self._leader: tuple[bytes, LeaderState] | None = None
-        self._candidate: tuple[bytes, CandidateInfo] | None = None
-
-    # -- reads ------------------------------------------------------------------------------
-
-    def read_cycle(self, *, candidate: bool = True) -> None:
-        """Issue the reads of every cycle at once: configuration, this candidate (unless
-        ``candidate`` is false: an observer), leader record and tenure record."""
-        keys = self._keys
-        if candidate:
-            self._read(keys.config, self._own_key(), keys.leader, keys.tenure)
-        else:
-            self._read(keys.config, keys.leader, keys.tenure)
-
-    def read_all(self) -> None:
-        """Issue every read a heartbeat and a claim need, at once."""
-        keys = self._keys
-        self._read(keys.config, self._own_key(), keys.leader, keys.ballot)
-        self._read(keys.seen, snapshot=True)
-        self._read(keys.tenure)
-
-    def config(self) -> ElectionConfig:
-        """The stored configuration; :class:`NotInitialized` when there is none."""
-        if self._config is None:
-            value = self._value(self._keys.config)
-            if value is None:
-                raise NotInitialized()
-            self._config = layout.decode_config(value)
-        return self._config
-
-    def enabled_config(self) -> ElectionConfig:
-        """:meth:`config`, or :class:`ElectionDisabled` when elections are disabled."""
-        config = self.config()
-        if not config.election_enabled:
-            raise ElectionDisabled()
-        return config
-
-    def leader(self) -> LeaderState | None:
-        """:meth:`LeaderElection.get_leader_raw`: the stored leader record whatever its lease."""
-        return self._leader_record()
-
-    def candidate(self) -> CandidateInfo | None:
-        """This candidate's registration, alive or not; ``None`` when not registered."""
-        key = self._own_key()
-        try:
-            value = self._value(key)
-        except Exception as exc:
-            if _is_unreadable(exc):
-                raise RegistrationNotCommitted(self.process_id) from exc
-            raise
-        if value is None:
-            return None
-        known = self._candidate
-        if known is not None and known[0] == value:
-            return known[1]
-        try:
-            candidate = layout.decode_candidate(self.process_id, value)
-        except InvalidState:
-            # A store that lets a transaction read its own versionstamped write back would
-            # show the placeholder here; name the real cause when we know we registered it.
-            if _registered_here(self.tr, key) is not None:
-                raise RegistrationNotCommitted(self.process_id) from None
-            raise
-        self._candidate = (value, candidate)
-        return candidate
-
-    # -- operations ---------------------------------------------------------------------------
-
-    def heartbeat(
-        self, priority: int, current_time: TimeLike, *, registration: bytes | None = None
-    ) -> None:
-        """:meth:`LeaderElection.heartbeat_candidate`."""
-        key = self._own_key()
-        check_priority(priority)
-        if registration is not None:
-            check_versionstamp(registration, "registration")
-        now_ns = to_nanos(current_time, "current_time")
-        self._read(self._keys.config, key)
-        self.enabled_config()
-        candidate = self.candidate()
-        if candidate is None:
-            raise ProcessNotFound(self.process_id)
-        if registration is not None and candidate.versionstamp != registration:
-            raise DuplicateProcessId(self.process_id, registration, candidate.versionstamp)
-        self._set(key, layout.encode_candidate(priority, now_ns, candidate.versionstamp))
-
-    def try_claim(self, priority: int, current_time: TimeLike) -> LeaderState | None:
-        """:meth:`LeaderElection.try_claim_leadership`."""
-        self._own_key()
-        check_priority(priority)
-        now_ns = to_nanos(current_time, "current_time")
-        self.read_all()
-        config = self.enabled_config()
-        candidate = self.candidate()
-        if candidate is None:
-            raise UnregisteredCandidate(self.process_id)
-        leader = self._leader_record()
-        if not _may_claim(config, candidate, leader, priority, now_ns):
-            return None
-        state = LeaderState(
-            ballot=_next_ballot(leader, self._floor()),
-            leader_id=self.process_id,
-            priority=priority,
-            lease_expiry_nanos=_lease_expiry(now_ns, config),
-            versionstamp=candidate.versionstamp,
-        )
-        self._write_leader(state, config, leader, self._value(self._keys.tenure))
-        return state
-
-    def refresh(
-        self,
-        current_time: TimeLike,
-        *,
-        versionstamp: bytes | None = None,
-        new_tenure: bool = False,
-    ) -> LeaderState | None:
-        """:meth:`LeaderElection.refresh_lease`."""
-        if versionstamp is not None:
-            check_versionstamp(versionstamp)
-        now_ns = to_nanos(current_time, "current_time")
-        keys = self._keys
-        self._read(keys.config, keys.leader, keys.ballot)
-        self._read(keys.seen, snapshot=True)  # why a snapshot read: see _floor
-        self._read(keys.tenure)
-        config = self.config()
-        leader = self._leader_record()
-        if not _held_by(leader, self.process_id, versionstamp):
-            return None
-        assert leader is not None
-        state = LeaderState(
-            ballot=_next_ballot(leader, self._floor()),
-            leader_id=leader.leader_id,
-            priority=leader.priority,
-            lease_expiry_nanos=_lease_expiry(now_ns, config),
-            versionstamp=leader.versionstamp,
-        )
-        tenure_value = None if new_tenure else self._value(keys.tenure)
-        self._write_leader(state, config, leader, tenure_value)
-        return state
-
-    def note_observed_ballot(self, ballot: int) -> None:
-        """:meth:`LeaderElection.note_observed_ballot`."""
-        seen = self._keys.seen
-        self.tr.max(seen, layout.encode_ballot_seen(ballot))
-        self._issued.pop(seen, None)  # read again, if at all, with the MAX applied
-        self._known.pop(seen, None)
-
-    def leader_lease_ns(self) -> int | None:
-        """:meth:`LeaderElection.leader_lease_ns`."""
-        keys = self._keys
-        self._read(keys.leader, keys.tenure)
-        leader_value = self._value(keys.leader)
-        if leader_value is None:
-            return None
-        self._decoded_leader(leader_value)  # a corrupt leader is reported, not ignored
-        tenure = _tenure_of(leader_value, self._value(keys.tenure))
-        return None if tenure is None else tenure.lease_ns
-
-    def leadership_key(self) -> bytes:
-        """:meth:`LeaderElection.leadership_key` (snapshot reads, unless this cycle read the
-        keys already)."""
-        keys = self._keys
-        self._read(keys.leader, keys.tenure, keys.succession, snapshot=True)
-        leader_value = self._value(keys.leader, snapshot=True)
-        tenure_value = self._value(keys.tenure, snapshot=True)
-        succession_value = self._value(keys.succession, snapshot=True)
-        if leader_value is None or tenure_value is None or succession_value is None:
-            return keys.leader
-        tenure = _tenure_of(leader_value, tenure_value)
-        try:
-            announced = layout.decode_succession(succession_value)
-        except InvalidState:
-            return keys.leader
-        if tenure is None or announced != tenure.first_ballot:
-            return keys.leader
-        return keys.succession
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    @property
-    def process_id(self) -> str:
-        """The candidate this cycle is for."""
-        if self._process_id is None:
-            raise TypeError("this ElectionCycle was made without a process id")
-        return self._process_id
-
-    def _own_key(self) -> bytes:
-        """This candidate's key (the process id's length is checked against the key's)."""
-        key = self._candidate_key
-        if key is None:
-            key = self._candidate_key = self._election._candidate_key(self.process_id)
-        return key
-
-    def _read(self, *keys: bytes, snapshot: bool = False) -> None:
-        """Issue reads of ``keys`` not issued yet (as snapshot reads with ``snapshot``)."""
-        for key in keys:
-            known = self._known.get(key)
-            if known is None or (known[1] and not snapshot):
-                self._issue(key, snapshot)
-
-    def _issue(self, key: bytes, snapshot: bool) -> Any:
-        issued = self._issued.get(key)
-        if issued is None or (issued[1] and not snapshot):
-            issued = ((self.tr.snapshot if snapshot else self.tr).get(key), snapshot)
-            self._issued[key] = issued
-        return issued[0]
-
-    def _value(self, key: bytes, *, snapshot: bool = False) -> bytes | None:
-        """The value of ``key`` in this cycle. A snapshot read is not enough for a read that
-        must conflict: that one is issued again without snapshot."""
-        known = self._known.get(key)
-        if known is not None and (snapshot or not known[1]):
-            return known[0]
-        value = _value(self._issue(key, snapshot))
-        self._known[key] = (value, snapshot)
-        return value
-
-    def _set(self, key: bytes, value: bytes) -> None:
-        self.tr.set(key, value)
-        self._known[key] = (value, False)
-        self._issued.pop(key, None)
-
-    def _leader_record(self) -> LeaderState | None:
-        value = self._value(self._keys.leader)
-        return None if value is None else self._decoded_leader(value)
-
-    def _decoded_leader(self, value: bytes) -> LeaderState:
-        known = self._leader
-        if known is None or known[0] != value:
-            known = self._leader = (value, layout.decode_leader(value))
-        return known[1]
-
-    def _floor(self) -> int:
-        """The higher of the ballot mark and the highest ballot seen (0 when neither exists).
-
-        ``ballot_seen`` is read as a snapshot: followers raise it every cycle, and a claim that
-        conflicted with each of them would rarely commit. Nothing is lost: a follower's MAX
-        commits only if the leader key did not change between its read and its commit, so a
-        MAX that lands between this read and this commit carries a ballot this transaction
-        also reads in the leader key (or the leader key changed, and this commit fails)."""
-        mark_value = self._value(self._keys.ballot)
-        seen_value = self._value(self._keys.seen, snapshot=True)
-        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-        seen = 0 if seen_value is None else layout.decode_ballot_seen(seen_value)
-        return max(mark, seen)
-
-    def _write_leader(
-        self,
-        state: LeaderState,
-        config: ElectionConfig,
-        previous: LeaderState | None,
-        tenure_value: bytes | None,
-    ) -> None:
-        """Write the leader, raise the ballot mark and carry or start the tenure record.
-
-        The tenure record also stores the lease ``state`` was written with (see
-        :meth:`leader_lease_ns`). A tenure continues only through the same registration (id
-        and versionstamp): a claim by a restarted process starts a new one. A tenure that
-        starts is announced in the succession key (see :meth:`leadership_key`).
-        """
-        keys = self._keys
-        previous_value = self._value(keys.leader)
-        first_ballot = state.ballot
-        if previous is not None and _held_by(previous, state.leader_id, state.versionstamp):
-            tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
-            if tenure is not None and tenure.leader_value == previous_value:
-                first_ballot = tenure.first_ballot
-        value = layout.encode_leader(state)
-        self._set(keys.leader, value)
-        self._leader = (value, state)
-        self._set(keys.ballot, layout.encode_ballot_mark(state.ballot))
-        tenure = Tenure(first_ballot, value, config.lease_duration_ns)
-        self._set(keys.tenure, layout.encode_tenure(tenure))
-        if first_ballot == state.ballot:
-            self._set(keys.succession, layout.encode_succession(first_ballot))
-
-
-def _fence_refusal(
-    leader: LeaderState,
-    leader_value: bytes,
-    tenure_value: bytes | None,
-    process_id: str,
-    ballot: int,
-    versionstamp: bytes | None,
-    now_ns: int | None,
-) -> str | None:
-    """Why ``fence`` refuses ``ballot`` of ``process_id`` against the stored leader, or None."""
-    if leader.leader_id != process_id:
-        return f"{leader.leader_id!r} leads now (ballot {leader.ballot})"
-    if versionstamp is not None and leader.versionstamp != versionstamp:
-        return (
-            "another registration of this process id leads now (an earlier run of the process, "
-            "or another process using the same id)"
-        )
-    tenure = _tenure_of(leader_value, tenure_value)
-    if tenure is None:
-        return (
-            "the leader key was last written without a tenure record (by a process that does "
-            "not keep one, such as the Rust recipe), so the tenure cannot be confirmed"
-        )
-    if ballot < tenure.first_ballot:
-        return (
-            f"the ballot is from an earlier tenure (this one began at ballot {tenure.first_ballot})"
-        )
-    if ballot > leader.ballot:
-        return f"the ballot was never issued (the current is {leader.ballot})"
-    if now_ns is not None and not _lease_valid(leader, now_ns):
-        return f"the lease expired at {leader.lease_expiry_nanos} ns since the epoch"
-    return None
-
-
-def _tenure_of(leader_value: bytes, tenure_value: bytes | None) -> Tenure | None:
-    """The tenure record when it belongs to ``leader_value`` (this library wrote that leader
-    value last); None when there is none or another writer changed the leader key since."""
-    tenure = None if tenure_value is None else layout.decode_tenure(tenure_value)
-    return tenure if tenure is not None and tenure.leader_value == leader_value else None
-
-
-def _may_claim(
-    config: ElectionConfig,
-    candidate: CandidateInfo,
-    leader: LeaderState | None,
-    priority: int,
-    now_ns: int,
-) -> bool:
-    """The seed's claim rule, with leadership held by a registration rather than an id."""
-    return (
-        leader is None
-        or _held_by(leader, candidate.process_id, candidate.versionstamp)
-        or not _lease_valid(leader, now_ns)
-        or (config.allow_preemption and priority > leader.priority)
-    )
-
-
-def _held_by(leader: LeaderState | None, process_id: str, versionstamp: bytes | None) -> bool:
-    """Whether ``leader`` names ``process_id`` (and, when given, that registration's stamp)."""
-    return (
-        leader is not None
-        and leader.leader_id == process_id
-        and (versionstamp is None or leader.versionstamp == versionstamp)
-    )
-
-
-def _lease_valid(leader: LeaderState, now_ns: int) -> bool:
-    """``LeaderState.is_lease_valid`` on nanoseconds already converted."""
-    return now_ns < leader.lease_expiry_nanos
-
-
-def alive(candidate: CandidateInfo, now_ns: int, config: ElectionConfig) -> bool:
-    """The seed's liveness test (``CandidateInfo.is_alive``) on nanoseconds already converted,
-    with ``config``'s exact ``candidate_timeout_ns``: what ``list_candidates`` keeps."""
-    return max(now_ns - candidate.last_heartbeat_nanos, 0) < config.candidate_timeout_ns
-
-
-def _check_config(config: object) -> None:
-    if not isinstance(config, ElectionConfig):
-        raise TypeError(f"config must be an ElectionConfig, got {type(config).__name__}")
-
-
-def _floor(mark_future: Any, seen_future: Any) -> int:
-    """The higher of the ballot mark and the highest ballot seen (0 when neither exists)."""
-    mark_value = _value(mark_future)
-    seen_value = _value(seen_future)
-    mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-    seen = 0 if seen_value is None else layout.decode_ballot_seen(seen_value)
-    return max(mark, seen)
-
-
-def _next_ballot(leader: LeaderState | None, floor: int) -> int:
-    """``max(leader ballot, floor) + 1``; ``floor`` is :func:`_floor` (mark and ballot seen)."""
-    highest = max(floor, 0 if leader is None else leader.ballot)
-    if highest >= U64_MAX:
-        raise InvalidState(f"the ballot cannot grow past 2**64-1 (current highest {highest})")
-    return highest + 1
-
-
-def _lease_expiry(now_ns: int, config: ElectionConfig) -> int:
-    expiry = now_ns + config.lease_duration_ns
-    if expiry > U64_MAX:
-        raise ValueError(
-            "current_time plus lease_duration must be at most 2**64-1 nanoseconds since the "
-            f"epoch, got {now_ns} + {config.lease_duration_ns}"
-        )
-    return expiry
+        return leader if rules.lease_valid(leader, now_ns) else None

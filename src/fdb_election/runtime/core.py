@@ -58,7 +58,7 @@ from fdb_election.election.errors import (
     ProcessNotFound,
     UnregisteredCandidate,
 )
-from fdb_election.election.operations import alive
+from fdb_election.election.rules import alive
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release

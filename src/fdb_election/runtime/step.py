@@ -20,7 +20,7 @@ from fdb_election.election import (
     LeaderElectionError,
     LeaderState,
 )
-from fdb_election.election.operations import ElectionCycle
+from fdb_election.election.cycle import ElectionCycle
 
 __all__ = ["Attempt", "PendingCommit", "StepGenerator", "database_error_code", "defer_sync"]
 

@@ -22,7 +22,7 @@ from fdb.subspace_impl import Subspace
 from fdb_election import embedded
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
-from fdb_election.election.operations import ElectionCycle
+from fdb_election.election.cycle import ElectionCycle, ElectionKeys
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime import driver as elector_driver
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
@@ -181,7 +181,7 @@ class RecordingElection(LeaderElection):
         self._call(tr, op, LeaderElection.note_observed_ballot, ballot)
 
     def cycle(self, tr: Any, process_id: str) -> ElectionCycle:
-        return RecordingCycle(self, tr, process_id, self._record)
+        return RecordingCycle(tr, self._keys, process_id, self._candidate_key, self._record)
 
 
 class RecordingCycle(ElectionCycle):
@@ -191,12 +191,13 @@ class RecordingCycle(ElectionCycle):
 
     def __init__(
         self,
-        election: LeaderElection,
         tr: Any,
+        keys: ElectionKeys,
         process_id: str,
+        candidate_key: Callable[[str], bytes],
         record: Callable[[Any, OpCall], None],
     ) -> None:
-        super().__init__(election, tr, process_id)
+        super().__init__(tr, keys, process_id, candidate_key)
         self._record = record
 
     def _call(self, op: OpCall, call: Callable[[], Any]) -> Any:
