@@ -117,6 +117,7 @@ def test_the_seed_methods_issue_the_same_reads_as_before(
     assert claim == ({"config", "candidate", "leader", "ballot", "tenure"}, {"seen"})
     refresh = reads_of(lambda tr: election.refresh_lease(tr, "a", at(1)))
     assert refresh == ({"config", "leader", "ballot", "tenure"}, {"seen"})
+    assert reads_of(lambda tr: election.resign_leadership(tr, "a")) == ({"leader", "ballot"}, set())
 
 
 def test_a_cycle_writes_what_the_seed_methods_write(ready: Any) -> None:
@@ -246,3 +247,25 @@ def test_cycle_checks_the_process_id(election: LeaderElection, ready: Any) -> No
     tr = ready.create_transaction()
     with pytest.raises((TypeError, ValueError)):
         election.cycle(tr, "")
+
+
+def test_a_resignation_in_a_cycle_is_seen_by_its_later_reads(
+    ready: Any, election: LeaderElection
+) -> None:
+    register(ready, election, "a")
+    claimed = run(ready, lambda tr: election.try_claim_leadership(tr, "a", 0, at(0)))
+    assert claimed is not None
+
+    def body(tr: Any) -> None:
+        cycle = election.cycle(tr, "a")
+        cycle.read_resignation(candidate=True)
+        assert cycle.leader() == claimed
+        assert cycle.resign(versionstamp=claimed.versionstamp)
+        assert cycle.leader() is None
+        assert cycle.leader_lease_ns() is None
+        assert cycle.leadership_key() == layout.leader_key(election.subspace)
+        assert not cycle.resign(), "nothing left to resign"
+
+    run(ready, body)
+    assert run(ready, election.get_leader_raw) is None
+    assert run(ready, election.highest_ballot) == claimed.ballot

@@ -55,6 +55,15 @@ class _CountingView:
         return getattr(self._view, name)
 
 
+def step_reading_each_key_once(db: CountingDatabase, core: Any) -> None:
+    db.transactions.clear()
+    core.step()
+    assert db.transactions, "the step ran a transaction"
+    for tr in db.transactions:
+        twice = {key: n for key, n in tr.reads.items() if n > 1}
+        assert not twice, f"{core.process_id} read keys more than once: {twice}"
+
+
 def test_leader_and_follower_steps_read_no_key_twice(memory_db: Any, clock: ManualClock) -> None:
     db = CountingDatabase(memory_db)
     leader = make_core(db, clock, "a")
@@ -65,10 +74,11 @@ def test_leader_and_follower_steps_read_no_key_twice(memory_db: Any, clock: Manu
     for _ in range(6):
         clock.advance(HEARTBEAT / 2)
         for core in (leader, follower):
-            db.transactions.clear()
-            core.step()
-            assert db.transactions, "the step ran a transaction"
-            for tr in db.transactions:
-                twice = {key: n for key, n in tr.reads.items() if n > 1}
-                assert not twice, f"{core.process_id} read keys more than once: {twice}"
+            step_reading_each_key_once(db, core)
     assert leader.is_leader and not follower.is_leader
+    # The stop step resigns and unregisters: one read of each key too.
+    leader.request_stop()
+    step_reading_each_key_once(db, leader)
+    assert not leader.is_leader
+    step_reading_each_key_once(db, follower)
+    assert follower.is_leader

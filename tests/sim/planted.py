@@ -55,6 +55,7 @@ from unittest import mock
 
 from fdb_election.election import (
     CandidateInfo,
+    ElectionCycle,
     LeaderElection,
     LeaderState,
     NotLeader,
@@ -92,15 +93,15 @@ def lease_not_checked() -> Iterator[None]:
 
 @contextmanager
 def resign_resets_ballot() -> Iterator[None]:
-    resign = LeaderElection.resign_leadership
+    resign = ElectionCycle.resign
 
-    def forgetting(self: LeaderElection, tr: Any, *args: Any, **kwargs: Any) -> bool:
-        resigned = resign(self, tr, *args, **kwargs)
+    def forgetting(self: ElectionCycle, *args: Any, **kwargs: Any) -> bool:
+        resigned = resign(self, *args, **kwargs)
         if resigned:
-            tr.clear(layout.ballot_key(self.subspace))
+            self.tr.clear(self._keys.ballot)
         return resigned
 
-    with mock.patch.object(LeaderElection, "resign_leadership", forgetting):
+    with mock.patch.object(ElectionCycle, "resign", forgetting):
         yield
 
 

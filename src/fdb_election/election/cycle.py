@@ -107,6 +107,15 @@ class ElectionCycle:
         self._read(keys.seen, snapshot=True)
         self._read(keys.tenure)
 
+    def read_resignation(self, *, candidate: bool = False) -> None:
+        """Issue the reads of a resignation at once: leader record and ballot mark, and with
+        ``candidate`` this candidate's registration (to unregister it)."""
+        keys = self._keys
+        if candidate:
+            self._read(keys.leader, keys.ballot, self._own_key())
+        else:
+            self._read(keys.leader, keys.ballot)
+
     def config(self) -> ElectionConfig:
         """The stored configuration; :class:`NotInitialized` when there is none."""
         if self._config is None:
@@ -226,6 +235,23 @@ class ElectionCycle:
         self._write_leader(state, config, leader, tenure_value)
         return state
 
+    def resign(self, *, versionstamp: bytes | None = None) -> bool:
+        """:meth:`LeaderElection.resign_leadership`."""
+        if versionstamp is not None:
+            check_versionstamp(versionstamp)
+        keys = self._keys
+        self._read(keys.leader, keys.ballot)
+        leader = self._leader_record()
+        if leader is None or not rules.held_by(leader, self.process_id, versionstamp):
+            return False
+        mark_value = self._value(keys.ballot)
+        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
+        if leader.ballot > mark:
+            self._set(keys.ballot, layout.encode_ballot_mark(leader.ballot))
+        for key in (keys.leader, keys.tenure, keys.succession):
+            self._set(key, None)
+        return True
+
     def note_observed_ballot(self, ballot: int) -> None:
         """:meth:`LeaderElection.note_observed_ballot`."""
         seen = self._keys.seen
@@ -305,8 +331,12 @@ class ElectionCycle:
         self._known[key] = (value, snapshot)
         return value
 
-    def _set(self, key: bytes, value: bytes) -> None:
-        self.tr.set(key, value)
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        """Write ``value`` to ``key`` (``None``: clear it), and read it so from now on."""
+        if value is None:
+            self.tr.clear(key)
+        else:
+            self.tr.set(key, value)
         self._known[key] = (value, False)
         self._issued.pop(key, None)
 

@@ -360,23 +360,7 @@ class LeaderElection:
         is cleared: a stale run of a process never ends the leadership of a newer one with the
         same id.
         """
-        check_process_id(process_id)
-        if versionstamp is not None:
-            check_versionstamp(versionstamp)
-        leader_future = tr.get(self._leader_key)
-        mark_future = tr.get(self._ballot_key)
-        leader_value = rules.value_of(leader_future)
-        leader = None if leader_value is None else layout.decode_leader(leader_value)
-        if leader is None or not rules.held_by(leader, process_id, versionstamp):
-            return False
-        mark_value = rules.value_of(mark_future)
-        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-        if leader.ballot > mark:
-            tr.set(self._ballot_key, layout.encode_ballot_mark(leader.ballot))
-        tr.clear(self._leader_key)
-        tr.clear(self._tenure_key)
-        tr.clear(self._succession_key)
-        return True
+        return self._cycle(tr, process_id).resign(versionstamp=versionstamp)
 
     def is_leader(self, tr: Any, process_id: str, current_time: TimeLike) -> bool:
         """Whether ``process_id`` leads with a lease valid at ``current_time``.

@@ -389,14 +389,16 @@ class ElectorCore:
         self._end_leadership("stopping", voluntary=True)
         self._run_release_hook()
         tr = self._transaction()
-        record = self.election.get_leader_raw(tr)
+        cycle = self.election.cycle(tr, self.process_id)
+        cycle.read_resignation(candidate=not self.observer)
+        record = cycle.leader()
         mine = self._registrations.made(record, self.process_id)
         if mine and record is not None:
-            self.election.resign_leadership(tr, self.process_id, versionstamp=record.versionstamp)
+            cycle.resign(versionstamp=record.versionstamp)
             self._clear_own_step_down_request(tr)
         if not self.observer:
             # Only this elector's own registration: a newer one of the same id stays.
-            candidate = self.election.get_candidate(tr, self.process_id)
+            candidate = cycle.candidate()
             if candidate is not None and self._registrations.owns(candidate.versionstamp):
                 self.election.unregister_candidate(tr, self.process_id)
         defer_sync(tr)
@@ -416,13 +418,13 @@ class ElectorCore:
         """Commit a resignation after local leadership was already given up (and the hook ran)."""
         self._run_release_hook()
         tr = self._transaction()
-        record = self.election.get_leader_raw(tr)
+        cycle = self.election.cycle(tr, self.process_id)
+        cycle.read_resignation()
+        record = cycle.leader()
         resigned = (
             record is not None
             and self._registrations.made(record, self.process_id)
-            and self.election.resign_leadership(
-                tr, self.process_id, versionstamp=record.versionstamp
-            )
+            and cycle.resign(versionstamp=record.versionstamp)
         )
         self._clear_own_step_down_request(tr)
         defer_sync(tr)  # the successor's claim syncs it

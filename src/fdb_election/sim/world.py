@@ -254,6 +254,11 @@ class RecordingCycle(ElectionCycle):
         result: LeaderState | None = self._call(OpCall("get_leader_raw"), super().leader)
         return result
 
+    def resign(self, *, versionstamp: bytes | None = None) -> bool:
+        op = OpCall("resign_leadership", self.process_id, stamp=_stamp(versionstamp))
+        result: bool = self._call(op, partial(super().resign, versionstamp=versionstamp))
+        return result
+
     def note_observed_ballot(self, ballot: int) -> None:
         op = OpCall("note_observed_ballot", ballot=ballot)
         self._call(op, partial(super().note_observed_ballot, ballot))
