@@ -391,11 +391,12 @@ class ElectorCore:
         tr = self._transaction()
         cycle = self.election.cycle(tr, self.process_id)
         cycle.read_resignation(candidate=not self.observer)
+        request = tr.snapshot.get(self._step_down_key)  # with the others: one round trip
         record = cycle.leader()
         mine = self._registrations.made(record, self.process_id)
         if mine and record is not None:
             cycle.resign(versionstamp=record.versionstamp)
-            self._clear_own_step_down_request(tr)
+            self._clear_own_step_down_request(tr, request)
         if not self.observer:
             # Only this elector's own registration: a newer one of the same id stays.
             candidate = cycle.candidate()
@@ -420,13 +421,14 @@ class ElectorCore:
         tr = self._transaction()
         cycle = self.election.cycle(tr, self.process_id)
         cycle.read_resignation()
+        request = tr.snapshot.get(self._step_down_key)  # with the others: one round trip
         record = cycle.leader()
         resigned = (
             record is not None
             and self._registrations.made(record, self.process_id)
             and cycle.resign(versionstamp=record.versionstamp)
         )
-        self._clear_own_step_down_request(tr)
+        self._clear_own_step_down_request(tr, request)
         defer_sync(tr)  # the successor's claim syncs it
         yield tr
         _log.info(
@@ -448,7 +450,12 @@ class ElectorCore:
         start, wall = self.clock.monotonic(), self.clock.wall()
         tr = self._transaction()
         cycle = self.election.cycle(tr, self.process_id)
-        cycle.read_cycle(candidate=not self.observer)
+        if self.observer:
+            cycle.read_cycle(candidate=False)
+        elif self._may_write_leader(start):
+            cycle.read_all()
+        else:
+            cycle.read_cycle()
         config = cycle.config()
         self._use_config(config)
         attempt = Attempt(tr, start, wall, config, cycle)
@@ -472,6 +479,16 @@ class ElectorCore:
         if self._registrations.made(attempt.record, self.process_id):
             return (yield from self._leader_cycle(attempt, delay))
         return (yield from self._follower_cycle(attempt, delay))
+
+    def _may_write_leader(self, now: float) -> bool:
+        """Whether this cycle is likely to refresh or claim, so that it reads the ballot keys
+        together with the rest (one round trip on a cluster, instead of two): when it leads,
+        when its watch on leadership fired, or when as far as it knows nobody leads."""
+        return (
+            self.is_leader
+            or self._watches.fired("leader")
+            or self._observation.view(now, self.lease, mine=False) is None
+        )
 
     def _read_leader(self, attempt: Attempt) -> None:
         """Read the leader record into ``attempt`` and note it: seen since just after the read.
@@ -953,8 +970,10 @@ class ElectorCore:
                 overrun,
             )
 
-    def _clear_own_step_down_request(self, tr: Any) -> None:
-        request = read_step_down(tr, self.election.subspace, key=self._step_down_key)
+    def _clear_own_step_down_request(self, tr: Any, issued: Any) -> None:
+        """Clear a step-down request addressed to this process; ``issued``: the snapshot read
+        of the request key."""
+        request = read_step_down(tr, self.election.subspace, key=self._step_down_key, issued=issued)
         if request is not None and request.process_id == self.process_id:
             tr.clear(self._step_down_key)
 

@@ -65,12 +65,17 @@ class StepDownRequest:
         return cls(items[0], items[1], items[2])
 
 
-def read_step_down(tr: Any, subspace: Any, *, key: bytes | None = None) -> StepDownRequest | None:
+def read_step_down(
+    tr: Any, subspace: Any, *, key: bytes | None = None, issued: Any = None
+) -> StepDownRequest | None:
     """The pending request in ``tr`` (snapshot read: it never makes a refresh conflict).
 
-    ``key``: :func:`step_down_key` of ``subspace``, when the caller has it already.
+    ``key``: :func:`step_down_key` of ``subspace``, when the caller has it already. ``issued``:
+    that snapshot read, when the caller issued it with its other reads (one round trip).
     """
-    value = tr.snapshot.get(step_down_key(subspace) if key is None else key).wait()
+    if issued is None:
+        issued = tr.snapshot.get(step_down_key(subspace) if key is None else key)
+    value = issued.wait()
     if not value.present():
         return None
     request = StepDownRequest.decode(bytes(value))

@@ -33,6 +33,11 @@ class Watches:
             current is not None and (key is None or current[0] == key) and not current[1].is_ready()
         )
 
+    def fired(self, purpose: str) -> bool:
+        """Whether the watch for ``purpose`` is ready: its key changed (or the watch failed)."""
+        current = self._by_purpose.get(purpose)
+        return current is not None and current[1].is_ready()
+
     def watch(self, tr: Any, purpose: str, key: bytes) -> None:
         """Watch ``key`` in ``tr`` for ``purpose``, unless a pending watch already does; a
         watch for ``purpose`` on another key is cancelled first."""
