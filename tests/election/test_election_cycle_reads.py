@@ -3,7 +3,6 @@ writes as the seed methods, its own writes visible to its later reads, and confl
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -12,33 +11,7 @@ from election_helpers import at, register, run
 from fdb_election.election import LeaderElection, LeaderState, layout
 from fdb_election.election.cycle import ElectionCycle, ElectionKeys
 from fdb_election.election.times import to_nanos
-
-
-class CountingTransaction:
-    """A real transaction that counts the reads issued on it (plain and snapshot) by key."""
-
-    def __init__(self, tr: Any) -> None:
-        self._tr = tr
-        self.reads: Counter[bytes] = Counter()
-        self.snapshot_reads: Counter[bytes] = Counter()
-        self.snapshot = _CountingSnapshot(tr.snapshot, self.snapshot_reads)
-
-    def get(self, key: bytes) -> Any:
-        self.reads[bytes(key)] += 1
-        return self._tr.get(key)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._tr, name)
-
-
-class _CountingSnapshot:
-    def __init__(self, snapshot: Any, reads: Counter[bytes]) -> None:
-        self._snapshot = snapshot
-        self._reads = reads
-
-    def get(self, key: bytes) -> Any:
-        self._reads[bytes(key)] += 1
-        return self._snapshot.get(key)
+from read_counting import CountingTransaction
 
 
 def leader_step(election: LeaderElection, tr: Any, process_id: str, second: float) -> Any:
