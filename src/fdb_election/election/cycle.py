@@ -39,18 +39,26 @@ class ElectionCycle:
     """The seed's operations for one candidate inside one transaction, each key read at most
     once (ours).
 
+    Example::
+
+        cycle = election.cycle(tr, "worker-1")
+        cycle.read_all()  # issue the step's reads together: one round trip on a cluster
+        cycle.heartbeat(0, fdb_election.now())
+        state = cycle.try_claim(0, fdb_election.now())  # reads nothing again
+
     An elector's cycle heartbeats, reads the leader record, then refreshes, claims or follows.
     Done with :class:`LeaderElection`'s methods one after another, every operation reads the
-    configuration and the leader record again: a leader's step read the configuration three
-    times. Through one ``ElectionCycle`` each key is read and decoded once, and
-    :meth:`read_cycle` issues the reads every cycle needs together (a cluster answers them in
-    one round trip). The operations are the ones :class:`LeaderElection`'s methods run, with the
-    same checks, reads and writes; those methods make a new ``ElectionCycle`` for each call.
+    configuration and the leader record again (a heartbeat, a read of the leader and a refresh
+    read the configuration three times), and a cluster answers them in several round trips.
+    Through one ``ElectionCycle`` each key is read and decoded once, and :meth:`read_cycle`,
+    :meth:`read_all` or :meth:`read_resignation` issue a step's reads together. The operations
+    are the ones :class:`LeaderElection`'s methods run, with the same checks, reads and writes:
+    those methods make a new ``ElectionCycle`` for each call.
 
-    A key reads as the first read of it in this cycle returned, or as an operation of this
-    cycle wrote it since. Writes made to the transaction directly are not seen: use one
-    ``ElectionCycle`` per transaction attempt, for the election's own operations. Get one from
-    :meth:`LeaderElection.cycle`.
+    What can surprise you: a key reads as the first read of it in this cycle returned, or as an
+    operation of this cycle wrote it since. Writes made to the transaction directly are not
+    seen, so use one ``ElectionCycle`` per transaction attempt, for the election's own
+    operations. Get one from :meth:`LeaderElection.cycle`.
     """
 
     __slots__ = (
@@ -101,7 +109,7 @@ class ElectionCycle:
             self._read(keys.config, keys.leader, keys.tenure)
 
     def read_all(self) -> None:
-        """Issue every read a heartbeat and a claim need, at once."""
+        """Issue every read a heartbeat and then a refresh or a claim need, at once."""
         keys = self._keys
         self._read(keys.config, self._own_key(), keys.leader, keys.ballot)
         self._read(keys.seen, snapshot=True)
@@ -351,18 +359,10 @@ class ElectionCycle:
         return known[1]
 
     def _floor(self) -> int:
-        """The higher of the ballot mark and the highest ballot seen (0 when neither exists).
-
-        ``ballot_seen`` is read as a snapshot: followers raise it every cycle, and a claim that
-        conflicted with each of them would rarely commit. Nothing is lost: a follower's MAX
-        commits only if the leader key did not change between its read and its commit, so a
-        MAX that lands between this read and this commit carries a ballot this transaction
-        also reads in the leader key (or the leader key changed, and this commit fails)."""
-        mark_value = self._value(self._keys.ballot)
-        seen_value = self._value(self._keys.seen, snapshot=True)
-        mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
-        seen = 0 if seen_value is None else layout.decode_ballot_seen(seen_value)
-        return max(mark, seen)
+        """:func:`.rules.floor` of this cycle's ballot mark and ballot seen (a snapshot read)."""
+        return rules.floor(
+            self._value(self._keys.ballot), self._value(self._keys.seen, snapshot=True)
+        )
 
     def _write_leader(
         self,

@@ -433,7 +433,7 @@ class LeaderElection:
         seen_future = tr.snapshot.get(self._seen_key)
         leader_value = rules.value_of(leader_future)
         leader = 0 if leader_value is None else layout.decode_leader(leader_value).ballot
-        return max(leader, rules.floor(mark_future, seen_future))
+        return max(leader, rules.floor(rules.value_of(mark_future), rules.value_of(seen_future)))
 
     def raise_ballot_floor(self, tr: Any, ballot: int) -> bool:
         """Make every later claim or refresh take a ballot above ``ballot``; True if it changed.
@@ -447,7 +447,7 @@ class LeaderElection:
         floor = check_u64(ballot, "ballot")
         mark_future = tr.get(self._ballot_key)
         seen_future = tr.snapshot.get(self._seen_key)
-        if floor <= rules.floor(mark_future, seen_future):
+        if floor <= rules.floor(rules.value_of(mark_future), rules.value_of(seen_future)):
             return False
         tr.set(self._ballot_key, layout.encode_ballot_mark(floor))
         return True

@@ -158,10 +158,15 @@ def check_config(config: object) -> None:
         raise TypeError(f"config must be an ElectionConfig, got {type(config).__name__}")
 
 
-def floor(mark_future: Any, seen_future: Any) -> int:
-    """The higher of the ballot mark and the highest ballot seen (0 when neither exists)."""
-    mark_value = value_of(mark_future)
-    seen_value = value_of(seen_future)
+def floor(mark_value: bytes | None, seen_value: bytes | None) -> int:
+    """The higher of the ballot mark and the highest ballot seen (0 when neither exists).
+
+    ``ballot_seen`` is read as a snapshot: followers raise it every cycle, and a claim that
+    conflicted with each of them would rarely commit. Nothing is lost: a follower's MAX commits
+    only if the leader key did not change between its read and its commit, so a MAX that lands
+    between this read and this commit carries a ballot this transaction also reads in the leader
+    key (or the leader key changed, and this commit fails).
+    """
     mark = 0 if mark_value is None else layout.decode_ballot_mark(mark_value)
     seen = 0 if seen_value is None else layout.decode_ballot_seen(seen_value)
     return max(mark, seen)
