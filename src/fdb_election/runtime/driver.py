@@ -49,7 +49,7 @@ from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.events import ElectorEvent
 from fdb_election.runtime.metrics import DriverMetrics
 
-__all__ = ["DEFAULT_MAX_BATCH", "ElectorDriver", "Member", "commit_all"]
+__all__ = ["DEFAULT_MAX_BATCH", "ElectorDriver", "Member", "commit_all", "shared_read_version"]
 
 _log = logging.getLogger("fdb_election")
 
@@ -60,6 +60,16 @@ _MAX_WAIT = 3600.0
 
 _shared: dict[int, ElectorDriver] = {}
 _shared_lock = threading.Lock()
+
+
+def shared_read_version(tr: Any) -> int | None:
+    """The read version of ``tr``, for the other steps of its batch to read at; None when it
+    has none that can be shared (its read version failed: the others fetch their own)."""
+    try:
+        version = tr.get_read_version().wait()
+    except Exception:
+        return None
+    return version if isinstance(version, int) else None
 
 
 def commit_all(db: Any, transactions: list[Any]) -> list[BaseException | None]:
@@ -266,6 +276,7 @@ class ElectorDriver:
 
     def _step_batch(self, batch: list[Member]) -> None:
         pending: list[tuple[Member, PendingCommit]] = []
+        read_version: int | None = None  # the first step's, shared by the others
         for member in batch:
             member.woken = False
             if member.stop_requested and member.core.phase not in (Phase.STOPPING, Phase.STOPPED):
@@ -273,9 +284,11 @@ class ElectorDriver:
             if member.core.releases_next:
                 self._step_alone(member)  # its before_release hook may take a while
                 continue
-            result = member.core.begin_step()
+            result = member.core.begin_step(read_version=read_version)
             if isinstance(result, PendingCommit):
                 pending.append((member, result))
+                if read_version is None:
+                    read_version = shared_read_version(result.transaction)
             else:
                 self._finish(member, result)
         while pending:

@@ -602,6 +602,7 @@ class World:
         for proc in batch:
             proc.busy = True
         try:
+            read_version: int | None = None  # the first step's, shared as the driver does
             for proc in batch:
                 core = proc.core
                 if core is None:
@@ -610,9 +611,11 @@ class World:
                 if core.releases_next:  # the driver runs such a step alone, commit and all
                     self._after_step(proc, core, self._as(proc, core.step))
                     continue
-                result = self._as(proc, core.begin_step)
+                result = self._as(proc, partial(core.begin_step, read_version=read_version))
                 if isinstance(result, PendingCommit):
                     pending.append((proc, core, result))
+                    if read_version is None:
+                        read_version = elector_driver.shared_read_version(result.transaction)
                 else:
                     self._after_step(proc, core, result)
             while pending:
