@@ -209,9 +209,9 @@ def test_the_leader_reads_the_step_down_key_only_when_its_watch_fired(
     reads: list[float] = []
     real = core_module.read_step_down
 
-    def counting(tr: Any, subspace: Any, *, key: bytes | None = None) -> Any:
+    def counting(tr: Any, subspace: Any, **options: Any) -> Any:
         reads.append(clock.monotonic())
-        return real(tr, subspace, key=key)
+        return real(tr, subspace, **options)
 
     monkeypatch.setattr(core_module, "read_step_down", counting)
     leader = make_core(db, clock, "a")

@@ -469,9 +469,14 @@ class ElectorCore:
             cycle.read_all()
         else:
             cycle.read_cycle()
+        # A leader whose watch on step-down requests is not in place yet (its first refresh)
+        # reads the request key: with the rest, in the same round trip.
+        step_down = None
+        if self.is_leader and not self._watches.pending("step_down"):
+            step_down = tr.snapshot.get(self._step_down_key)
         config = cycle.config()
         self._use_config(config)
-        attempt = Attempt(tr, start, wall, config, cycle)
+        attempt = Attempt(tr, start, wall, config, cycle, step_down=step_down)
         # Elections disabled: the seed refuses heartbeats and claims but lets the leader
         # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
         # or preempts until they are enabled again.
@@ -553,7 +558,12 @@ class ElectorCore:
         #    nothing for this tenure (a tenure's ballot only grows), so it is not read again.
         request = None
         if not self._watches.pending("step_down"):
-            request = read_step_down(attempt.tr, self.election.subspace, key=self._step_down_key)
+            request = read_step_down(
+                attempt.tr,
+                self.election.subspace,
+                key=self._step_down_key,
+                issued=attempt.step_down,
+            )
         if request is not None and request.applies_to(self.process_id, self._tenure.ballot or 0):
             reason = f"step-down requested by {request.requested_by}"
             self._end_leadership(reason, voluntary=True)

@@ -65,6 +65,7 @@ class Attempt:
     wall: float
     config: ElectionConfig
     cycle: ElectionCycle  # the election's operations on ``tr``, each key read once
+    step_down: Any = None  # the step-down request key's snapshot read, when issued early
     record: LeaderState | None = None
     read_done: float = 0.0
     changed: bool = False  # whether ``record`` differs from the one the previous step read
