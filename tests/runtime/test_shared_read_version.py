@@ -66,3 +66,30 @@ def test_a_claim_at_a_shared_version_older_than_a_refresh_is_not_adopted(
     follower.step()  # at a version of its own: the refreshed record, followed
     assert not follower.is_leader and follower.leader is not None
     assert follower.leader.leader_id == "leader"
+
+
+def test_a_long_batch_fetches_a_new_read_version_once_it_is_old(
+    memory_db: Any, clock: ManualClock
+) -> None:
+    cores = [make_core(memory_db, clock, f"p{i}") for i in range(6)]
+    for core in cores:
+        start(core)
+    fetched: list[str] = []
+
+    def count(event: str, _tr: Any) -> None:
+        if event == "read_version":
+            fetched.append(event)
+
+    now = [0.0]
+
+    def slow_clock() -> float:  # every look at the clock finds it a fifth of a second later
+        now[0] += 0.2
+        return now[0]
+
+    memory_db.set_fault_hook(count)
+    clock.advance(HEARTBEAT)
+    driver = ElectorDriver(memory_db, name="long-batch", clock=slow_clock)
+    driver._step_batch([Member(core, lambda _event: None) for core in cores])
+    memory_db.set_fault_hook(None)
+    assert 1 < len(fetched) < len(cores), f"{len(fetched)} read versions for {len(cores)} steps"
+    assert driver.committed == len(cores)

@@ -49,7 +49,14 @@ from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.events import ElectorEvent
 from fdb_election.runtime.metrics import DriverMetrics
 
-__all__ = ["DEFAULT_MAX_BATCH", "ElectorDriver", "Member", "commit_all", "shared_read_version"]
+__all__ = [
+    "DEFAULT_MAX_BATCH",
+    "SHARED_READ_VERSION_FOR",
+    "ElectorDriver",
+    "Member",
+    "commit_all",
+    "shared_read_version",
+]
 
 _log = logging.getLogger("fdb_election")
 
@@ -60,6 +67,10 @@ _MAX_WAIT = 3600.0
 
 _shared: dict[int, ElectorDriver] = {}
 _shared_lock = threading.Lock()
+
+
+#: Seconds for which the steps of a batch read at the read version of an earlier step of it.
+SHARED_READ_VERSION_FOR = 0.5
 
 
 def shared_read_version(tr: Any) -> int | None:
@@ -276,7 +287,10 @@ class ElectorDriver:
 
     def _step_batch(self, batch: list[Member]) -> None:
         pending: list[tuple[Member, PendingCommit]] = []
-        read_version: int | None = None  # the first step's, shared by the others
+        # A step's read version, shared by the steps after it while it is young: a batch that
+        # takes long (a slow cluster) must not read at a version the database calls too old.
+        read_version: int | None = None
+        read_at = -math.inf
         for member in batch:
             member.woken = False
             if member.stop_requested and member.core.phase not in (Phase.STOPPING, Phase.STOPPED):
@@ -284,11 +298,14 @@ class ElectorDriver:
             if member.core.releases_next:
                 self._step_alone(member)  # its before_release hook may take a while
                 continue
+            if self._clock() - read_at > SHARED_READ_VERSION_FOR:
+                read_version = None
             result = member.core.begin_step(read_version=read_version)
             if isinstance(result, PendingCommit):
                 pending.append((member, result))
                 if read_version is None:
                     read_version = shared_read_version(result.transaction)
+                    read_at = self._clock()
             else:
                 self._finish(member, result)
         while pending:
