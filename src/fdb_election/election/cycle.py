@@ -9,9 +9,7 @@ from typing import Any, NamedTuple
 from fdb_election.election import layout, rules
 from fdb_election.election.errors import (
     DuplicateProcessId,
-    ElectionDisabled,
     InvalidState,
-    NotInitialized,
     ProcessNotFound,
     RegistrationNotCommitted,
     UnregisteredCandidate,
@@ -127,18 +125,12 @@ class ElectionCycle:
     def config(self) -> ElectionConfig:
         """The stored configuration; :class:`NotInitialized` when there is none."""
         if self._config is None:
-            value = self._value(self._keys.config)
-            if value is None:
-                raise NotInitialized()
-            self._config = layout.decode_config(value)
+            self._config = rules.config_of(self._value(self._keys.config))
         return self._config
 
     def enabled_config(self) -> ElectionConfig:
         """:meth:`config`, or :class:`ElectionDisabled` when elections are disabled."""
-        config = self.config()
-        if not config.election_enabled:
-            raise ElectionDisabled()
-        return config
+        return rules.enabled(self.config())
 
     def leader(self) -> LeaderState | None:
         """:meth:`LeaderElection.get_leader_raw`: the stored leader record whatever its lease."""
@@ -156,18 +148,12 @@ class ElectionCycle:
         if value is None:
             return None
         known = self._candidate
-        if known is not None and known[0] == value:
-            return known[1]
-        try:
-            candidate = layout.decode_candidate(self.process_id, value)
-        except InvalidState:
-            # A store that lets a transaction read its own versionstamped write back would
-            # show the placeholder here; name the real cause when we know we registered it.
-            if rules.registered_here(self.tr, key) is not None:
-                raise RegistrationNotCommitted(self.process_id) from None
-            raise
-        self._candidate = (value, candidate)
-        return candidate
+        if known is None or known[0] != value:
+            known = self._candidate = (
+                value,
+                rules.candidate_of(self.tr, key, self.process_id, value),
+            )
+        return known[1]
 
     # -- operations ---------------------------------------------------------------------------
 

@@ -34,9 +34,7 @@ from typing import Any
 from fdb_election.election import layout, rules
 from fdb_election.election.cycle import ElectionCycle, ElectionKeys
 from fdb_election.election.errors import (
-    ElectionDisabled,
     InvalidState,
-    NotInitialized,
     NotLeader,
     RegistrationNotCommitted,
 )
@@ -57,7 +55,7 @@ from fdb_election.election.validation import (
     check_versionstamp,
 )
 
-__all__ = ["ElectionCycle", "LeaderElection", "alive"]
+__all__ = ["LeaderElection", "alive"]
 
 #: Candidate keys (and process ids) each election remembers: the same few recur every cycle.
 _PROCESS_ID_MEMO = 4096
@@ -89,37 +87,25 @@ class LeaderElection:
     """
 
     __slots__ = (
-        "_ballot_key",
         "_candidate_keys",
         "_candidates_range",
-        "_config_key",
         "_keys",
-        "_leader_key",
         "_process_ids",
-        "_seen_key",
         "_subspace",
-        "_succession_key",
-        "_tenure_key",
     )
 
     def __init__(self, subspace: Any) -> None:
         """``subspace``: an ``fdb.Subspace`` (or anything with pack/unpack/range), or a tuple
         prefix such as ``("my-election",)``."""
         self._subspace = layout.as_subspace(subspace)
-        self._config_key = layout.config_key(self._subspace)
-        self._leader_key = layout.leader_key(self._subspace)
-        self._ballot_key = layout.ballot_key(self._subspace)
-        self._seen_key = layout.ballot_seen_key(self._subspace)
-        self._tenure_key = layout.tenure_key(self._subspace)
-        self._succession_key = layout.succession_key(self._subspace)
         self._candidates_range = layout.candidates_range(self._subspace)
         self._keys = ElectionKeys(
-            self._config_key,
-            self._leader_key,
-            self._ballot_key,
-            self._seen_key,
-            self._tenure_key,
-            self._succession_key,
+            layout.config_key(self._subspace),
+            layout.leader_key(self._subspace),
+            layout.ballot_key(self._subspace),
+            layout.ballot_seen_key(self._subspace),
+            layout.tenure_key(self._subspace),
+            layout.succession_key(self._subspace),
         )
         self._process_ids: dict[bytes, str] = {}  # candidate key -> process id (bounded)
         self._candidate_keys: dict[str, bytes] = {}  # valid process id -> its key (bounded)
@@ -130,7 +116,7 @@ class LeaderElection:
         return self._subspace
 
     def __repr__(self) -> str:
-        return f"LeaderElection(prefix={self._config_key[: -len(b'config') - 2]!r})"
+        return f"LeaderElection(prefix={self._keys.config[: -len(b'config') - 2]!r})"
 
     def cycle(self, tr: Any, process_id: str) -> ElectionCycle:
         """The operations of one candidate in ``tr``, each key read at most once (ours).
@@ -160,12 +146,12 @@ class LeaderElection:
     def initialize_with_config(self, tr: Any, config: ElectionConfig) -> None:
         """Store ``config`` unless a configuration exists already (idempotent: the first wins)."""
         rules.check_config(config)
-        if not tr.get(self._config_key).present():
-            tr.set(self._config_key, layout.encode_config(config))
+        if not tr.get(self._keys.config).present():
+            tr.set(self._keys.config, layout.encode_config(config))
 
     def read_config(self, tr: Any) -> ElectionConfig:
         """The stored configuration; :class:`NotInitialized` when there is none."""
-        return self._config(tr.get(self._config_key))
+        return self._config(tr.get(self._keys.config))
 
     def write_config(self, tr: Any, config: ElectionConfig) -> None:
         """Replace the configuration, initialized or not.
@@ -174,7 +160,7 @@ class LeaderElection:
         lengths apply from the next claim or refresh).
         """
         rules.check_config(config)
-        tr.set(self._config_key, layout.encode_config(config))
+        tr.set(self._keys.config, layout.encode_config(config))
 
     # -----------------------------------------------------------------------------------------
     # Candidates
@@ -192,7 +178,7 @@ class LeaderElection:
         key = self._candidate_key(process_id)
         check_priority(priority)
         now_ns = to_nanos(current_time, "current_time")
-        self._enabled_config(tr.get(self._config_key))
+        self._enabled_config(tr.get(self._keys.config))
         tr.set_versionstamped_value(key, layout.registration_param(priority, now_ns))
         rules.remember_registration(tr, key, process_id)
 
@@ -230,7 +216,7 @@ class LeaderElection:
         Reads every candidate: meant for monitoring, not for every cycle.
         """
         now_ns = to_nanos(current_time, "current_time")
-        config = self._config(tr.get(self._config_key))
+        config = self._config(tr.get(self._keys.config))
         live = [
             candidate
             for _key, candidate in self._scan_candidates(tr)
@@ -280,7 +266,7 @@ class LeaderElection:
             if limit < 1:
                 raise ValueError(f"limit must be a positive int (at least 1) or None, got {limit}")
         now_ns = to_nanos(current_time, "current_time")
-        config = self._config(tr.get(self._config_key))
+        config = self._config(tr.get(self._keys.config))
         if limit is None:
             found: Iterable[tuple[bytes, CandidateInfo]] = self._scan_candidates(tr)
         else:
@@ -369,8 +355,8 @@ class LeaderElection:
         """
         check_process_id(process_id)
         now_ns = to_nanos(current_time, "current_time")
-        config_future = tr.get(self._config_key)
-        leader_future = tr.get(self._leader_key)
+        config_future = tr.get(self._keys.config)
+        leader_future = tr.get(self._keys.leader)
         self._enabled_config(config_future)
         leader = self._leader_if_valid(leader_future, now_ns)
         return leader is not None and leader.leader_id == process_id
@@ -378,11 +364,11 @@ class LeaderElection:
     def get_leader(self, tr: Any, current_time: TimeLike) -> LeaderState | None:
         """The leader, or ``None`` when there is none or its lease expired at ``current_time``."""
         now_ns = to_nanos(current_time, "current_time")
-        return self._leader_if_valid(tr.get(self._leader_key), now_ns)
+        return self._leader_if_valid(tr.get(self._keys.leader), now_ns)
 
     def get_leader_raw(self, tr: Any) -> LeaderState | None:
         """The stored leader whatever its lease (for monitoring, debugging, invariant checks)."""
-        value = rules.value_of(tr.get(self._leader_key))
+        value = rules.value_of(tr.get(self._keys.leader))
         return None if value is None else layout.decode_leader(value)
 
     def leader_lease_ns(self, tr: Any) -> int | None:
@@ -428,9 +414,9 @@ class LeaderElection:
         Reads the leader and ballot keys without snapshot, and ``ballot_seen`` as a snapshot
         (it only grows, and followers raise it every cycle: no conflict with them).
         """
-        leader_future = tr.get(self._leader_key)
-        mark_future = tr.get(self._ballot_key)
-        seen_future = tr.snapshot.get(self._seen_key)
+        leader_future = tr.get(self._keys.leader)
+        mark_future = tr.get(self._keys.ballot)
+        seen_future = tr.snapshot.get(self._keys.seen)
         leader_value = rules.value_of(leader_future)
         leader = 0 if leader_value is None else layout.decode_leader(leader_value).ballot
         return max(leader, rules.floor(rules.value_of(mark_future), rules.value_of(seen_future)))
@@ -445,11 +431,11 @@ class LeaderElection:
         checked before anything is written.
         """
         floor = check_u64(ballot, "ballot")
-        mark_future = tr.get(self._ballot_key)
-        seen_future = tr.snapshot.get(self._seen_key)
+        mark_future = tr.get(self._keys.ballot)
+        seen_future = tr.snapshot.get(self._keys.seen)
         if floor <= rules.floor(rules.value_of(mark_future), rules.value_of(seen_future)):
             return False
-        tr.set(self._ballot_key, layout.encode_ballot_mark(floor))
+        tr.set(self._keys.ballot, layout.encode_ballot_mark(floor))
         return True
 
     def note_observed_ballot(self, tr: Any, ballot: int) -> None:
@@ -469,7 +455,7 @@ class LeaderElection:
         ballot 1, so the ballots of Rust leaders are known to Python processes only through
         it. ``ballot`` must be an ``int`` in [0, 2**64 - 1].
         """
-        tr.max(self._seen_key, layout.encode_ballot_seen(ballot))
+        tr.max(self._keys.seen, layout.encode_ballot_seen(ballot))
 
     def run_election_cycle(
         self, tr: Any, process_id: str, priority: int, current_time: TimeLike
@@ -537,8 +523,8 @@ class LeaderElection:
         if versionstamp is not None:
             check_versionstamp(versionstamp)
         now_ns = None if current_time is None else to_nanos(current_time, "current_time")
-        leader_future = tr.get(self._leader_key)
-        tenure_future = tr.get(self._tenure_key)
+        leader_future = tr.get(self._keys.leader)
+        tenure_future = tr.get(self._keys.tenure)
         leader_value = rules.value_of(leader_future)
         if leader_value is None:
             raise NotLeader(process_id, ballot, "nobody leads now")
@@ -571,16 +557,10 @@ class LeaderElection:
         return key
 
     def _config(self, future: Any) -> ElectionConfig:
-        value = rules.value_of(future)
-        if value is None:
-            raise NotInitialized()
-        return layout.decode_config(value)
+        return rules.config_of(rules.value_of(future))
 
     def _enabled_config(self, future: Any) -> ElectionConfig:
-        config = self._config(future)
-        if not config.election_enabled:
-            raise ElectionDisabled()
-        return config
+        return rules.enabled(self._config(future))
 
     def _process_id_of(self, key: bytes) -> str:
         """The process id in a candidate key, remembered: every scan sees the same keys."""
@@ -604,7 +584,7 @@ class LeaderElection:
                 key = bytes(item.key)
                 try:
                     process_id = self._process_id_of(key)
-                    found.append((key, self._candidate_value(tr, key, process_id, item.value)))
+                    found.append((key, rules.candidate_of(tr, key, process_id, bytes(item.value))))
                 except InvalidState as exc:
                     if unreadable is None:
                         raise
@@ -630,18 +610,10 @@ class LeaderElection:
             for item in rows:
                 key = bytes(item.key)
                 process_id = self._process_id_of(key)
-                yield key, self._candidate_value(tr, key, process_id, item.value)
+                yield key, rules.candidate_of(tr, key, process_id, bytes(item.value))
             if len(rows) < batch:
                 return
             begin = bytes(rows[-1].key) + b"\x00"
-
-    def _candidate_value(self, tr: Any, key: bytes, process_id: str, value: bytes) -> CandidateInfo:
-        try:
-            return layout.decode_candidate(process_id, bytes(value))
-        except InvalidState:
-            if rules.registered_here(tr, key) is not None:
-                raise RegistrationNotCommitted(process_id) from None
-            raise
 
     def _leader_if_valid(self, future: Any, now_ns: int) -> LeaderState | None:
         value = rules.value_of(future)

@@ -13,14 +13,22 @@ import weakref
 from typing import Any
 
 from fdb_election.election import layout
-from fdb_election.election.errors import InvalidState
+from fdb_election.election.errors import (
+    ElectionDisabled,
+    InvalidState,
+    NotInitialized,
+    RegistrationNotCommitted,
+)
 from fdb_election.election.layout import Tenure
 from fdb_election.election.times import U64_MAX
 from fdb_election.election.types import CandidateInfo, ElectionConfig, LeaderState
 
 __all__ = [
     "alive",
+    "candidate_of",
     "check_config",
+    "config_of",
+    "enabled",
     "fence_refusal",
     "floor",
     "held_by",
@@ -74,6 +82,32 @@ def value_of(future: Any) -> bytes | None:
     if not future.present():
         return None
     return bytes(future)
+
+
+def config_of(value: bytes | None) -> ElectionConfig:
+    """The stored configuration ``value``; :class:`NotInitialized` when there is none."""
+    if value is None:
+        raise NotInitialized()
+    return layout.decode_config(value)
+
+
+def enabled(config: ElectionConfig) -> ElectionConfig:
+    """``config``, or :class:`ElectionDisabled` when it disables elections."""
+    if not config.election_enabled:
+        raise ElectionDisabled()
+    return config
+
+
+def candidate_of(tr: Any, key: bytes, process_id: str, value: bytes) -> CandidateInfo:
+    """The candidate record ``value`` stored at ``key``. One that does not decode raises
+    :class:`InvalidState`, or :class:`RegistrationNotCommitted` when ``tr`` registered it: a
+    store that lets a transaction read its own versionstamped write back shows the placeholder."""
+    try:
+        return layout.decode_candidate(process_id, value)
+    except InvalidState:
+        if registered_here(tr, key) is not None:
+            raise RegistrationNotCommitted(process_id) from None
+        raise
 
 
 def fence_refusal(
