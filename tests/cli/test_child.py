@@ -337,6 +337,16 @@ def test_cmd_dies_when_its_guard_is_killed(guard: Guard) -> None:
     assert not alive(child.pid)
 
 
+def test_the_guard_exits_0_once_run_lets_it_go_after_cmd_s_tree(guard: Guard) -> None:
+    """``run`` closing its end (its own exit) ends the guard: CMD's tree first, then the guard
+    itself with status 0 (it skips the interpreter's teardown, not its work)."""
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start([PY, "-c", "import time; time.sleep(60)"], dict(os.environ))
+    guard.close()
+    assert guard._process.wait(10) == 0
+    assert child.exited.wait(10) and not alive(child.pid)
+
+
 def test_descendants_lists_a_tree_from_proc() -> None:
     if not LINUX:
         pytest.skip("reads /proc")
