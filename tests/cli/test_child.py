@@ -347,6 +347,65 @@ def test_the_guard_exits_0_once_run_lets_it_go_after_cmd_s_tree(guard: Guard) ->
     assert child.exited.wait(10) and not alive(child.pid)
 
 
+def _ready_launcher(guard: Guard) -> int:
+    """The pid of the guard's launcher: while no CMD runs, the guard's only child."""
+    assert _wait_until(lambda: len(descendants(guard.pid)) == 1), "no launcher was forked"
+    (pid,) = descendants(guard.pid)
+    return pid
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_cmd_is_the_process_the_guard_forked_ahead_and_a_new_one_follows(guard: Guard) -> None:
+    """The guard forks CMD's process before it is needed (starting then takes an exec), forks
+    another on demand for a start right after CMD exits, and a new one ahead after that."""
+    guard.set_deadline(time.monotonic() + FAR)
+    launcher = _ready_launcher(guard)
+    assert os.getpgid(launcher) == launcher, "it is in its own process group already"
+    first = guard.start([PY, "-c", "raise SystemExit(5)"], dict(os.environ))
+    assert first.pid == launcher
+    assert first.exited.wait(10) and first.exit_code == 5
+    second = guard.start([PY, "-c", "raise SystemExit(6)"], dict(os.environ))  # none ready
+    assert second.exited.wait(10) and second.exit_code == 6
+    ahead = _ready_launcher(guard)
+    assert ahead not in (first.pid, second.pid)
+    third = guard.start([PY, "-c", "import time; time.sleep(30)"], dict(os.environ))
+    try:
+        assert third.pid == ahead and third.exited.wait(0.2) is False
+    finally:
+        third.kill()
+        assert third.exited.wait(10)
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_a_launcher_killed_while_it_waits_does_not_fail_the_start(guard: Guard) -> None:
+    guard.set_deadline(time.monotonic() + FAR)
+    launcher = _ready_launcher(guard)
+    os.kill(launcher, signal.SIGKILL)
+    assert _wait_until(lambda: not alive(launcher))  # dead, whether or not the guard reaped it
+    child = guard.start([PY, "-c", "raise SystemExit(4)"], dict(os.environ))
+    assert child.pid != launcher
+    assert child.exited.wait(10) and child.exit_code == 4
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_a_waiting_launcher_holds_nothing_of_the_guard(guard: Guard) -> None:
+    """It holds neither the guard's socket nor its timer, so a guard that is killed is seen at
+    once by run (the launcher does not keep the socket open), and it dies too."""
+    launcher = _ready_launcher(guard)
+    held = [os.readlink(f"/proc/{launcher}/fd/{fd}") for fd in os.listdir(f"/proc/{launcher}/fd")]
+    assert not [link for link in held if link.startswith(("socket:", "anon_inode:"))], held
+    os.kill(guard.pid, signal.SIGKILL)
+    assert _wait_until(lambda: not guard._reader.is_alive()), "run did not see the guard die"
+    assert _wait_until(lambda: not alive(launcher)), "the launcher outlived the guard"
+
+
+def test_the_launcher_goes_with_the_guard(guard: Guard) -> None:
+    launcher = _ready_launcher(guard) if LINUX else None
+    guard.close()
+    assert guard._process.wait(10) == 0
+    assert launcher is None or _wait_until(lambda: not alive(launcher))
+
+
 def test_descendants_lists_a_tree_from_proc() -> None:
     if not LINUX:
         pytest.skip("reads /proc")

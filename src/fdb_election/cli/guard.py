@@ -20,6 +20,10 @@ alive. CMD also gets ``PR_SET_PDEATHSIG`` towards the guard. What can still esca
 down in docs/reference/cli.md (the guard itself stopped or killed, a process in uninterruptible
 sleep, and on other platforms descendants that leave CMD's process group).
 
+CMD's process is forked ahead of time (a :class:`Launcher`), while no CMD runs, so that starting
+CMD after an election costs an ``exec`` rather than a fork of the guard. It is never alive beside
+CMD, so "no child left" keeps its meaning.
+
 This file is run as a script with the standard library only (``-I -S``: no site packages, no
 environment), which keeps the guard small and quick to start. The protocol, one JSON object
 per datagram (``SOCK_SEQPACKET``):
@@ -58,6 +62,8 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: How long the guard waits between rounds of SIGKILL while CMD's tree is dying.
 _KILL_ROUND_S = 0.005
+#: How long after CMD's tree is gone the guard forks the launcher of the next CMD.
+_LAUNCHER_AFTER_S = 1.0
 #: Signals whose disposition CMD gets back to the default before exec.
 _RESET_SIGNALS = (
     signal.SIGPIPE,
@@ -263,6 +269,104 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+class Launcher:
+    """A child of the guard forked ahead of time that becomes CMD when given its command line.
+
+    Forking the guard costs milliseconds (its whole address space is copied on write); a
+    launcher pays that before leadership comes, so that starting CMD after an election only
+    takes a write to a pipe and an ``exec``. Forked, it does at once what CMD needs of its
+    process: a process group of its own, ``PR_SET_PDEATHSIG`` towards the guard (and death if
+    the guard is already gone), default signal dispositions. Then it sleeps on its order pipe.
+
+    Its order is the ``start`` message from ``run`` as received (JSON: ``argv``, ``env``,
+    ``executable``); an empty order (the pipe closed, :meth:`discard`) makes it exit 0. An
+    ``exec`` that fails is reported on the error pipe as ``ERRNO:TEXT``; a successful one closes
+    that pipe (close-on-exec), so the guard reads it to its end either way.
+    """
+
+    def __init__(self, pid: int, order: int, errors: int) -> None:
+        self.pid = pid
+        self._order = order
+        self._errors = errors
+
+    @classmethod
+    def fork(cls, guard_pid: int, prctl: Any, inherited: tuple[int, ...]) -> Launcher:
+        """Fork a launcher; ``inherited`` are the guard's descriptors that it closes at once."""
+        order_r, order_w = os.pipe2(os.O_CLOEXEC)
+        errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (order_r, order_w, errors_r, errors_w):
+                os.close(fd)
+            raise
+        if pid == 0:  # pragma: no cover - the child only waits for its order and execs
+            for fd in (order_w, errors_r, *inherited):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            _become_cmd(guard_pid, prctl, order_r, errors_w)
+        os.close(order_r)
+        os.close(errors_w)
+        return cls(pid, order_w, errors_r)
+
+    def launch(self, order: bytes) -> str | None:
+        """Hand the launcher its order; return its failure (``ERRNO:TEXT``), "" once CMD has
+        been exec'd, or None when the launcher was gone (killed) before it took the order."""
+        try:
+            view = memoryview(order)
+            while view:
+                view = view[os.write(self._order, view) :]
+        except OSError:  # EPIPE: nobody reads the order any more
+            self.discard()
+            return None
+        os.close(self._order)
+        with os.fdopen(self._errors, "rb") as errors:
+            return errors.read().decode(errors="replace")
+
+    def discard(self) -> None:
+        """Let the launcher go unused: it reads an empty order and exits 0."""
+        for fd in (self._order, self._errors):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _exited(pid: int) -> bool:
+    """Whether the guard's child ``pid`` has exited (reaping it if so)."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:  # reaped already
+        return True
+
+
+def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
+    """In a freshly forked child of the guard: prepare, wait for the order, exec CMD."""
+    try:
+        os.setpgid(0, 0)
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+            if os.getppid() != guard_pid:
+                os._exit(137)  # the guard died before prctl: nobody would stop us
+        signal.set_wakeup_fd(-1)
+        for signum in _RESET_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        chunks = []
+        while chunk := os.read(order, 1 << 16):
+            chunks.append(chunk)
+        if not chunks:
+            os._exit(0)
+        message = json.loads(b"".join(chunks))
+        argv, env, executable = message["argv"], message["env"], message.get("executable")
+        if executable is not None:
+            # Found by run before the start: searching PATH here, with an exec attempt per
+            # entry in a forked interpreter, cost about 0.5 ms of every start.
+            os.execve(executable, argv, env)
+        os.execvpe(argv[0], argv, env)
+    except OSError as exc:
+        os.write(errors, f"{exc.errno}:{exc.strerror}".encode())
+    finally:
+        os._exit(127)
+
+
 class GuardState:
     """When the guard must stop CMD (monotonic seconds); no I/O, so tests can drive it.
 
@@ -348,6 +452,10 @@ class Guard:
         self.run_alive = True
         self.prctl = _prctl()
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        # The next CMD's process, forked ahead while no CMD runs (see Launcher), and when to
+        # fork it (inf: one is ready, or none is wanted yet).
+        self.launcher: Launcher | None = None
+        self.launcher_due = math.inf
 
     # ------------------------------------------------------------------ set-up and loop
 
@@ -361,6 +469,7 @@ class Guard:
         # The terminal's or the session's signals are for run, which tells the guard.
         for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_IGN)
+        self._prepare_launcher()  # before run campaigns: a first election starts CMD sooner
 
     def loop(self) -> None:
         """Serve until ``run`` is gone and nothing of CMD is left."""
@@ -371,6 +480,8 @@ class Guard:
             poller.register(self.shared.timer_fd, select.POLLIN)
         while self.run_alive or self.child is not None:
             self._take_shared_deadline()
+            if self.child is None and time.monotonic() >= self.launcher_due:
+                self._prepare_launcher()
             delay = self._next_time() - time.monotonic()
             if delay <= 0:
                 self._act(time.monotonic())
@@ -386,6 +497,9 @@ class Guard:
                 elif self.run_alive:
                     self._on_message()
             self._reap()
+        if self.launcher is not None:
+            self.launcher.discard()
+            self.launcher = None
 
     def _take_shared_deadline(self) -> None:
         """Take the deadline run last wrote to the shared page, if it is new."""
@@ -410,6 +524,8 @@ class Guard:
         deadline it last read. A timer set later than that (``run`` could not arm it, or wrote
         a later deadline since the guard read the page) leaves the guard to its own timeout.
         """
+        if self.child is None:  # what is next is forking a launcher (see _next_time)
+            return False
         if self.shared is None or self.cause is not None or self.state.stop is not None:
             return False
         return self.shared.timer.fires_by(self.state.term_at)
@@ -418,7 +534,7 @@ class Guard:
 
     def _next_time(self) -> float:
         if self.child is None:
-            return math.inf
+            return self.launcher_due
         if self.killing:
             return self.last_kill + _KILL_ROUND_S
         if self.cause is None:
@@ -460,7 +576,7 @@ class Guard:
         elif op == "stop":
             self.state.request_stop(now, float(message["kill_at"]))
         elif op == "start":
-            self._start(message["argv"], message["env"], message.get("executable"))
+            self._start(data)
 
     def _run_gone(self) -> None:
         self.run_alive = False
@@ -469,52 +585,56 @@ class Guard:
 
     # ------------------------------------------------------------------ CMD
 
-    def _start(self, argv: list[str], env: dict[str, str], executable: str | None) -> None:
+    def _start(self, order: bytes) -> None:
         if self.child is not None:
             self._send({"ev": "failed", "errno": errno.EBUSY, "error": "CMD is already running"})
             return
         if time.monotonic() >= self.state.term_at:
             self._send({"ev": "failed", "errno": 0, "error": "not leading, or at risk"})
             return
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child only execs
-            self._exec_child(argv, env, executable, write_end)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as errors:
-            failure = errors.read()
+        launcher, self.launcher = self.launcher, None
+        if launcher is not None and _exited(launcher.pid):
+            launcher.discard()  # killed while it waited (the guard had not reaped it yet)
+            launcher = None
+        try:
+            if launcher is None:  # none ready (it was used, or killed): fork one now
+                launcher = self._fork_launcher()
+            failure = launcher.launch(order)
+            if failure is None:  # killed while it waited, and not reaped yet: a fresh one
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(launcher.pid, 0)
+                launcher = self._fork_launcher()
+                failure = launcher.launch(order)
+        except OSError as exc:  # fork failed: no memory, or no process left
+            self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
+            self._send({"ev": "failed", "errno": exc.errno, "error": f"fork: {exc.strerror}"})
+            return
+        if failure is None:
+            failure = f"{errno.ECHILD}:the process forked for CMD died before its exec"
         if failure:
-            os.waitpid(pid, 0)
-            code, _, message = failure.decode(errors="replace").partition(":")
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(launcher.pid, 0)
+            self.launcher_due = time.monotonic()  # a new one for the next start
+            code, _, message = failure.partition(":")
             self._send({"ev": "failed", "errno": int(code), "error": message})
             return
-        self.child = pid
+        self.child = launcher.pid
         self.child_status = None
         self.cause = None
         self.killing = False
-        self._send({"ev": "started", "pid": pid})
+        self._send({"ev": "started", "pid": launcher.pid})
 
-    def _exec_child(
-        self, argv: list[str], env: dict[str, str], executable: str | None, error_pipe: int
-    ) -> None:
-        try:
-            os.setpgid(0, 0)
-            if self.prctl is not None:
-                self.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-                if os.getppid() != self.pid:
-                    os._exit(137)  # the guard died before prctl: nobody would stop us
-            signal.set_wakeup_fd(-1)
-            for signum in _RESET_SIGNALS:
-                signal.signal(signum, signal.SIG_DFL)
-            if executable is not None:
-                # Found before the fork: searching PATH here, with an exec attempt per entry
-                # in a freshly forked interpreter, cost about 0.5 ms of every start.
-                os.execve(executable, argv, env)
-            os.execvpe(argv[0], argv, env)
-        except OSError as exc:
-            os.write(error_pipe, f"{exc.errno}:{exc.strerror}".encode())
-        finally:
-            os._exit(127)
+    def _fork_launcher(self) -> Launcher:
+        shared = () if self.shared is None else (self.shared.timer_fd, self.shared.page_fd)
+        inherited = (self.sock.fileno(), self.wake_r, self.wake_w, *shared)
+        return Launcher.fork(self.pid, self.prctl, inherited)
+
+    def _prepare_launcher(self) -> None:
+        """Fork the launcher of the next CMD, now that no CMD runs (see :class:`Launcher`)."""
+        self.launcher_due = math.inf
+        if self.launcher is None and self.child is None and self.run_alive:
+            with contextlib.suppress(OSError):  # no memory or processes left: fork at start
+                self.launcher = self._fork_launcher()
 
     def _signal_tree(self, signum: int) -> None:
         """``signum`` once to every process of CMD's tree: to its process group, then to each
@@ -544,6 +664,10 @@ class Guard:
                 break
             if pid == 0:
                 break
+            if self.launcher is not None and pid == self.launcher.pid:  # killed while waiting
+                self.launcher.discard()
+                self.launcher = None
+                self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
             if pid == self.child and self.child_status is None:
                 self.child_status = status
                 if self.cause is None:
@@ -565,6 +689,9 @@ class Guard:
         self.cause = None
         self.killing = False
         self.state.child_gone()
+        # Not at once: when CMD exits on its own, run is handing over, and a fork now would take
+        # CPU from the successor starting its CMD (on the same host, in a test or a benchmark).
+        self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
 
     def _send(self, message: dict[str, Any]) -> None:
         if self.run_alive:
