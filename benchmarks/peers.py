@@ -144,6 +144,15 @@ def _kill_tree(proc: subprocess.Popen[Any], *extra: int) -> None:
         proc.wait(WAIT)
 
 
+def _pss_mib(pid: int) -> float:
+    """Proportional set size of a process (Linux ``/proc``), in MiB: pages it shares with
+    others count in part, so that a parent and its forked child are not counted twice."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss for process {pid}")
+
+
 def _tree_cpu_ns(pid: int, skip: set[int]) -> int:
     """CPU of ``pid`` and its descendants but ``skip`` (payloads), in ns."""
     total = 0
@@ -500,14 +509,15 @@ def idle(
             for name, roles in watched.items()
             for role, (pid, _) in roles.items()
         }
-        # The helpers (run's guard) separately: what the candidate starts besides CMD.
+        # The helpers (run's guard, and the process it forks ahead for CMD) separately: what the
+        # candidate starts besides CMD, as proportional set size, since the two share most pages.
         helpers = {}
         for name, roles in watched.items():
             for role in ("leader", "waiter"):
                 if role in roles:
                     pid, skip = roles[role]
                     below = [p for p in descendants(pid) if p not in skip]
-                    helpers[(name, role)] = sum(_rss_mib(p) for p in below)
+                    helpers[(name, role)] = sum(_pss_mib(p) for p in below)
     finally:
         for proc in procs:
             _kill_tree(proc, *payloads)
@@ -634,7 +644,7 @@ def table(results: dict[str, Any]) -> str:
         server_rss = f" ({rss['server']:.0f} MiB)" if "server" in rss else ""
         helpers = ""
         if rss.get("leader_helpers"):
-            helpers = f" + helper {rss['leader_helpers']:.1f} / {rss['waiter_helpers']:.1f}"
+            helpers = f" + helpers {rss['leader_helpers']:.1f} / {rss['waiter_helpers']:.1f} (PSS)"
         lines.append(
             f"| {name} | {row['lease']} "
             f"| {_ms(statistics.median(row['graceful_s']))} ({_ms(max(row['graceful_s']))}) "
@@ -660,12 +670,14 @@ def table(results: dict[str, Any]) -> str:
         "starts (a shell writing into a FIFO the benchmark reads; for the libraries, the "
         "callback that runs on election). The holder's process then exits at once, while the "
         "successor claims: on a machine with few CPUs a Python process's shutdown (about 20 ms "
-        "of CPU for the Elector's worker; `fdb-election run` skips it) competes with the "
-        "successor. Crash: `kill -9` of the holder, until the same. The "
+        "of CPU for the Elector's worker; `fdb-election run` and its guard skip it) competes "
+        "with the successor. Crash: `kill -9` of the holder, until the same. The "
         "Elector rows come from benchmarks/failover.py's processes on the file store. Idle: "
         "CPU of each candidate process and of what it starts besides its payload (`run`'s guard), "
         "from /proc schedstat, every system at once; RSS is the candidate process's VmRSS, with "
-        "its helper processes' (`run`'s guard) after the plus. Servers are measured separately: "
+        "its helper processes' after the plus (`run`'s guard, and while no CMD runs the process "
+        "it forks ahead for the next one) as proportional set size (PSS), since they share most "
+        "of their pages. Servers are measured separately: "
         "one etcd, one ZooKeeper (JVM, -Xmx256m); fdb-election needs none. etcd grants no "
         "TTL under 2 s with default settings; ZooKeeper's 1 s session needs a 500 ms tick.",
     ]
