@@ -39,6 +39,7 @@ BENCHMARKS = [
     "many_elections",
     "shards_on_file",
     "failover",
+    "handover_chain",
     "footprint",
 ]
 

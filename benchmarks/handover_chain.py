@@ -1,0 +1,246 @@
+"""Where the milliseconds of a graceful hand-over between two ``fdb-election run`` go, hop by hop.
+
+Two ``run`` processes on one file store (lease 1 s, heartbeat 1/3 s) each keep a payload as CMD: a
+shell that writes one line into a FIFO this process reads, then sleeps. The leader's payload gets
+SIGTERM; the hand-over ends when the successor's payload has written its line. Each ``run`` runs
+under a wrapper that marks, with the monotonic clock every process shares, when it passes points
+of the chain (by wrapping functions from outside: nothing in the package is changed for it):
+
+    old run:  its guard reports CMD's exit -> run asks its elector to stop -> the stop step
+              starts (on a thread of its own: it calls run's release hook) -> the resignation
+              has committed
+    new run:  its leader watch fires -> its claim step starts -> the claim has committed ->
+              run asks its guard to start CMD -> CMD runs (its line arrives)
+
+Each hop is the median over trials of the time between its two marks; the marks cost a few
+microseconds each. Beside it, in the same run, the library ``Elector``'s graceful hand-over
+between two processes (benchmarks/failover.py: SIGTERM until the successor's ``on_elected``
+callback runs), which is what ``run``'s is judged against.
+
+Usage: ``python benchmarks/handover_chain.py [--quick]`` (also part of ``make bench``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import failover
+from _common import print_figures, quick_flag
+from peers import WAIT, StartLog, _kill_tree
+
+LEASE = failover.LEASE
+HEARTBEAT = failover.HEARTBEAT
+
+#: Runs ``fdb-election`` with marks: ``python -c WRAPPER TRACE TAG -- ARGS...``.
+WRAPPER = r"""
+import functools, os, sys, time
+
+trace, tag = sys.argv[1], sys.argv[2]
+sys.argv = ["fdb-election", *sys.argv[4:]]
+fd = os.open(trace, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+def mark(label):
+    os.write(fd, f"{time.monotonic_ns()} {tag} {label}\n".encode())
+
+def wrap(owner, name, label, *, on_return=False):
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def marked(*args, **kwargs):
+        if not on_return:
+            mark(label)
+        result = original(*args, **kwargs)
+        if on_return:
+            mark(label)
+        return result
+
+    setattr(owner, name, marked)
+
+from fdb_election.cli import child
+from fdb_election.embedded import transaction
+from fdb_election.runtime import core, driver
+
+wrap(child.ChildProcess, "_exited", "cmd_exit_reported")
+wrap(driver.ElectorDriver, "request_stop", "stop_requested")
+wrap(core.ElectorCore, "step", "release_step")  # steps alone only when they call the hook
+wrap(transaction.Transaction, "commit", "transaction_committed", on_return=True)
+wrap(driver.ElectorDriver, "_woken", "woken")
+wrap(core.ElectorCore, "begin_step", "step_begins")
+wrap(driver, "commit_all", "committed", on_return=True)
+wrap(child.Guard, "start", "cmd_start_sent")
+
+from fdb_election.cli.main import main
+
+main()
+"""
+
+#: The chain: (figure, (candidate, mark it starts at), (candidate, mark it ends at)); "old" is
+#: the leader that gives up, "new" its successor. Each mark is the candidate's first one after its
+#: previous mark in the chain (the successor's first: after the SIGTERM), and a hop that the
+#: marks show overlapping the one before (a commit wakes the successor a few microseconds before
+#: its ``commit()`` returns) counts as 0.
+CHAIN = [
+    # CMD's death and its guard's report
+    ("hop1_cmd_exit_reaches_run_ms", ("t0", ""), ("old", "cmd_exit_reported")),
+    ("hop2_run_asks_to_stop_ms", ("old", "cmd_exit_reported"), ("old", "stop_requested")),
+    # the driver wakes and starts a thread for the step that calls the release hook
+    ("hop3_stop_step_starts_ms", ("old", "stop_requested"), ("old", "release_step")),
+    ("hop4_resignation_commits_ms", ("old", "release_step"), ("old", "transaction_committed")),
+    # the commit's wake-up datagram, the successor's listener re-reading its watched keys
+    ("hop5_successor_watch_fires_ms", ("old", "transaction_committed"), ("new", "woken")),
+    ("hop6_claim_step_starts_ms", ("new", "woken"), ("new", "step_begins")),
+    ("hop7_claim_commits_ms", ("new", "step_begins"), ("new", "committed")),
+    ("hop8_start_requested_ms", ("new", "committed"), ("new", "cmd_start_sent")),
+    # the guard's wake-up, the exec of its launcher, the payload shell's start
+    ("hop9_guard_starts_cmd_ms", ("new", "cmd_start_sent"), ("payload", "")),
+]
+
+
+def _command(trace: str, tag: str, url: str, election: str, payload: list[str]) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        WRAPPER,
+        trace,
+        tag,
+        "--",
+        "--db",
+        url,
+        "--election",
+        election,
+        "run",
+        "--id",
+        tag,
+        "--",
+        *payload,
+    ]
+
+
+def _init(url: str, election: str) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fdb_election.cli.main",
+            "--db",
+            url,
+            "--election",
+            election,
+            "init",
+            f"--lease={LEASE}",
+            f"--heartbeat={HEARTBEAT:.6f}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def _marks(trace: Path, t0: int, payload_at: int) -> dict[str, list[tuple[int, str]]]:
+    """Each candidate's marks since ``t0`` in order, with the successor's payload's start."""
+    marks: dict[str, list[tuple[int, str]]] = {"t0": [(t0, "")], "payload": [(payload_at, "")]}
+    for line in trace.read_text().splitlines():
+        ns, tag, label = line.split()
+        if int(ns) >= t0:
+            marks.setdefault(tag, []).append((int(ns), label))
+    return marks
+
+
+def _hops(marks: dict[str, list[tuple[int, str]]]) -> list[float] | None:
+    """Milliseconds of each hop of :data:`CHAIN`, or None when a mark is missing."""
+    hops = []
+    t0 = at = marks["t0"][0][0]
+    last: dict[str, int] = {}  # each candidate's previous mark
+    for _name, _start, (who, label) in CHAIN:
+        since = last.get(who, t0)
+        later = [ns for ns, seen in marks.get(who, []) if seen == label and ns >= since]
+        if not later:
+            return None
+        hops.append(max(0, later[0] - at) / 1e6)
+        at = last[who] = max(at, later[0])
+    return hops
+
+
+def run_chain(trials: int) -> tuple[list[float], list[list[float]]]:
+    """Hand-over times (ms) and, per trial, each hop's (ms)."""
+    totals: list[float] = []
+    chains: list[list[float]] = []
+    rng = random.Random(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:{tmp}/chain.fdbe"
+        log = StartLog(tmp)
+        trace = Path(tmp) / "marks"
+        try:
+            for trial in range(trials):
+                election = f"chain-{trial}"
+                _init(url, election)
+                trace.write_text("")
+                procs: list[subprocess.Popen[bytes]] = []
+                pids: list[int] = []
+                try:
+                    for role in ("old", "new"):
+                        tag = f"{election}-{role}"
+                        command = _command(str(trace), role, url, election, log.payload(tag))
+                        procs.append(
+                            subprocess.Popen(
+                                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                            )
+                        )
+                        if role == "old":
+                            _, payload = log.wait(tag)
+                            pids.append(payload)
+                    # Let the successor follow, then strike at a random point of the refresh.
+                    time.sleep(1.0 + rng.uniform(0, 1.0))
+                    t0 = time.monotonic_ns()
+                    os.kill(pids[0], signal.SIGTERM)
+                    started, payload = log.wait(f"{election}-new", WAIT)
+                    pids.append(payload)
+                    payload_at = int(started * 1e9)
+                    totals.append((payload_at - t0) / 1e6)
+                    hops = _hops(_marks(trace, t0, payload_at))
+                    if hops is not None:
+                        chains.append(hops)
+                finally:
+                    for proc in procs:
+                        with contextlib.suppress(ProcessLookupError):
+                            _kill_tree(proc, *pids)
+        finally:
+            log.close()
+    return totals, chains
+
+
+def run(quick: bool = False) -> dict[str, float]:
+    """All figures (``quick``: 3 trials instead of 16)."""
+    trials = 3 if quick else 16
+    totals, chains = run_chain(trials)
+    _, called = failover.process_failover(trials, crash=False)
+    figures: dict[str, float] = {
+        "run_handover_median_ms": statistics.median(totals),
+        "elector_handover_median_ms": statistics.median(called) * 1e3,
+    }
+    figures["run_over_elector_handover_ratio"] = (
+        figures["run_handover_median_ms"] / figures["elector_handover_median_ms"]
+    )
+    figures["chains_complete"] = float(len(chains))
+    for index, (name, _start, _end) in enumerate(CHAIN):
+        if chains:
+            figures[name] = statistics.median(chain[index] for chain in chains)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    figures = run(quick=quick_flag(__doc__, "3 trials", argv))
+    print_figures(figures, ".3g")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
