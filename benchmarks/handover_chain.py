@@ -35,10 +35,7 @@ from pathlib import Path
 
 import failover
 from _common import print_figures, quick_flag
-from peers import WAIT, StartLog, _kill_tree
-
-LEASE = failover.LEASE
-HEARTBEAT = failover.HEARTBEAT
+from peers import WAIT, FdbElectionRun, StartLog, _kill_tree
 
 #: Runs ``fdb-election`` with marks: ``python -c WRAPPER TRACE TAG -- ARGS...``.
 WRAPPER = r"""
@@ -105,45 +102,6 @@ CHAIN = [
 ]
 
 
-def _command(trace: str, tag: str, url: str, election: str, payload: list[str]) -> list[str]:
-    return [
-        sys.executable,
-        "-c",
-        WRAPPER,
-        trace,
-        tag,
-        "--",
-        "--db",
-        url,
-        "--election",
-        election,
-        "run",
-        "--id",
-        tag,
-        "--",
-        *payload,
-    ]
-
-
-def _init(url: str, election: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fdb_election.cli.main",
-            "--db",
-            url,
-            "--election",
-            election,
-            "init",
-            f"--lease={LEASE}",
-            f"--heartbeat={HEARTBEAT:.6f}",
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
 def _marks(trace: Path, t0: int, payload_at: int) -> dict[str, list[tuple[int, str]]]:
     """Each candidate's marks since ``t0`` in order, with the successor's payload's start."""
     marks: dict[str, list[tuple[int, str]]] = {"t0": [(t0, "")], "payload": [(payload_at, "")]}
@@ -175,25 +133,23 @@ def run_chain(trials: int) -> tuple[list[float], list[list[float]]]:
     chains: list[list[float]] = []
     rng = random.Random(3)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:{tmp}/chain.fdbe"
+        system = FdbElectionRun()
+        system.start(tmp)
         log = StartLog(tmp)
         trace = Path(tmp) / "marks"
         try:
             for trial in range(trials):
                 election = f"chain-{trial}"
-                _init(url, election)
+                system.prepare(election)
                 trace.write_text("")
                 procs: list[subprocess.Popen[bytes]] = []
                 pids: list[int] = []
                 try:
                     for role in ("old", "new"):
                         tag = f"{election}-{role}"
-                        command = _command(str(trace), role, url, election, log.payload(tag))
-                        procs.append(
-                            subprocess.Popen(
-                                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                            )
-                        )
+                        # peers' run candidate, under the wrapper that marks as ``role``
+                        system.command = [sys.executable, "-c", WRAPPER, str(trace), role, "--"]
+                        procs.append(system.candidate(election, tag, log).proc)
                         if role == "old":
                             _, payload = log.wait(tag)
                             pids.append(payload)
