@@ -193,6 +193,14 @@ def test_the_guard_execs_the_file_run_found_without_searching_path(
     guard._send({"op": "start", "argv": ["tool"], "env": env})
     answer = guard._answers.get(timeout=5)
     assert answer["ev"] == "failed" and answer["errno"] == errno.ENOENT, answer
+    # A start message without a command line is refused, and the guard goes on serving.
+    guard._send({"op": "start", "env": env})
+    answer = guard._answers.get(timeout=5)
+    assert answer["ev"] == "failed" and answer["errno"] == errno.EINVAL, answer
+    marker.unlink()
+    guard._send({"op": "start", "argv": ["tool", "again"], "env": env, "executable": str(script)})
+    assert guard._answers.get(timeout=5)["ev"] == "started"
+    assert _wait_until(lambda: marker.exists() and marker.read_text() == "again\n")
 
 
 def test_sigterm_is_enough_for_a_cooperative_child(guard: Guard) -> None:

@@ -301,6 +301,7 @@ class Launcher:
                 os.close(fd)
             raise
         if pid == 0:  # pragma: no cover - the child only waits for its order and execs
+            signal.set_wakeup_fd(-1)  # first: the guard's wake-up pipe is closed next
             for fd in (order_w, errors_r, *inherited):
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -346,7 +347,6 @@ def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
             prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
             if os.getppid() != guard_pid:
                 os._exit(137)  # the guard died before prctl: nobody would stop us
-        signal.set_wakeup_fd(-1)
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         chunks = []
@@ -354,8 +354,12 @@ def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
             chunks.append(chunk)
         if not chunks:
             os._exit(0)
-        message = json.loads(b"".join(chunks))
-        argv, env, executable = message["argv"], message["env"], message.get("executable")
+        try:
+            message = json.loads(b"".join(chunks))
+            argv, env, executable = message["argv"], message["env"], message.get("executable")
+        except (ValueError, KeyError, TypeError) as exc:
+            os.write(errors, f"{errno.EINVAL}:malformed start message ({exc!r})".encode())
+            os._exit(127)
         if executable is not None:
             # Found by run before the start: searching PATH here, with an exec attempt per
             # entry in a forked interpreter, cost about 0.5 ms of every start.
