@@ -354,12 +354,8 @@ def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
             chunks.append(chunk)
         if not chunks:
             os._exit(0)
-        try:
-            message = json.loads(b"".join(chunks))
-            argv, env, executable = message["argv"], message["env"], message.get("executable")
-        except (ValueError, KeyError, TypeError) as exc:
-            os.write(errors, f"{errno.EINVAL}:malformed start message ({exc!r})".encode())
-            os._exit(127)
+        message = json.loads(b"".join(chunks))
+        argv, env, executable = message["argv"], message["env"], message.get("executable")
         if executable is not None:
             # Found by run before the start: searching PATH here, with an exec attempt per
             # entry in a forked interpreter, cost about 0.5 ms of every start.
@@ -367,6 +363,8 @@ def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
         os.execvpe(argv[0], argv, env)
     except OSError as exc:
         os.write(errors, f"{exc.errno}:{exc.strerror}".encode())
+    except (ValueError, KeyError, TypeError) as exc:  # not a start message run would send
+        os.write(errors, f"{errno.EINVAL}:malformed start message ({exc!r})".encode())
     finally:
         os._exit(127)
 
