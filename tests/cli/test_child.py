@@ -396,6 +396,19 @@ def test_a_launcher_killed_while_it_waits_does_not_fail_the_start(guard: Guard) 
 
 
 @pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_a_launcher_stopped_while_it_waits_is_replaced_at_the_start(guard: Guard) -> None:
+    """A launcher stopped with SIGSTOP would never exec: the guard gives it a second, kills it
+    and starts CMD from a fresh one, well within the time run waits for an answer."""
+    guard.set_deadline(time.monotonic() + FAR)
+    launcher = _ready_launcher(guard)
+    os.kill(launcher, signal.SIGSTOP)
+    child = guard.start([PY, "-c", "raise SystemExit(8)"], dict(os.environ))
+    assert child.pid != launcher
+    assert child.exited.wait(10) and child.exit_code == 8
+    assert not alive(launcher)
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
 def test_a_waiting_launcher_holds_nothing_of_the_guard(guard: Guard) -> None:
     """It holds neither the guard's socket nor its timer, so a guard that is killed is seen at
     once by run (the launcher does not keep the socket open), and it dies too."""

@@ -64,6 +64,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 _KILL_ROUND_S = 0.005
 #: How long after CMD's tree is gone the guard forks the launcher of the next CMD.
 _LAUNCHER_AFTER_S = 1.0
+#: How long a launcher may take from its order to its exec before the guard gives up on it
+#: (it was stopped with SIGSTOP while it waited) and forks a fresh one; run waits 5 s in all.
+_LAUNCH_S = 1.0
 #: Signals whose disposition CMD gets back to the default before exec.
 _RESET_SIGNALS = (
     signal.SIGPIPE,
@@ -310,9 +313,11 @@ class Launcher:
         os.close(errors_w)
         return cls(pid, order_w, errors_r)
 
-    def launch(self, order: bytes) -> str | None:
+    def launch(self, order: bytes, timeout: float | None = None) -> str | None:
         """Hand the launcher its order; return its failure (``ERRNO:TEXT``), "" once CMD has
-        been exec'd, or None when the launcher was gone (killed) before it took the order."""
+        been exec'd, or None when the launcher is gone (killed before it took the order) or,
+        with ``timeout``, did not exec within that many seconds (then it is killed: stopped,
+        it would never answer)."""
         try:
             view = memoryview(order)
             while view:
@@ -321,6 +326,14 @@ class Launcher:
             self.discard()
             return None
         os.close(self._order)
+        if timeout is not None:
+            poller = select.poll()
+            poller.register(self._errors, select.POLLIN)
+            if not poller.poll(math.ceil(timeout * 1e3)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                os.close(self._errors)
+                return None
         with os.fdopen(self._errors, "rb") as errors:
             return errors.read().decode(errors="replace")
 
@@ -601,8 +614,10 @@ class Guard:
         try:
             if launcher is None:  # none ready (it was used, or killed): fork one now
                 launcher = self._fork_launcher()
-            failure = launcher.launch(order)
-            if failure is None:  # killed while it waited, and not reaped yet: a fresh one
+                failure = launcher.launch(order)
+            else:  # it has waited, perhaps for hours: it may have been stopped meanwhile
+                failure = launcher.launch(order, timeout=_LAUNCH_S)
+            if failure is None:  # killed, or stopped, while it waited: a fresh one
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(launcher.pid, 0)
                 launcher = self._fork_launcher()
