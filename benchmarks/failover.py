@@ -144,15 +144,18 @@ def _expect(proc: subprocess.Popen[str], word: str) -> list[float]:
     raise RuntimeError(f"worker exited before printing {word!r}")
 
 
-def process_failover(trials: int, crash: bool) -> tuple[list[float], list[float]]:
+def process_failover(
+    trials: int, crash: bool, rng: random.Random | None = None
+) -> tuple[list[float], list[float]]:
     """Like :func:`thread_failover` with one process per elector on the file store.
 
     Returns the seconds until the follower led (its ``Elected.at``: the claim committed) and
-    until its ``on_elected`` callback ran (one thread hand-off later), per trial.
+    until its ``on_elected`` callback ran (one thread hand-off later), per trial. ``rng`` picks
+    when in the leader's refresh cycle to strike (a fixed seed by default).
     """
     times: list[float] = []
     callback_times: list[float] = []
-    rng = random.Random(7)
+    rng = rng or random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "failover.fdbe")
         for trial in range(trials):
