@@ -344,14 +344,6 @@ class Launcher:
                 os.close(fd)
 
 
-def _exited(pid: int) -> bool:
-    """Whether the guard's child ``pid`` has exited (reaping it if so)."""
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] != 0
-    except ChildProcessError:  # reaped already
-        return True
-
-
 def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
     """In a freshly forked child of the guard: prepare, wait for the order, exec CMD."""
     try:
@@ -608,16 +600,13 @@ class Guard:
             self._send({"ev": "failed", "errno": 0, "error": "not leading, or at risk"})
             return
         launcher, self.launcher = self.launcher, None
-        if launcher is not None and _exited(launcher.pid):
-            launcher.discard()  # killed while it waited (the guard had not reaped it yet)
-            launcher = None
         try:
             if launcher is None:  # none ready (it was used, or killed): fork one now
                 launcher = self._fork_launcher()
                 failure = launcher.launch(order)
             else:  # it has waited, perhaps for hours: it may have been stopped meanwhile
                 failure = launcher.launch(order, timeout=_LAUNCH_S)
-            if failure is None:  # killed, or stopped, while it waited: a fresh one
+            if failure is None:  # killed (not reaped yet) or stopped while it waited: a fresh one
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(launcher.pid, 0)
                 launcher = self._fork_launcher()
