@@ -427,6 +427,189 @@ def test_the_launcher_goes_with_the_guard(guard: Guard) -> None:
     assert launcher is None or _wait_until(lambda: not alive(launcher))
 
 
+# ---------------------------------------------------------------------------- prepared CMD
+# run says what CMD will be before any start; the guard's launcher then waits in /bin/sh with
+# CMD's environment, and a start only hands it the ballot.
+
+_ENV_PROGRAM = (
+    "import os, sys, time; open(sys.argv[1], 'wb').write(repr((sys.argv[2:], dict(os.environb)))"
+    ".encode()); '--wait' in sys.argv and time.sleep(60)"
+)
+
+
+def _cmd_writing_its_view(out: Path) -> list[str]:
+    """A CMD that writes its arguments and its environment (as bytes) to ``out`` (then, given
+    ``--wait``, sleeps)."""
+    return [PY, "-c", _ENV_PROGRAM, str(out), "a b", "$c", "'d'"]
+
+
+def _its_view(out: Path) -> tuple[list[str], dict[bytes, bytes]]:
+    assert _wait_until(out.exists)
+    argv, env = ast.literal_eval(out.read_text())
+    return argv, env
+
+
+def _as_bytes(env: dict[str, str]) -> dict[bytes, bytes]:
+    return {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
+
+
+def _launcher_command(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read().split(b"\0")[0].decode()
+
+
+def _prepared_launcher(guard: Guard) -> int:
+    """The pid of the launcher once it waits in the shell."""
+    assert _wait_until(
+        lambda: [p for p in descendants(guard.pid) if alive(p) and _launcher_command(p) == "sh"]
+    ), "no launcher waits in the shell"
+    (pid,) = descendants(guard.pid)
+    return pid
+
+
+def _awkward_env() -> dict[str, str]:
+    """run's environment with values a shell would expand, split or reset if it could."""
+    env = dict(os.environ)
+    env.pop("PWD", None)  # the shell sets one of its own: it must not reach CMD
+    env.update(
+        {
+            "FDB_ELECTION_PROCESS_ID": "host-1 'x'",
+            "LINES_AND_QUOTES": "one\ntwo 'three' \"four\" $(five) `six` $SEVEN \\",
+            "IFS": ":",
+            "OPTIND": "5",
+            "PPID": "1",
+            "EMPTY": "",
+        }
+    )
+    return env
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_a_prepared_cmd_waits_in_a_shell_and_gets_exactly_its_environment(
+    guard: Guard, tmp_path: Path
+) -> None:
+    out = tmp_path / "view"
+    argv = _cmd_writing_its_view(out)
+    env = _awkward_env()
+    guard.prepare(argv, env)
+    launcher = _prepared_launcher(guard)
+    assert os.getpgid(launcher) == launcher
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start(argv, {**env, "FDB_ELECTION_BALLOT": "42"})
+    assert child.pid == launcher, "CMD is the process that waited in the shell"
+    assert child.exited.wait(10) and child.exit_code == 0
+    seen_argv, seen_env = _its_view(out)
+    assert seen_argv == argv[4:]
+    assert seen_env == _as_bytes({**env, "FDB_ELECTION_BALLOT": "42"})
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_a_start_unlike_the_prepared_cmd_is_made_the_usual_way(
+    guard: Guard, tmp_path: Path
+) -> None:
+    """Only the ballot may differ: a start with another environment (or command) gets what it
+    asked for from a forked launcher, and the shell that waited is gone before it runs."""
+    out = tmp_path / "view"
+    argv = _cmd_writing_its_view(out)
+    env = _awkward_env()
+    guard.prepare(argv, env)
+    launcher = _prepared_launcher(guard)
+    guard.set_deadline(time.monotonic() + FAR)
+    other = {**env, "FDB_ELECTION_BALLOT": "43", "ANOTHER": "1"}
+    child = guard.start(argv, other)
+    assert child.pid != launcher and not alive(launcher)
+    assert child.exited.wait(10) and child.exit_code == 0
+    assert _its_view(out) == (argv[4:], _as_bytes(other))
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_the_last_prepare_counts_even_one_that_comes_while_cmd_runs(
+    guard: Guard, tmp_path: Path
+) -> None:
+    """A shell waiting for an earlier CMD is replaced; a prepare that comes while CMD runs is
+    taken once CMD's tree is gone (its check runs a shell, which must not hold up a guard that
+    watches CMD)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    guard.prepare(_cmd_writing_its_view(first), dict(os.environ))
+    stale = _prepared_launcher(guard)
+    guard.prepare(_cmd_writing_its_view(second), dict(os.environ))
+    assert _wait_until(lambda: not alive(stale)), "the shell for the earlier CMD still waits"
+    launcher = _prepared_launcher(guard)
+    guard.set_deadline(time.monotonic() + FAR)
+    env = {**os.environ, "FDB_ELECTION_BALLOT": "11"}
+    running = guard.start([*_cmd_writing_its_view(second), "--wait"], env)  # not prepared
+    assert running.pid != launcher and not alive(launcher)
+    assert _wait_until(second.exists) and running.exited.wait(0.1) is False
+    guard.prepare(_cmd_writing_its_view(first), dict(os.environ))
+    running.kill()
+    assert running.exited.wait(10)
+    launcher = _prepared_launcher(guard)  # a second after CMD's tree is gone
+    child = guard.start(_cmd_writing_its_view(first), env)
+    assert child.pid == launcher
+    assert child.exited.wait(10) and child.exit_code == 0
+    assert _its_view(first) == (_cmd_writing_its_view(first)[4:], _as_bytes(env))
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_what_a_shell_cannot_pass_on_is_not_prepared(guard: Guard, tmp_path: Path) -> None:
+    """A variable whose name is no shell name would be dropped by the shell, so that CMD
+    starts from a forked launcher, and gets it."""
+    out = tmp_path / "view"
+    argv = _cmd_writing_its_view(out)
+    env = {**os.environ, "NOT.A.SHELL.NAME": "kept"}
+    guard.prepare(argv, env)
+    assert guard._answers.empty()
+    time.sleep(0.3)  # time to prepare (and find out it must not)
+    assert _launcher_command(_ready_launcher(guard)) != "sh"
+    guard.set_deadline(time.monotonic() + FAR)
+    child = guard.start(argv, {**env, "FDB_ELECTION_BALLOT": "7"})
+    assert child.exited.wait(10) and child.exit_code == 0
+    assert _its_view(out)[1] == _as_bytes({**env, "FDB_ELECTION_BALLOT": "7"})
+
+
+def test_a_file_without_an_interpreter_line_is_refused_as_before(
+    guard: Guard, tmp_path: Path
+) -> None:
+    """A shell runs such a file as a script; an exec refuses it (ENOEXEC), and run reports it:
+    so it is never prepared, and the start fails as it always did."""
+    script = tmp_path / "no-interpreter-line"
+    script.write_text("echo ran\n")
+    script.chmod(0o755)
+    guard.prepare([str(script)], dict(os.environ))
+    guard.set_deadline(time.monotonic() + FAR)
+    with pytest.raises(CannotExecute):
+        guard.start([str(script)], {**os.environ, "FDB_ELECTION_BALLOT": "1"})
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+@pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
+def test_a_prepared_launcher_killed_or_stopped_does_not_fail_the_start(
+    guard: Guard, tmp_path: Path, fault: str
+) -> None:
+    out = tmp_path / "view"
+    argv = _cmd_writing_its_view(out)
+    guard.prepare(argv, dict(os.environ))
+    launcher = _prepared_launcher(guard)
+    os.kill(launcher, getattr(signal, fault))
+    guard.set_deadline(time.monotonic() + FAR)
+    env = {**os.environ, "FDB_ELECTION_BALLOT": "9"}
+    child = guard.start(argv, env)
+    assert child.pid != launcher
+    assert child.exited.wait(10) and child.exit_code == 0
+    assert _its_view(out)[1] == _as_bytes(env)
+    assert _wait_until(lambda: not alive(launcher))
+
+
+@pytest.mark.skipif(not LINUX, reason="finds the launcher in /proc")
+def test_a_prepared_launcher_dies_with_the_guard(guard: Guard, tmp_path: Path) -> None:
+    guard.prepare(_cmd_writing_its_view(tmp_path / "view"), dict(os.environ))
+    launcher = _prepared_launcher(guard)
+    held = [os.readlink(f"/proc/{launcher}/fd/{fd}") for fd in os.listdir(f"/proc/{launcher}/fd")]
+    assert not [link for link in held if link.startswith(("socket:", "anon_inode:"))], held
+    os.kill(guard.pid, signal.SIGKILL)
+    assert _wait_until(lambda: not alive(launcher)), "the launcher outlived the guard"
+
+
 def test_descendants_lists_a_tree_from_proc() -> None:
     if not LINUX:
         pytest.skip("reads /proc")

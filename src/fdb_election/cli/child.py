@@ -274,6 +274,14 @@ class Guard:
         """Stop CMD: SIGTERM now, SIGKILL at ``kill_at`` at the latest."""
         self._send({"op": "stop", "kill_at": kill_at})
 
+    def prepare(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
+        """Say what CMD will be, before any start: ``argv`` and its environment less
+        ``FDB_ELECTION_BALLOT``. The guard can then have CMD's process wait in a shell, so that
+        a start costs less; a start that differs is made as usual."""
+        executable = resolve_command(argv[0], env.get("PATH", os.defpath))
+        message = {"op": "prepare", "argv": list(argv), "env": dict(env), "executable": executable}
+        self._send(message)
+
     def start(
         self,
         argv: Sequence[str],

@@ -22,13 +22,18 @@ sleep, and on other platforms descendants that leave CMD's process group).
 
 CMD's process is forked ahead of time (a :class:`Launcher`), while no CMD runs, so that starting
 CMD after an election costs an ``exec`` rather than a fork of the guard. It is never alive beside
-CMD, so "no child left" keeps its meaning.
+CMD, so "no child left" keeps its meaning. Once ``run`` has said what CMD will be (``prepare``),
+the launcher goes further ahead: it execs ``/bin/sh`` with CMD's environment and waits there for
+the ballot (see :class:`Prepared`), so that the start is an ``exec`` from a small shell rather than
+from a copy of the guard's interpreter, whose teardown took over a millisecond.
 
 This file is run as a script with the standard library only (``-I -S``: no site packages, no
 environment), which keeps the guard small and quick to start. The protocol, one JSON object
 per datagram (``SOCK_SEQPACKET``):
 
-* run → guard: ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
+* run → guard: ``{"op": "prepare", "argv": [...], "env": {...}, "executable": PATH}`` (CMD and
+  its environment as every start will give them, less ``FDB_ELECTION_BALLOT``; sent once, before
+  campaigning), ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
   every process of the host; ``null`` once leadership has ended; not sent on Linux, where the
   deadline is a :class:`SharedDeadline` whose two descriptors follow ``KILL_MARGIN`` on the
   command line), ``{"op": "start", "argv": [...], "env": {...}, "executable": PATH}`` (the file
@@ -44,13 +49,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import fcntl
 import json
 import math
 import mmap
 import os
+import re
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import time
@@ -272,6 +280,170 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+#: The one variable of CMD's environment that differs from start to start: the fencing token.
+_BALLOT = "FDB_ELECTION_BALLOT"
+_SHELL = "/bin/sh"
+#: What a prepared launcher's shell runs. Its arguments: CMD's environment as ``NAME=VALUE``
+#: words, ``--`` (never an assignment: it has no ``=``), then CMD's argv. It exports the
+#: environment (the shell itself was started with an empty one), drops the ``PWD`` the shell
+#: sets when CMD's environment has none, reads the ballot from descriptor 3 (end of file: the
+#: launcher is not needed, exit 0), and becomes CMD; closing descriptor 4 tells the guard so.
+#: It uses no variable of its own, so none can clash with one of CMD's.
+_SHELL_SCRIPT = (
+    'while [ "$1" != -- ]; do export "$1" || exit 125; shift; done; shift; '
+    "{unset_pwd}"
+    f"IFS= read -r {_BALLOT} <&3 || exit 0; export {_BALLOT}; "
+    'exec "$@" 3<&- 4>&-'
+)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The first bytes of a file ``exec`` runs itself: a script with an interpreter line, or ELF.
+#: The shell would run any other file as a shell script, where an exec from Python fails
+#: (ENOEXEC, reported by ``run``): such a CMD starts from a forked launcher instead.
+_EXECUTABLE_MAGIC = (b"#!", b"\x7fELF")
+#: How long the check of a shell's faithfulness may take before the guard gives up on it.
+_PROBE_S = 2.0
+
+
+class Prepared:
+    """CMD as ``run`` announced it before any start, and the shell command line that waits to
+    become it: the launcher execs that shell ahead of time, and a start only hands it the ballot.
+
+    :meth:`create` refuses (None) whatever the shell could not pass on unchanged: a variable
+    name that is not a shell name (a shell drops it), a CMD file that is neither a script with
+    an interpreter line nor ELF, or a shell that, tried once with ``env -0`` as CMD, does not
+    hand over exactly the environment asked for (some shells set variables of their own). A
+    start that differs from what was announced in anything but the ballot is launched the
+    usual way (:meth:`ballot_of` returns None).
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str], executable: str | None) -> None:
+        self.argv = argv
+        self.env = env
+        self.executable = executable
+        unset_pwd = "" if "PWD" in env else "unset PWD; "
+        self.args = [
+            "sh",
+            "-c",
+            _SHELL_SCRIPT.format(unset_pwd=unset_pwd),
+            "sh",
+            *(f"{name}={value}" for name, value in env.items()),
+            "--",
+            *argv,
+        ]
+
+    @classmethod
+    def create(cls, message: dict[str, Any]) -> Prepared | None:
+        """The prepared CMD of a ``prepare`` message, or None when the shell cannot be used."""
+        argv, env, executable = message.get("argv"), message.get("env"), message.get("executable")
+        if not (
+            isinstance(argv, list)
+            and argv
+            and all(isinstance(arg, str) for arg in argv)
+            and isinstance(env, dict)
+            and all(isinstance(v, str) and _NAME.fullmatch(k) for k, v in env.items())
+            and _BALLOT not in env
+            and isinstance(executable, str)
+            and os.path.exists(_SHELL)
+        ):
+            return None
+        try:  # non-blocking: a FIFO in its place must not hold up the guard
+            fd = os.open(executable, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            try:
+                regular = stat.S_ISREG(os.fstat(fd).st_mode)
+                if not regular or not os.read(fd, 4).startswith(_EXECUTABLE_MAGIC):
+                    return None
+            finally:
+                os.close(fd)
+        except OSError:
+            return None
+        prepared = cls(argv, env, executable)
+        return prepared if prepared._faithful() else None
+
+    def ballot_of(self, message: dict[str, Any]) -> str | None:
+        """The ballot a start ``message`` hands over, when it starts the prepared CMD."""
+        env = message.get("env")
+        if not isinstance(env, dict) or message.get("argv") != self.argv:
+            return None
+        if message.get("executable") != self.executable:
+            return None
+        env = dict(env)
+        ballot = env.pop(_BALLOT, None)
+        if not (isinstance(ballot, str) and ballot.isascii() and ballot.isdigit()):
+            return None
+        return ballot if env == self.env else None
+
+    def _faithful(self) -> bool:
+        """Run the shell once with ``env -0`` as CMD: whether CMD gets exactly the environment
+        asked for (the ballot included) and nothing else."""
+        env_program = "/usr/bin/env"
+        if not os.path.exists(env_program):
+            return False
+        expected = {os.fsencode(f"{k}={v}") for k, v in self.env.items()}
+        expected.add(f"{_BALLOT}=0".encode())
+        order_r, order_w = _pipe_above(4)
+        out_r, out_w = _pipe_above(4)  # never 3 itself: a dup2 onto itself would keep CLOEXEC
+        args = [*self.args[: -len(self.argv)], env_program, "-0"]
+        pid = None
+        try:
+            pid = os.posix_spawn(
+                _SHELL,
+                args,
+                {},
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, order_r, 3),
+                    (os.POSIX_SPAWN_DUP2, out_w, 1),
+                    (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                ],
+            )
+            os.close(order_r)
+            os.close(out_w)
+            order_r = out_w = -1
+            os.write(order_w, b"0\n")
+            os.close(order_w)
+            order_w = -1
+            output = _read_all(out_r, time.monotonic() + _PROBE_S)
+        except OSError:
+            output = None
+        finally:
+            for fd in (order_r, order_w, out_r, out_w):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        return output is not None and set(output.split(b"\0")) - {b""} == expected
+
+
+def _pipe_above(lowest: int) -> tuple[int, int]:
+    """A close-on-exec pipe whose descriptors are both above ``lowest``."""
+    ends = []
+    for fd in os.pipe2(os.O_CLOEXEC):
+        if fd > lowest:
+            ends.append(fd)
+        else:
+            ends.append(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest + 1))
+            os.close(fd)
+    return ends[0], ends[1]
+
+
+def _read_all(fd: int, deadline: float) -> bytes | None:
+    """Everything from ``fd`` until end of file; None if that takes past ``deadline``."""
+    chunks: list[bytes] = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(math.ceil(left * 1e3)):
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 class Launcher:
     """A child of the guard forked ahead of time that becomes CMD when given its command line.
 
@@ -285,16 +457,28 @@ class Launcher:
     ``executable``); an empty order (the pipe closed, :meth:`discard`) makes it exit 0. An
     ``exec`` that fails is reported on the error pipe as ``ERRNO:TEXT``; a successful one closes
     that pipe (close-on-exec), so the guard reads it to its end either way.
+
+    A launcher forked for a :class:`Prepared` CMD (``prepared``) execs its shell at once instead,
+    with the order pipe as descriptor 3 and the error pipe as 4; its order is the ballot and a
+    newline. Its shell reports no failed ``exec``: it exits 126 or 127, as CMD.
     """
 
-    def __init__(self, pid: int, order: int, errors: int) -> None:
+    def __init__(self, pid: int, order: int, errors: int, prepared: Prepared | None = None) -> None:
         self.pid = pid
+        self.prepared = prepared  # the CMD its shell waits to become; None: a forked launcher
         self._order = order
         self._errors = errors
 
     @classmethod
-    def fork(cls, guard_pid: int, prctl: Any, inherited: tuple[int, ...]) -> Launcher:
-        """Fork a launcher; ``inherited`` are the guard's descriptors that it closes at once."""
+    def fork(
+        cls,
+        guard_pid: int,
+        prctl: Any,
+        inherited: tuple[int, ...],
+        prepared: Prepared | None = None,
+    ) -> Launcher:
+        """Fork a launcher; ``inherited`` are the guard's descriptors that it closes at once;
+        with ``prepared`` it waits in the shell for that CMD."""
         order_r, order_w = os.pipe2(os.O_CLOEXEC)
         errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
         try:
@@ -308,10 +492,11 @@ class Launcher:
             for fd in (order_w, errors_r, *inherited):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-            _become_cmd(guard_pid, prctl, order_r, errors_w)
+            shell_args = None if prepared is None else prepared.args
+            _become_cmd(guard_pid, prctl, order_r, errors_w, shell_args)
         os.close(order_r)
         os.close(errors_w)
-        return cls(pid, order_w, errors_r)
+        return cls(pid, order_w, errors_r, prepared)
 
     def launch(self, order: bytes, timeout: float | None = None) -> str | None:
         """Hand the launcher its order; return its failure (``ERRNO:TEXT``), "" once CMD has
@@ -343,9 +528,21 @@ class Launcher:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def kill(self) -> None:
+        """End the launcher now and reap it: a process of the guard's that is not CMD must be
+        gone before CMD starts."""
+        self.discard()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
 
-def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
-    """In a freshly forked child of the guard: prepare, wait for the order, exec CMD."""
+
+def _become_cmd(
+    guard_pid: int, prctl: Any, order: int, errors: int, shell_args: list[str] | None
+) -> None:
+    """In a freshly forked child of the guard: prepare, wait for the order, exec CMD (or, with
+    ``shell_args``, exec the shell that waits for the ballot and becomes CMD)."""
     try:
         os.setpgid(0, 0)
         if prctl is not None:
@@ -354,6 +551,13 @@ def _become_cmd(guard_pid: int, prctl: Any, order: int, errors: int) -> None:
                 os._exit(137)  # the guard died before prctl: nobody would stop us
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        if shell_args is not None:
+            # Out of the way first (either may be 3 or 4 now), then onto 3 and 4, inheritable.
+            order = fcntl.fcntl(order, fcntl.F_DUPFD_CLOEXEC, 5)
+            errors = fcntl.fcntl(errors, fcntl.F_DUPFD_CLOEXEC, 5)
+            os.dup2(order, 3)
+            os.dup2(errors, 4)
+            os.execve(_SHELL, shell_args, {})
         chunks = []
         while chunk := os.read(order, 1 << 16):
             chunks.append(chunk)
@@ -463,6 +667,13 @@ class Guard:
         # fork it (inf: one is ready, or none is wanted yet).
         self.launcher: Launcher | None = None
         self.launcher_due = math.inf
+        # CMD as run announced it, when a launcher can wait for it in the shell (see Prepared);
+        # a "prepare" that came while CMD ran (its check runs a shell: not then); and whether
+        # launchers may wait in the shell (not once one died before its start: say, the shell
+        # could not be run).
+        self.prepared: Prepared | None = None
+        self.prepare_pending: dict[str, Any] | None = None
+        self.shell_works = True
 
     # ------------------------------------------------------------------ set-up and loop
 
@@ -583,7 +794,9 @@ class Guard:
         elif op == "stop":
             self.state.request_stop(now, float(message["kill_at"]))
         elif op == "start":
-            self._start(data)
+            self._start(data, message)
+        elif op == "prepare":
+            self._prepare(message)
 
     def _run_gone(self) -> None:
         self.run_alive = False
@@ -592,7 +805,29 @@ class Guard:
 
     # ------------------------------------------------------------------ CMD
 
-    def _start(self, order: bytes) -> None:
+    def _prepare(self, message: dict[str, Any]) -> None:
+        """``run`` said what CMD will be: have launchers wait for it in the shell, if that works.
+
+        Checking the shell runs it once, which must not hold up a guard that watches a CMD: a
+        message that comes while CMD runs is taken once its tree is gone.
+        """
+        if self.child is not None:
+            self.prepare_pending = message
+            return
+        self.prepare_pending = None
+        self.prepared = Prepared.create(message)
+        launcher = self.launcher
+        if launcher is not None and launcher.prepared is not self._wanted():
+            self.launcher = None
+            launcher.kill()
+        if self.launcher is None:
+            self._prepare_launcher()
+
+    def _wanted(self) -> Prepared | None:
+        """What the next launcher should wait in the shell for (None: a forked launcher)."""
+        return self.prepared if self.shell_works else None
+
+    def _start(self, data: bytes, message: dict[str, Any]) -> None:
         if self.child is not None:
             self._send({"ev": "failed", "errno": errno.EBUSY, "error": "CMD is already running"})
             return
@@ -600,17 +835,25 @@ class Guard:
             self._send({"ev": "failed", "errno": 0, "error": "not leading, or at risk"})
             return
         launcher, self.launcher = self.launcher, None
+        order = data  # a forked launcher's order: the start message itself
+        if launcher is not None and launcher.prepared is not None:
+            ballot = launcher.prepared.ballot_of(message)
+            if ballot is None:  # not the CMD it was prepared for: start it the usual way
+                launcher.kill()
+                launcher = None
+            else:
+                order = f"{ballot}\n".encode()
         try:
             if launcher is None:  # none ready (it was used, or killed): fork one now
                 launcher = self._fork_launcher()
-                failure = launcher.launch(order)
+                failure = launcher.launch(data)
             else:  # it has waited, perhaps for hours: it may have been stopped meanwhile
                 failure = launcher.launch(order, timeout=_LAUNCH_S)
             if failure is None:  # killed (not reaped yet) or stopped while it waited: a fresh one
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(launcher.pid, 0)
                 launcher = self._fork_launcher()
-                failure = launcher.launch(order)
+                failure = launcher.launch(data)
         except OSError as exc:  # fork failed: no memory, or no process left
             self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
             self._send({"ev": "failed", "errno": exc.errno, "error": f"fork: {exc.strerror}"})
@@ -621,8 +864,8 @@ class Guard:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(launcher.pid, 0)
             self.launcher_due = time.monotonic()  # a new one for the next start
-            code, _, message = failure.partition(":")
-            self._send({"ev": "failed", "errno": int(code), "error": message})
+            code, _, message_text = failure.partition(":")
+            self._send({"ev": "failed", "errno": int(code), "error": message_text})
             return
         self.child = launcher.pid
         self.child_status = None
@@ -630,17 +873,20 @@ class Guard:
         self.killing = False
         self._send({"ev": "started", "pid": launcher.pid})
 
-    def _fork_launcher(self) -> Launcher:
+    def _fork_launcher(self, prepared: Prepared | None = None) -> Launcher:
         shared = () if self.shared is None else (self.shared.timer_fd, self.shared.page_fd)
         inherited = (self.sock.fileno(), self.wake_r, self.wake_w, *shared)
-        return Launcher.fork(self.pid, self.prctl, inherited)
+        return Launcher.fork(self.pid, self.prctl, inherited, prepared)
 
     def _prepare_launcher(self) -> None:
         """Fork the launcher of the next CMD, now that no CMD runs (see :class:`Launcher`)."""
         self.launcher_due = math.inf
+        if self.prepare_pending is not None and self.child is None:
+            self._prepare(self.prepare_pending)  # forks the launcher too
+            return
         if self.launcher is None and self.child is None and self.run_alive:
             with contextlib.suppress(OSError):  # no memory or processes left: fork at start
-                self.launcher = self._fork_launcher()
+                self.launcher = self._fork_launcher(self._wanted())
 
     def _signal_tree(self, signum: int) -> None:
         """``signum`` once to every process of CMD's tree: to its process group, then to each
@@ -670,7 +916,9 @@ class Guard:
                 break
             if pid == 0:
                 break
-            if self.launcher is not None and pid == self.launcher.pid:  # killed while waiting
+            if self.launcher is not None and pid == self.launcher.pid:  # died while waiting
+                if self.launcher.prepared is not None:
+                    self.shell_works = False  # the shell may not start at all: no more of them
                 self.launcher.discard()
                 self.launcher = None
                 self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
