@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from fdb_election import embedded
+from fdb_election.cli.guard import descendants
 from proc_state import alive
 
 pytestmark = [
@@ -206,6 +207,35 @@ def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
         assert [(r[0], r[3]) for r in rows[:2]] == [("start", leader), ("stop", leader)]
         assert rows[2][0] == "start" and rows[2][3] != leader
         assert rows[2][2] > rows[1][2]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="looks in /proc")
+def test_the_next_cmd_is_the_shell_the_waiting_host_prepared(
+    workspace: tuple[str, Path],
+) -> None:
+    """run tells its guard what CMD will be before it campaigns, so the waiting host's CMD
+    process waits in a shell with CMD's environment, and becomes CMD at the hand-over."""
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    with reaped({pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}) as runs:
+        wait_until(lambda: events.starts(), timeout=20)
+        leader = events.starts()[0][3]
+        other = "host-b" if leader == "host-a" else "host-a"
+        waiting: list[int] = []
+
+        def a_shell_waits() -> bool:
+            waiting[:] = []
+            for pid in descendants(runs[other].pid):
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == b"sh":
+                        waiting.append(pid)
+            return len(waiting) == 1
+
+        wait_until(a_shell_waits, timeout=10)
+        runs[leader].send_signal(signal.SIGTERM)
+        wait_until(lambda: len(events.starts()) >= 2, timeout=10)
+        second = events.starts()[1]
+        assert (second[1], second[3]) == (waiting[0], other)
 
 
 def test_cmd_exit_code_is_propagated_and_the_candidate_leaves(

@@ -296,6 +296,15 @@ class Supervisor:
             return error
         return None
 
+    def command_env(self, ballot: int | None = None) -> dict[str, str]:
+        """CMD's environment: ``run``'s, the election's variables, and ``FDB_ELECTION_BALLOT``
+        when ``ballot`` is given (the one variable that differs from one start to the next)."""
+        env = dict(self.env)
+        if ballot is not None:
+            env["FDB_ELECTION_BALLOT"] = str(ballot)
+        env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
+        return env
+
     def _start_child(self) -> float:
         """Start CMD unless leadership is at risk; return how long to wait before looking again.
 
@@ -312,9 +321,7 @@ class Supervisor:
             now = self.clock()
             if now >= self.policy.stop_at(deadline):
                 return self._hold(deadline, now)
-            env = dict(self.env)
-            env["FDB_ELECTION_BALLOT"] = str(ballot)
-            env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
+            env = self.command_env(ballot)
             self._last_deadline = deadline
             try:
                 child = self.launch(self.argv, env, on_exit=self.wake.set)
@@ -505,6 +512,7 @@ def run(
     guard = Guard.spawn(policy)
     alarm = SupervisorAlarm.create(wake)
     supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start, alarm=alarm)
+    guard.prepare(supervisor.argv, supervisor.command_env())  # before the first election
     watched = supervisor
 
     def deadline_changed(deadline: float | None) -> None:
