@@ -676,8 +676,8 @@ def table(results: dict[str, Any]) -> str:
         "CPU of each candidate process and of what it starts besides its payload (`run`'s guard), "
         "from /proc schedstat, every system at once; RSS is the candidate process's VmRSS, with "
         "its helper processes' after the plus (`run`'s guard, and while no CMD runs the process "
-        "it forks ahead for the next one) as proportional set size (PSS), since they share most "
-        "of their pages. Servers are measured separately: "
+        "it forks ahead for the next one, waiting in /bin/sh) as proportional set size (PSS), "
+        "since they share most of their pages. Servers are measured separately: "
         "one etcd, one ZooKeeper (JVM, -Xmx256m); fdb-election needs none. etcd grants no "
         "TTL under 2 s with default settings; ZooKeeper's 1 s session needs a 500 ms tick.",
     ]
