@@ -378,3 +378,22 @@ def test_an_alarm_whose_thread_is_gone_reports_nothing_armed() -> None:
     alarm.arm(time.monotonic() + 100.0)
     alarm.close()
     assert alarm.fires_at() is None
+
+
+def test_cmd_s_environment_differs_between_starts_only_in_the_ballot() -> None:
+    """What run announces to its guard (no ballot) is each start's environment less the
+    ballot, even when run inherited a ballot of its own (as the CMD of another run)."""
+    inherited = {"PATH": os.defpath, "FDB_ELECTION_BALLOT": "99", "KEEP": "1"}
+    supervisor = Supervisor(
+        ScriptedElector(guard=None),  # type: ignore[arg-type]
+        GracePolicy(grace=0.3, kill_margin=0.05),
+        ["true"],
+        inherited,
+        wake=threading.Event(),
+        launch=lambda *_a, **_k: None,  # type: ignore[arg-type]
+    )
+    announced = supervisor.command_env()
+    assert "FDB_ELECTION_BALLOT" not in announced
+    assert announced["FDB_ELECTION_PROCESS_ID"] == ScriptedElector.process_id
+    assert announced["KEEP"] == "1"
+    assert supervisor.command_env(7) == {**announced, "FDB_ELECTION_BALLOT": "7"}

@@ -298,8 +298,10 @@ class Supervisor:
 
     def command_env(self, ballot: int | None = None) -> dict[str, str]:
         """CMD's environment: ``run``'s, the election's variables, and ``FDB_ELECTION_BALLOT``
-        when ``ballot`` is given (the one variable that differs from one start to the next)."""
+        when ``ballot`` is given (the one variable that differs from one start to the next;
+        without it, none: not even one ``run`` inherited, as the CMD of another ``run``)."""
         env = dict(self.env)
+        env.pop("FDB_ELECTION_BALLOT", None)
         if ballot is not None:
             env["FDB_ELECTION_BALLOT"] = str(ballot)
         env["FDB_ELECTION_PROCESS_ID"] = self.elector.process_id
