@@ -357,9 +357,13 @@ class FdbElectionRun(System):
     lease = f"lease {LEASE:g} s"
 
     def start(self, tmp: str) -> None:
-        self.url = f"sqlite:{tmp}/run.fdbe"
+        self.use_file(f"{tmp}/run.fdbe")
         script = Path(sys.executable).with_name("fdb-election")
         self.command = [str(script)] if script.exists() else ["fdb-election"]
+
+    def use_file(self, path: str) -> None:
+        """Run the next elections in the database file ``path``."""
+        self.url = f"sqlite:{path}"
 
     def prepare(self, election: str) -> None:
         subprocess.run(
@@ -414,12 +418,23 @@ def _settle(rng: random.Random) -> None:
     time.sleep(1.0 + rng.uniform(0, 1.0))
 
 
-def handover(system: System, log: StartLog, trials: int, crash: bool) -> list[float]:
-    """Seconds from the holder giving up (or being killed) until the next payload starts."""
-    rng = random.Random(11 if crash else 5)
+def handover(
+    system: System,
+    log: StartLog,
+    trials: int,
+    crash: bool,
+    *,
+    rng: random.Random | None = None,
+    first: int = 0,
+) -> list[float]:
+    """Seconds from the holder giving up (or being killed) until the next payload starts.
+
+    ``rng`` picks when to strike (a fixed seed by default); ``first`` numbers the trials' elections
+    (for a caller that runs them one at a time)."""
+    rng = rng or random.Random(11 if crash else 5)
     times = []
     kind = "crash" if crash else "graceful"
-    for trial in range(trials):
+    for trial in range(first, first + trials):
         election = f"{kind}-{trial}"
         system.prepare(election)
         first = system.candidate(election, f"{system.key}-{election}-a", log)
@@ -566,6 +581,23 @@ def started(systems: list[System], tmp: str, failed: dict[str, str]) -> Iterator
             system.stop()
 
 
+def paired_graceful(
+    run: FdbElectionRun, log: StartLog, tmp: str, trials: int
+) -> tuple[list[float], list[float]]:
+    """Graceful hand-overs of ``fdb-election run`` and of the Elector, one trial of each in
+    turn, each trial on a fresh file: the ratio of the two is a target, and this VM's speed
+    drifts by tens of percent over minutes, so a drift must weigh on both alike."""
+    run_rng, elector_rng = random.Random(5), random.Random(7)
+    run_times: list[float] = []
+    elector_times: list[float] = []
+    for trial in range(trials):
+        run.use_file(f"{tmp}/run-graceful-{trial}.fdbe")
+        run_times += handover(run, log, 1, crash=False, rng=run_rng, first=trial)
+        elector_times += failover.process_failover(1, crash=False, rng=elector_rng)[1]
+    run.use_file(f"{tmp}/run.fdbe")
+    return run_times, elector_times
+
+
 def measure(trials: int, idle_seconds: float) -> dict[str, Any]:
     candidates: list[System] = [Etcd(), ZooKeeper(), FdbElectionRun(), LibraryElector()]
     skipped = {s.name: why for s in candidates if (why := s.missing()) is not None}
@@ -578,14 +610,26 @@ def measure(trials: int, idle_seconds: float) -> dict[str, Any]:
         try:
             with started(systems, tmp, skipped) as running:
                 measured = list(running)  # the servers of all of them are stopped at the end
+                paired: dict[str, list[float]] = {}
+                run = next((s for s in running if isinstance(s, FdbElectionRun)), None)
+                if run is not None and any(isinstance(s, LibraryElector) for s in running):
+                    print("== graceful: fdb-election run and the Elector in turn", flush=True)
+                    try:
+                        times = paired_graceful(run, log, tmp, trials)
+                        paired = {FdbElectionRun.name: times[0], LibraryElector.name: times[1]}
+                    except Exception as exc:  # measured apart below, or reported as failed there
+                        print(f"   in turn failed ({type(exc).__name__}: {exc})", flush=True)
                 for system in running:
                     print(f"== {system.name}", flush=True)
                     try:
+                        graceful = paired.get(system.name) or []
                         if isinstance(system, LibraryElector):
-                            _, graceful = failover.process_failover(trials, crash=False)
+                            if not graceful:
+                                _, graceful = failover.process_failover(trials, crash=False)
                             _, crash = failover.process_failover(trials, crash=True)
                         else:
-                            graceful = handover(system, log, trials, crash=False)
+                            if not graceful:
+                                graceful = handover(system, log, trials, crash=False)
                             crash = handover(system, log, trials, crash=True)
                     except Exception as exc:  # one broken system must not hide the others
                         skipped[system.name] = f"failed: {type(exc).__name__}: {exc}"
@@ -671,7 +715,10 @@ def table(results: dict[str, Any]) -> str:
         "callback that runs on election). The holder's process then exits at once, while the "
         "successor claims: on a machine with few CPUs a Python process's shutdown (about 20 ms "
         "of CPU for the Elector's worker; `fdb-election run` and its guard skip it) competes "
-        "with the successor. Crash: `kill -9` of the holder, until the same. The "
+        "with the successor. The graceful trials of `fdb-election run` and of the Elector "
+        "alternate, one of each in turn, each on a fresh file, so that a drift of this machine's "
+        "speed weighs on both alike (their ratio is a target). Crash: `kill -9` of the holder, "
+        "until the same. The "
         "Elector rows come from benchmarks/failover.py's processes on the file store. Idle: "
         "CPU of each candidate process and of what it starts besides its payload (`run`'s guard), "
         "from /proc schedstat, every system at once; RSS is the candidate process's VmRSS, with "
