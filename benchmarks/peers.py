@@ -425,16 +425,16 @@ def handover(
     crash: bool,
     *,
     rng: random.Random | None = None,
-    first: int = 0,
+    first_trial: int = 0,
 ) -> list[float]:
     """Seconds from the holder giving up (or being killed) until the next payload starts.
 
-    ``rng`` picks when to strike (a fixed seed by default); ``first`` numbers the trials' elections
-    (for a caller that runs them one at a time)."""
+    ``rng`` picks when to strike (a fixed seed by default); ``first_trial`` numbers the trials'
+    elections (for a caller that runs them one at a time)."""
     rng = rng or random.Random(11 if crash else 5)
     times = []
     kind = "crash" if crash else "graceful"
-    for trial in range(first, first + trials):
+    for trial in range(first_trial, first_trial + trials):
         election = f"{kind}-{trial}"
         system.prepare(election)
         first = system.candidate(election, f"{system.key}-{election}-a", log)
@@ -592,7 +592,7 @@ def paired_graceful(
     elector_times: list[float] = []
     for trial in range(trials):
         run.use_file(f"{tmp}/run-graceful-{trial}.fdbe")
-        run_times += handover(run, log, 1, crash=False, rng=run_rng, first=trial)
+        run_times += handover(run, log, 1, crash=False, rng=run_rng, first_trial=trial)
         elector_times += failover.process_failover(1, crash=False, rng=elector_rng)[1]
     run.use_file(f"{tmp}/run.fdbe")
     return run_times, elector_times
