@@ -453,18 +453,27 @@ def _as_bytes(env: dict[str, str]) -> dict[bytes, bytes]:
     return {os.fsencode(k): os.fsencode(v) for k, v in env.items()}
 
 
-def _launcher_command(pid: int) -> str:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read().split(b"\0")[0].decode()
+def _waits_in_the_shell(pid: int) -> bool:
+    """Whether ``pid`` is a launcher waiting in the shell (not the guard's one-off check of the
+    shell, which runs ``env -0`` as its CMD)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")[:-1]
+    except OSError:
+        return False
+    return bool(argv) and argv[0] == b"sh" and argv[-1] != b"-0"
 
 
 def _prepared_launcher(guard: Guard) -> int:
-    """The pid of the launcher once it waits in the shell."""
-    assert _wait_until(
-        lambda: [p for p in descendants(guard.pid) if alive(p) and _launcher_command(p) == "sh"]
-    ), "no launcher waits in the shell"
-    (pid,) = descendants(guard.pid)
-    return pid
+    """The pid of the launcher once it waits in the shell, as the guard's only child."""
+    found: list[int] = []
+
+    def one_waits() -> bool:
+        found[:] = descendants(guard.pid)
+        return len(found) == 1 and _waits_in_the_shell(found[0])
+
+    assert _wait_until(one_waits), "no launcher waits in the shell"
+    return found[0]
 
 
 def _awkward_env() -> dict[str, str]:

@@ -223,11 +223,12 @@ def test_the_next_cmd_is_the_shell_the_waiting_host_prepared(
         other = "host-b" if leader == "host-a" else "host-a"
         waiting: list[int] = []
 
-        def a_shell_waits() -> bool:
+        def a_shell_waits() -> bool:  # for CMD (not the guard's check of the shell)
             waiting[:] = []
             for pid in descendants(runs[other].pid):
                 with contextlib.suppress(OSError):
-                    if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == b"sh":
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                    if argv[0] == b"sh" and str(tmp_path / "recorder.py").encode() in argv:
                         waiting.append(pid)
             return len(waiting) == 1
 
