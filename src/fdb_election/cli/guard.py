@@ -316,7 +316,7 @@ class Prepared:
     usual way (:meth:`ballot_of` returns None).
     """
 
-    def __init__(self, argv: list[str], env: dict[str, str], executable: str | None) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], executable: str) -> None:
         self.argv = argv
         self.env = env
         self.executable = executable
@@ -479,8 +479,9 @@ class Launcher:
     ) -> Launcher:
         """Fork a launcher; ``inherited`` are the guard's descriptors that it closes at once;
         with ``prepared`` it waits in the shell for that CMD."""
-        order_r, order_w = os.pipe2(os.O_CLOEXEC)
-        errors_r, errors_w = os.pipe2(os.O_CLOEXEC)
+        # Above 4: a shell launcher moves its ends onto 3 and 4 (see _become_cmd).
+        order_r, order_w = _pipe_above(4)
+        errors_r, errors_w = _pipe_above(4)
         try:
             pid = os.fork()
         except OSError:
@@ -552,9 +553,7 @@ def _become_cmd(
         for signum in _RESET_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
         if shell_args is not None:
-            # Out of the way first (either may be 3 or 4 now), then onto 3 and 4, inheritable.
-            order = fcntl.fcntl(order, fcntl.F_DUPFD_CLOEXEC, 5)
-            errors = fcntl.fcntl(errors, fcntl.F_DUPFD_CLOEXEC, 5)
+            # Both are above 4 (Launcher.fork): onto 3 and 4, inheritable.
             os.dup2(order, 3)
             os.dup2(errors, 4)
             os.execve(_SHELL, shell_args, {})
