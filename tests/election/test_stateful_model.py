@@ -167,6 +167,14 @@ class ElectionMachine(RuleBasedStateMachine):
             lambda _v: self.model.resign_leadership(pid),
         )
 
+    @rule(pid=PROCESSES, successor=PROCESSES)
+    def hand_over(self, pid: str, successor: str) -> None:
+        result = self.compare(
+            lambda tr: self.election.hand_over_leadership(tr, pid, successor, self.now),
+            lambda _v: self.model.hand_over_leadership(pid, successor, self.now_ns),
+        )
+        self.python_issued(result)
+
     @rule()
     def evict(self) -> None:
         self.compare(

@@ -348,6 +348,33 @@ class LeaderElection:
         """
         return self._cycle(tr, process_id).resign(versionstamp=versionstamp)
 
+    def hand_over_leadership(
+        self,
+        tr: Any,
+        process_id: str,
+        successor: str,
+        current_time: TimeLike,
+        *,
+        versionstamp: bytes | None = None,
+    ) -> LeaderState | None:
+        """Resign in favour of ``successor`` (ours): the leader record names it at once.
+
+        If ``process_id`` leads (with ``versionstamp``, that registration, as for
+        :meth:`resign_leadership`), writes the claim ``successor`` would make at
+        ``current_time``: the next ballot, a lease of ``lease_duration`` from ``current_time``,
+        and the successor's priority and registration versionstamp. Returns that state, or
+        ``None`` when ``process_id`` does not lead. One commit instead of a resignation and a
+        claim; Rust processes see an ordinary claim. The caller must have stopped acting as
+        leader before this commits, as before a resignation. The successor learns of it by
+        reading the record: an elector of this library takes it up at its next step (see
+        docs/elector.md). Raises :class:`UnregisteredCandidate` when ``successor`` is not
+        registered, :class:`ElectionDisabled` (nobody could take the lease up),
+        :class:`NotInitialized`, and ``ValueError`` when ``successor`` is ``process_id``.
+        """
+        return self._cycle(tr, process_id).hand_over(
+            successor, current_time, versionstamp=versionstamp
+        )
+
     def is_leader(self, tr: Any, process_id: str, current_time: TimeLike) -> bool:
         """Whether ``process_id`` leads with a lease valid at ``current_time``.
 

@@ -117,7 +117,8 @@ class OpCall:
     takes one; ``result`` is a short text of what it returned or raised; ``stamp`` the commit
     version of the registration versionstamp the call named (``registration=`` or
     ``versionstamp=``), if it named one; ``ballot`` the ballot argument, when the call takes one;
-    ``new_tenure`` whether a refresh started a new tenure.
+    ``new_tenure`` whether a refresh started a new tenure; ``successor`` the candidate a
+    hand-over named.
     """
 
     name: str
@@ -130,6 +131,7 @@ class OpCall:
     stamp: int | None = None
     ballot: int | None = None
     new_tenure: bool = False
+    successor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

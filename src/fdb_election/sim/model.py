@@ -40,6 +40,7 @@ CHECKED_RESULTS = frozenset(
         "try_claim_leadership",
         "refresh_lease",
         "resign_leadership",
+        "hand_over_leadership",
         "evict_dead_candidates",
         "get_leader_raw",
         "run_election_cycle",
@@ -239,6 +240,20 @@ class ElectionModel:
         self.leader = None
         return True
 
+    def hand_over_leadership(
+        self, process_id: str, successor: str, now_ns: int, stamp: int | None = None
+    ) -> LeaderRecord | None:
+        """If ``process_id`` leads, ``successor``'s claim at ``now_ns`` in its place."""
+        if successor == process_id:
+            raise ModelError("ValueError")
+        self._enabled()
+        if not self._held_by(process_id, stamp):
+            return None
+        candidate = self.candidates.get(successor)
+        if candidate is None:
+            raise ModelError("UnregisteredCandidate")
+        return self._lead(successor, candidate.priority, now_ns, candidate.stamp_version)
+
     def get_leader_raw(self) -> LeaderRecord | None:
         """The stored leader record, expired or not."""
         return self.leader
@@ -277,6 +292,8 @@ class ElectionModel:
                 value = self.refresh_lease(pid, now, op.stamp)
             elif op.name == "resign_leadership":
                 value = self.resign_leadership(pid, op.stamp)
+            elif op.name == "hand_over_leadership":
+                value = self.hand_over_leadership(pid, op.successor or "", now, op.stamp)
             elif op.name == "get_leader_raw":
                 value = self.get_leader_raw()
             elif op.name in ("write_config", "initialize_with_config") and op.config is not None:

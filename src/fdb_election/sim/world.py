@@ -21,7 +21,7 @@ from fdb.subspace_impl import Subspace
 
 from fdb_election import embedded
 from fdb_election.cli.grace import GracePolicy
-from fdb_election.election import ElectionConfig, LeaderElection, LeaderState
+from fdb_election.election import CandidateInfo, ElectionConfig, LeaderElection, LeaderState
 from fdb_election.election.cycle import ElectionCycle, ElectionKeys
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime import driver as elector_driver
@@ -170,6 +170,26 @@ class RecordingElection(LeaderElection):
         result: bool = self._call(tr, op, call, process_id)
         return result
 
+    def hand_over_leadership(
+        self,
+        tr: Any,
+        process_id: str,
+        successor: str,
+        now: Any,
+        *,
+        versionstamp: bytes | None = None,
+    ) -> LeaderState | None:
+        op = OpCall(
+            "hand_over_leadership",
+            process_id,
+            now_ns=_ns(now),
+            stamp=_stamp(versionstamp),
+            successor=successor,
+        )
+        call = partial(LeaderElection.hand_over_leadership, versionstamp=versionstamp)
+        result: LeaderState | None = self._call(tr, op, call, process_id, successor, now)
+        return result
+
     def get_leader_raw(self, tr: Any) -> LeaderState | None:
         result: LeaderState | None = self._call(
             tr, OpCall("get_leader_raw"), LeaderElection.get_leader_raw
@@ -257,6 +277,31 @@ class RecordingCycle(ElectionCycle):
     def resign(self, *, versionstamp: bytes | None = None) -> bool:
         op = OpCall("resign_leadership", self.process_id, stamp=_stamp(versionstamp))
         result: bool = self._call(op, partial(super().resign, versionstamp=versionstamp))
+        return result
+
+    def hand_over(
+        self,
+        successor: str,
+        current_time: Any,
+        *,
+        versionstamp: bytes | None = None,
+        scanned: CandidateInfo | None = None,
+    ) -> LeaderState | None:
+        op = OpCall(
+            "hand_over_leadership",
+            self.process_id,
+            now_ns=_ns(current_time),
+            stamp=_stamp(versionstamp),
+            successor=successor,
+        )
+        call = partial(
+            super().hand_over,
+            successor,
+            current_time,
+            versionstamp=versionstamp,
+            scanned=scanned,
+        )
+        result: LeaderState | None = self._call(op, call)
         return result
 
     def note_observed_ballot(self, ballot: int) -> None:
@@ -1018,7 +1063,10 @@ class World:
         proc = self._current[-1] if self._current else None
         if proc is None or proc.process_id not in self._unknown_resign:
             return False
-        if not any(op.name in ("resign_leadership", "unregister_candidate") for op in ops):
+        if not any(
+            op.name in ("resign_leadership", "hand_over_leadership", "unregister_candidate")
+            for op in ops
+        ):
             return False
         self._unknown_resign.discard(proc.process_id)
         self._note(proc.name, "its resignation commits but reports 1021 (the fault asked)")
