@@ -7,10 +7,11 @@ under a wrapper that marks, with the monotonic clock every process shares, when 
 of the chain (by wrapping functions from outside: nothing in the package is changed for it):
 
     old run:  its guard reports CMD's exit -> run asks its elector to stop -> the stop step
-              starts (on a thread of its own: it calls run's release hook) -> the resignation
-              has committed
-    new run:  its leader watch fires -> its claim step starts -> the claim has committed ->
-              run asks its guard to start CMD -> CMD runs (its line arrives)
+              starts (on a thread of its own: it calls run's release hook) -> the hand-over
+              (the claim it writes for its successor) has committed
+    new run:  its leader watch fires -> its step starts -> it leads (it takes the tenure up
+              without a commit, or claims when it was not handed over) -> run asks its guard
+              to start CMD -> CMD runs (its line arrives)
 
 Each hop is the median over trials of the time between its two marks; the marks cost a few
 microseconds each. Beside it, in the same run, the library ``Elector``'s graceful hand-over
@@ -72,7 +73,7 @@ wrap(core.ElectorCore, "step", "release_step")  # steps alone only when they cal
 wrap(transaction.Transaction, "commit", "transaction_committed", on_return=True)
 wrap(driver.ElectorDriver, "_woken", "woken")
 wrap(core.ElectorCore, "begin_step", "step_begins")
-wrap(driver, "commit_all", "committed", on_return=True)
+wrap(core.ElectorCore, "_adopt", "leads")  # it decides: leadership starts within
 wrap(child.Guard, "start", "cmd_start_sent")
 
 from fdb_election.cli.main import main
@@ -91,11 +92,11 @@ CHAIN = [
     ("hop2_run_asks_to_stop_ms", ("old", "stop_requested")),
     # the driver wakes and starts a thread for the step that calls the release hook
     ("hop3_stop_step_starts_ms", ("old", "release_step")),
-    ("hop4_resignation_commits_ms", ("old", "transaction_committed")),
+    ("hop4_hand_over_commits_ms", ("old", "transaction_committed")),
     # the commit's wake-up datagram, the successor's listener re-reading its watched keys
     ("hop5_successor_watch_fires_ms", ("new", "woken")),
-    ("hop6_claim_step_starts_ms", ("new", "step_begins")),
-    ("hop7_claim_commits_ms", ("new", "committed")),
+    ("hop6_successor_step_starts_ms", ("new", "step_begins")),
+    ("hop7_successor_leads_ms", ("new", "leads")),
     ("hop8_start_requested_ms", ("new", "cmd_start_sent")),
     # the guard's wake-up, the exec of its launcher, the payload shell's start
     ("hop9_guard_starts_cmd_ms", ("payload", "")),

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
 import pytest
-from elector_harness import CONFIG, LEASE, VirtualDriver, make_core, new_election, start
+from elector_harness import (
+    CONFIG,
+    LEASE,
+    VirtualDriver,
+    make_core,
+    new_election,
+    start,
+    write_config,
+)
 
 from fdb_election.election import ElectionConfig, InvalidState, LeaderElection, layout
 from fdb_election.runtime import (
@@ -18,6 +27,7 @@ from fdb_election.runtime import (
     request_step_down,
 )
 from fdb_election.runtime import core as core_module
+from fdb_election.runtime.core import DEFAULT_CLOCK_DRIFT, PendingCommit, safety_margin
 
 WAIT = 5.0  # bound on real-time waits for a watch to fire
 
@@ -78,10 +88,11 @@ def test_a_claim_after_a_resignation_reads_the_candidates_once(
 ) -> None:
     # The claim of an empty key asks whether a higher priority waits, then looks for a
     # preemptor of the new tenure: one scan of the candidates serves both (it is on the
-    # handover's path).
+    # path of a resignation by a leader that does not hand over: a Rust process, say).
     leader, follower = leader_and_follower(db, clock)
-    leader.request_stop()
-    leader.step()
+    tr = db.create_transaction()
+    assert leader.election.resign_leadership(tr, "a")
+    tr.commit().wait()
     assert wait_for_wake(follower)
     scans = count_scans(monkeypatch)
     follower.step()
@@ -451,10 +462,12 @@ def test_release_hook_runs_before_a_preemption_handover(db: Any, clock: ManualCl
     incumbent.step()  # refresh; its scan finds b heartbeating: leadership ends
     assert not incumbent.is_leader and probe.calls == []
     assert read_holder(db) == "a"
-    incumbent.step()  # the hook, then the resignation
+    incumbent.step()  # the hook, then the hand-over
     assert [(leading, holder) for _, leading, holder in probe.calls] == [(False, "a")]
     assert "'b'" in probe.calls[0][0].reason
-    assert read_holder(db) is None
+    assert read_holder(db) == "b"
+    preemptor.step()
+    assert preemptor.is_leader and not incumbent.is_leader
 
 
 def test_release_hook_runs_before_stop_resigns_and_not_for_lost_leadership(
@@ -529,3 +542,133 @@ def test_a_preemptor_that_died_after_its_heartbeat_is_handed_over_to_once(
     driver.leader_time = 0.0
     driver.run_for(CONFIG.candidate_timeout.total_seconds())
     assert driver.leader_time >= CONFIG.candidate_timeout.total_seconds() - 0.011
+
+
+# ------------------------------------------------------------------ hand-over on stop
+
+
+def heartbeat_of(db: Any, process_id: str) -> int:
+    """The stored heartbeat time of ``process_id``: it changes with each committed step."""
+    tr = db.create_transaction()
+    candidate = new_election().get_candidate(tr, process_id)
+    assert candidate is not None
+    return candidate.last_heartbeat_nanos
+
+
+def leader_record(db: Any) -> Any:
+    tr = db.create_transaction()
+    return new_election().get_leader_raw(tr)
+
+
+def test_a_stop_hands_over_and_the_successor_leads_without_a_commit(
+    db: Any, clock: ManualClock
+) -> None:
+    leader, follower = leader_and_follower(db, clock)
+    read_at = clock.monotonic()  # the follower's last step (its read) began here
+    token = leader.ballot
+    assert token is not None
+    clock.advance(0.1)
+    leader.request_stop()
+    leader.step()
+    record = leader_record(db)
+    assert record is not None and record.leader_id == "b" and record.ballot > token
+    assert wait_for_wake(follower), "the hand-over wakes the successor"
+    clock.advance(0.05)
+    heartbeat = heartbeat_of(db, "b")
+    follower.step()
+    assert follower.is_leader and follower.ballot == record.ballot
+    assert leader_record(db) == record and heartbeat_of(db, "b") == heartbeat, (
+        "taking the tenure up commits nothing"
+    )
+    # Counted from the start of the step before the hand-over, whose read did not see it.
+    assert follower.deadline == pytest.approx(
+        read_at + LEASE - safety_margin(LEASE, DEFAULT_CLOCK_DRIFT)
+    )
+    clock.advance(0.3)
+    follower.step()  # the first refresh continues the tenure
+    assert follower.is_leader and follower.ballot == record.ballot
+
+
+def test_the_hand_over_goes_to_the_highest_priority_that_heartbeats(
+    db: Any, clock: ManualClock
+) -> None:
+    leader = make_core(db, clock, "a", priority=9)
+    low, high, silent = (
+        make_core(db, clock, pid, priority=p) for pid, p in (("low", 1), ("high", 5), ("gone", 8))
+    )
+    for core in (leader, low, high, silent):
+        start(core)
+    for _ in range(3):  # "gone" stops heartbeating: two heartbeats old, it is passed over
+        clock.advance(0.25)
+        for core in (leader, low, high):
+            core.step()
+    leader.request_stop()
+    leader.step()
+    record = leader_record(db)
+    assert record is not None and (record.leader_id, record.priority) == ("high", 5)
+
+
+def test_a_leader_with_nobody_heartbeating_resigns(db: Any, clock: ManualClock) -> None:
+    leader, follower = leader_and_follower(db, clock)
+    for _ in range(3):
+        clock.advance(0.25)
+        leader.step()
+    leader.request_stop()
+    leader.step()
+    assert leader_record(db) is None
+    assert wait_for_wake(follower)
+    follower.step()  # claims the empty key
+    assert follower.is_leader
+
+
+def test_a_hand_over_found_late_is_taken_up_by_a_refresh(db: Any, clock: ManualClock) -> None:
+    # The successor's wall clock runs 0.6 s ahead, so its heartbeat still looks recent after
+    # 0.7 s; its last read, 0.7 s before, leaves less than a heartbeat of that lease.
+    leader = make_core(db, clock, "a")
+    follower = make_core(db, clock, "b", wall_offset=0.6)
+    start(leader)
+    start(follower)
+    for _ in range(2):
+        clock.advance(0.35)
+        leader.step()
+    leader.request_stop()
+    leader.step()
+    record = leader_record(db)
+    assert record is not None and record.leader_id == "b"
+    assert wait_for_wake(follower)
+    follower.step()
+    assert follower.is_leader and follower.ballot == record.ballot + 1, "a refresh committed"
+    assert follower.deadline == pytest.approx(
+        clock.monotonic() + LEASE - safety_margin(LEASE, DEFAULT_CLOCK_DRIFT)
+    )
+
+
+def test_a_read_at_a_shared_read_version_does_not_date_a_hand_over(
+    db: Any, clock: ManualClock
+) -> None:
+    # A read version shared in a batch may be older than the step's start: a record the step
+    # did not see may have been written before it started.
+    leader, follower = leader_and_follower(db, clock)
+    clock.advance(0.1)
+    tr = db.create_transaction()
+    shared = tr.get_read_version().wait()
+    pending = follower.begin_step(read_version=shared)
+    while isinstance(pending, PendingCommit):
+        pending.transaction.commit().wait()
+        pending = follower.resume_step(pending, None)
+    leader.request_stop()
+    leader.step()
+    record = leader_record(db)
+    assert record is not None and record.leader_id == "b"
+    assert wait_for_wake(follower)
+    follower.step()
+    assert follower.is_leader and follower.ballot == record.ballot + 1, "taken up by a refresh"
+
+
+def test_no_hand_over_while_elections_are_disabled(db: Any, clock: ManualClock) -> None:
+    leader, follower = leader_and_follower(db, clock)
+    write_config(db, dataclasses.replace(CONFIG, election_enabled=False))
+    leader.request_stop()
+    leader.step()
+    assert leader_record(db) is None
+    assert not follower.is_leader

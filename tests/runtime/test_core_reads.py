@@ -69,6 +69,6 @@ def test_steps_wait_for_few_read_round_trips(memory_db: Any, clock: ManualClock)
     assert max(leading) <= 2, leading
     assert max(following[1:]) == 1, following
     leader.request_stop()
-    assert round_trips(db, leader) == 1, "resign and unregister"
-    assert round_trips(db, follower) <= 2, "claim: the reads, then the candidate scan"
+    assert round_trips(db, leader) == 2, "the reads, then the candidate scan of the hand-over"
+    assert round_trips(db, follower) == 1, "the reads that find the tenure handed over"
     assert follower.is_leader

@@ -106,10 +106,11 @@ def test_a_record_written_by_rust_wakes_the_follower_at_every_change(
     local_db: Any, clock: ManualClock
 ) -> None:
     """Rust processes announce nothing: the follower watches the leader key itself."""
-    leader, follower = leader_and_follower(local_db, clock)
-    leader.request_stop()
-    leader.step()
+    _leader, follower = leader_and_follower(local_db, clock)
     election = new_election()
+    tr = local_db.create_transaction()
+    assert election.resign_leadership(tr, "a")  # as a Rust leader resigns
+    tr.commit().wait()
 
     def commit(body: Any) -> None:
         tr = local_db.create_transaction()

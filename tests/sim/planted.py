@@ -29,6 +29,9 @@ The elector:
   resignation is known to have committed (a 1021 that did commit leaves it leading).
 * ``fence_ignores_tenure_start``: ``fence`` accepts a ballot of an earlier tenure of the
   process that holds the record now.
+* ``hand_over_dated_by_its_read``: a successor counts a tenure handed over to it from the start
+  of the step that found it, which may come long after the hand-over committed, instead of the
+  start of the step before.
 
 Availability (nothing unsafe; the liveness invariants must see them):
 
@@ -274,6 +277,18 @@ def stop_demotes_after_commit() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def hand_over_dated_by_its_read() -> Iterator[None]:
+    since = ElectorCore._handed_over_since
+
+    def from_this_step(self: ElectorCore, attempt: Attempt) -> tuple[float, float] | None:
+        found = since(self, attempt)
+        return None if found is None else (attempt.start, found[1])
+
+    with mock.patch.object(ElectorCore, "_handed_over_since", from_this_step):
+        yield
+
+
 # -------------------------------------------------------------------------- availability
 
 
@@ -351,6 +366,7 @@ PLANTED: dict[str, Callable[[], AbstractContextManager[Any]]] = {
     "deadline_from_commit_return": deadline_from_commit_return,
     "observation_before_read": observation_before_read,
     "stop_demotes_after_commit": stop_demotes_after_commit,
+    "hand_over_dated_by_its_read": hand_over_dated_by_its_read,
     "evicted_never_registers": evicted_never_registers,
     "lease_wait_summed": lease_wait_summed,
     "liveness_tracker_slip": liveness_tracker_slip,

@@ -20,8 +20,10 @@ from hypothesis.stateful import run_state_machine_as_test
 from planted import PLANTED
 from runs import CONFIG, LONG, clean
 
-from fdb_election.sim.faults import SimConfig
-from fdb_election.sim.world import run_seed
+from fdb_election.sim.faults import PlannedFault, SimConfig
+from fdb_election.sim.history import LeadershipChange
+from fdb_election.sim.scenarios import leader_at
+from fdb_election.sim.world import Outcome, World, run_seed, run_world
 
 #: A planted bug must be reported within this many seeds.
 BOUND = 25
@@ -66,7 +68,14 @@ def first_caught(name: str, config: SimConfig, expected: set[str]) -> int:
 def test_every_planted_bug_has_a_test() -> None:
     identity = {"adopts_by_process_id", "tenure_ignores_registration", "guard_ignores_deadline"}
     shared = {"batch_reports_all_committed"}  # test_shared_driver.py
-    assert set(PLANTED) == {*CAUGHT_BY_SIMULATION, "lease_not_checked", *identity, *shared}
+    scripted = {"hand_over_dated_by_its_read"}  # below: an interleaving random runs rarely hit
+    assert set(PLANTED) == {
+        *CAUGHT_BY_SIMULATION,
+        "lease_not_checked",
+        *identity,
+        *shared,
+        *scripted,
+    }
 
 
 def test_no_planted_bug_ships() -> None:
@@ -103,3 +112,45 @@ def test_reference_model_catches_lease_not_checked(db: Any) -> None:
                 max_examples=200, stateful_step_count=40, deadline=None, derandomize=True
             ),
         )
+
+
+#: A short run with no random faults, for the scripted interleavings below.
+SCRIPTED = SimConfig(processes=3, duration=12.0, lease=2.0, heartbeat=0.6, leases=(2.0,), kinds=())
+
+
+def scripted_world(*faults: PlannedFault) -> World:
+    world = World(1, SCRIPTED)
+    for process in world.processes.values():
+        process.priority = 0  # nobody preempts
+    world.plan.faults.extend(faults)
+    return world
+
+
+def hand_over_to_a_paused_successor() -> Outcome:
+    """The leader stops at 4 s while its successor is paused (3.8-4.4 s); the successor takes
+    the tenure up as it resumes, and is paused again at once, for longer than the lease."""
+    leader = leader_at(scripted_world().run(), 4.0)
+    assert leader is not None
+    stop = PlannedFault(4.0, "resign", leader, duration=3.0)
+    rises = [
+        e
+        for e in scripted_world(stop).run().events
+        if isinstance(e, LeadershipChange) and e.is_leader and e.time >= 4.0
+    ]
+    successor = rises[0].process
+    return run_world(
+        scripted_world(
+            PlannedFault(3.8, "pause", successor, duration=0.6),
+            stop,
+            PlannedFault(4.45, "pause", successor, duration=3.0),
+        )
+    )
+
+
+def test_a_successor_resuming_late_counts_its_tenure_from_before_the_hand_over() -> None:
+    clean_run = hand_over_to_a_paused_successor()
+    assert clean_run.violations == []
+    assert clean_run.leadership_changes >= 3, "the successor led, then the third process"
+    with PLANTED["hand_over_dated_by_its_read"]():
+        planted = hand_over_to_a_paused_successor()
+    assert "single_leader" in {v.invariant for v in planted.violations}

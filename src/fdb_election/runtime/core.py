@@ -63,7 +63,13 @@ from fdb_election.election.times import to_nanos
 from fdb_election.runtime.clock import Clock
 from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
 from fdb_election.runtime.identity import Registrations
-from fdb_election.runtime.leader_duties import EVICTION_BATCH, LeaderDuties, Scan, highest_above
+from fdb_election.runtime.leader_duties import (
+    EVICTION_BATCH,
+    LeaderDuties,
+    Scan,
+    highest_above,
+    successor,
+)
 from fdb_election.runtime.metrics import ElectorMetrics
 from fdb_election.runtime.observation import LeaderObservation
 from fdb_election.runtime.refresh_alignment import RefreshAlignment
@@ -181,6 +187,10 @@ class ElectorCore:
         self._events: list[ElectorEvent] = []
         self._watches = Watches()
         self._shared_read_version: int | None = None  # for the step's first transaction
+        self._shared_now = False  # whether the last transaction made reads at a shared version
+        # The start of the last cycle whose read version was its own, and the leader record
+        # that read returned: a commit that wrote another record came after that start.
+        self._last_read: tuple[float, LeaderState | None] | None = None
         self._failures = 0
         self.last_success: float | None = None
         self.last_error: BaseException | None = None
@@ -398,62 +408,77 @@ class ElectorCore:
         return 0.0
 
     def _stop(self) -> StepGenerator:
-        """Give leadership up (the hook runs first), resign and unregister this registration."""
+        """Give leadership up (the hook runs first), hand it over or resign, and unregister
+        this registration."""
         self._end_leadership("stopping", voluntary=True)
         self._run_release_hook()
         tr = self._transaction()
         cycle = self.election.cycle(tr, self.process_id)
-        cycle.read_resignation(candidate=not self.observer)
+        cycle.read_resignation(candidate=not self.observer, hand_over=not self.observer)
         request = tr.snapshot.get(self._step_down_key)  # with the others: one round trip
         record = cycle.leader()
         mine = self._registrations.made(record, self.process_id)
+        handed: LeaderState | None = None
         if mine and record is not None:
-            cycle.resign(versionstamp=record.versionstamp)
+            handed = self._hand_over(tr, cycle, record)
+            if handed is None:
+                cycle.resign(versionstamp=record.versionstamp)
             self._clear_own_step_down_request(tr, request)
         if not self.observer:
             # Only this elector's own registration: a newer one of the same id stays.
             candidate = cycle.candidate()
             if candidate is not None and self._registrations.owns(candidate.versionstamp):
                 self.election.unregister_candidate(tr, self.process_id)
-        defer_sync(tr)
+        if handed is None:
+            defer_sync(tr)  # a successor's claim syncs it; a hand-over is that claim
         yield tr
         self._registered = False
         self.phase = Phase.STOPPED
         if mine:
-            self._observation.observe(None, self.clock.monotonic())
+            self._observation.observe(handed, self.clock.monotonic())
         self._watches.drop_all()
         if self.failure is not None:
             _log.error("%s: stopped: %s", self._context(), self.failure)
+        elif handed is not None:
+            _log.info(
+                "%s: stopped (handed leadership over to %r, ballot %d, and unregistered)",
+                self._context(),
+                handed.leader_id,
+                handed.ballot,
+            )
         else:
             _log.info("%s: stopped (resigned and unregistered)", self._context())
         return math.inf
 
     def _resign(self) -> StepGenerator:
-        """Commit a resignation after local leadership was already given up (and the hook ran)."""
+        """Commit a hand-over or resignation after local leadership was already given up (and
+        the hook ran)."""
         self._run_release_hook()
         tr = self._transaction()
         cycle = self.election.cycle(tr, self.process_id)
-        cycle.read_resignation()
+        cycle.read_resignation(hand_over=True)
         request = tr.snapshot.get(self._step_down_key)  # with the others: one round trip
         record = cycle.leader()
-        resigned = (
-            record is not None
-            and self._registrations.made(record, self.process_id)
-            and cycle.resign(versionstamp=record.versionstamp)
-        )
+        handed: LeaderState | None = None
+        resigned = False
+        if record is not None and self._registrations.made(record, self.process_id):
+            handed = self._hand_over(tr, cycle, record)
+            resigned = handed is not None or cycle.resign(versionstamp=record.versionstamp)
         self._clear_own_step_down_request(tr, request)
-        defer_sync(tr)  # the successor's claim syncs it
+        if handed is None:
+            defer_sync(tr)  # a successor's claim syncs it; a hand-over is that claim
         yield tr
-        _log.info(
-            "%s: resigned (%s)%s",
-            self._context(),
-            self._resign_pending,
-            "" if resigned else "; the leader key no longer named this process",
-        )
+        if handed is not None:
+            outcome = f"; handed over to {handed.leader_id!r} (ballot {handed.ballot})"
+        elif not resigned:
+            outcome = "; the leader key no longer named this process"
+        else:
+            outcome = ""
+        _log.info("%s: resigned (%s)%s", self._context(), self._resign_pending, outcome)
         self._resign_pending = None
         self._observation.hold_off_until = self.clock.monotonic() + self.heartbeat
         if resigned:
-            self._observation.observe(None, self.clock.monotonic())
+            self._observation.observe(handed, self.clock.monotonic())
         return 0.0
 
     # ------------------------------------------------------------------ the cycle
@@ -470,13 +495,18 @@ class ElectorCore:
         else:
             cycle.read_cycle()
         # A leader whose watch on step-down requests is not in place yet (its first refresh)
-        # reads the request key: with the rest, in the same round trip.
+        # reads the request key: with the rest, in the same round trip. So does a follower
+        # woken by a change of leadership: it may find a tenure handed over to it.
         step_down = None
-        if self.is_leader and not self._watches.pending("step_down"):
+        if (self.is_leader or self._watches.fired("leader")) and not self._watches.pending(
+            "step_down"
+        ):
             step_down = tr.snapshot.get(self._step_down_key)
         config = cycle.config()
         self._use_config(config)
-        attempt = Attempt(tr, start, wall, config, cycle, step_down=step_down)
+        attempt = Attempt(
+            tr, start, wall, config, cycle, step_down=step_down, shared_version=self._shared_now
+        )
         # Elections disabled: the seed refuses heartbeats and claims but lets the leader
         # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
         # or preempts until they are enabled again.
@@ -519,6 +549,8 @@ class ElectorCore:
         attempt.read_done = self.clock.monotonic()
         attempt.changed = attempt.record != previous
         self._observation.observe(attempt.record, attempt.read_done)
+        attempt.read_before = self._last_read
+        self._last_read = None if attempt.shared_version else (attempt.start, attempt.record)
 
     def _heartbeat(self, attempt: Attempt) -> float | None:
         """Heartbeat in ``attempt``; a delay when the step must end here instead."""
@@ -569,18 +601,82 @@ class ElectorCore:
             self._end_leadership(reason, voluntary=True)
             self._resign_pending = reason
             return 0.0
-        # 2. Refresh: a new ballot and lease, in the same tenure while this elector leads.
+        # 2. A tenure another commit began for this elector (a leader that handed over to it,
+        #    or its own claim whose outcome was unknown): taken up without a commit of its own
+        #    when the read before tells that the commit came after a known time.
+        #    Nothing is committed: the heartbeat waits for the first refresh, due before
+        #    half the remaining lease has passed.
+        if not self.is_leader:
+            since = self._handed_over_since(attempt)
+            if since is not None:
+                self._adopt(record, *since)
+                if self.is_leader:
+                    self._watches.drop("leader")
+                    deadline = self._tenure.deadline or 0.0
+                    return min(delay, (deadline - self.clock.monotonic()) / 2)
+        # 3. Refresh: a new ballot and lease, in the same tenure while this elector leads.
         renew = self._renews_tenure()
         claimed = attempt.cycle.refresh(
             attempt.current_time,
             versionstamp=record.versionstamp,
             new_tenure=renew,
         )
-        # 3. Watch for step-down requests, not for our own refreshes.
+        # 4. Watch for step-down requests, not for our own refreshes.
         self._watches.watch(attempt.tr, "step_down", self._step_down_key)
         self._watches.drop("leader")
-        # 4. Commit, adopt, then the leader's duties.
+        # 5. Commit, adopt, then the leader's duties.
         return (yield from self._commit_claim(attempt, claimed, delay, continues=not renew))
+
+    def _handed_over_since(self, attempt: Attempt) -> tuple[float, float] | None:
+        """When this elector may count a tenure it did not commit from, and its lease.
+
+        ``attempt`` read a record of this elector's registration that starts a tenure (the
+        tenure record says so) and that the previous cycle's read did not return. The commit
+        that wrote it therefore came after that read's read version, which was taken after the
+        previous cycle started: any other process saw the record, and began waiting out its
+        lease, later than that start. So a deadline counted from it is as safe as one counted
+        from the start of an own claim. None when that leaves less than a heartbeat (a refresh
+        is better then), or when the previous read tells nothing (none, a shared read version,
+        the same record).
+        """
+        before = attempt.read_before
+        record = attempt.record
+        if before is None or record is None or before[1] == record:
+            return None
+        tenure = attempt.cycle.tenure()
+        if tenure is None or tenure.first_ballot != record.ballot or tenure.lease_ns is None:
+            return None
+        lease = min(tenure.lease_ns / 1e9, attempt.lease)
+        remaining = self._tenure.deadline_for(before[0], lease) - self.clock.monotonic()
+        if remaining <= self.heartbeat:
+            return None
+        return before[0], lease
+
+    def _hand_over(self, tr: Any, cycle: Any, record: LeaderState) -> LeaderState | None:
+        """Instead of resigning ``record``, write the claim of the best live candidate (see
+        :func:`.leader_duties.successor`): None when there is none (then resign).
+
+        The successor takes the tenure up without a commit of its own (see
+        :meth:`_handed_over_since`), so a graceful hand-over costs one synced commit instead of
+        a resignation and a claim. Liveness is judged by heartbeats less than two heartbeat
+        intervals old on the wall clock: a successor that died just after its last heartbeat
+        (or whose clock runs ahead) costs a lease, as a crashed leader does.
+        """
+        config = cycle.config()
+        if not config.election_enabled:
+            return None  # nobody may claim: the key is cleared, as the seed does
+        try:
+            candidates, _scanned_at = self._duties.scan(tr, self.clock.monotonic)
+        except LeaderElectionError:
+            return None  # a record that does not decode: resign; the successor claims
+        now = self._wall()
+        within_ns = min(2 * config.heartbeat_interval_ns, config.candidate_timeout_ns)
+        best = successor(candidates, self.process_id, to_nanos(now, "current_time"), within_ns)
+        if best is None:
+            return None
+        return cycle.hand_over(  # type: ignore[no-any-return]
+            best.process_id, now, versionstamp=record.versionstamp, scanned=best
+        )
 
     def _renews_tenure(self) -> bool:
         """Whether a refresh of this elector's own record starts a new tenure.
@@ -1011,6 +1107,7 @@ class ElectorCore:
         tr.options.set_timeout(max(1, int(self.lease * 1000)))
         # Only the step's first transaction reads at a shared version (see begin_step).
         version, self._shared_read_version = self._shared_read_version, None
+        self._shared_now = version is not None
         if version is not None:
             tr.set_read_version(version)
         return tr

@@ -25,7 +25,7 @@ from typing import Any
 from fdb_election.election import CandidateInfo, InvalidState, LeaderElection
 from fdb_election.runtime.liveness import HeartbeatObserver
 
-__all__ = ["EVICTION_BATCH", "LeaderDuties", "Scan", "highest_above"]
+__all__ = ["EVICTION_BATCH", "LeaderDuties", "Scan", "highest_above", "successor"]
 
 #: Most dead candidates one eviction transaction removes (bounded transaction size, 2101).
 EVICTION_BATCH = 1_000
@@ -42,6 +42,24 @@ def highest_above(
     for candidate in candidates:
         if candidate.priority > (priority if best is None else best.priority) and (
             candidate.process_id != process_id
+        ):
+            best = candidate
+    return best
+
+
+def successor(
+    candidates: Iterable[CandidateInfo], process_id: str, now_ns: int, within_ns: int
+) -> CandidateInfo | None:
+    """Whom a leader that gives up hands over to: the candidate of another process id whose
+    last heartbeat (its own wall clock) is less than ``within_ns`` before ``now_ns``, of the
+    highest priority, the first in ``candidates`` among equals (a scan lists the oldest
+    registration first, the seed's order)."""
+    best: CandidateInfo | None = None
+    for candidate in candidates:
+        if (
+            candidate.process_id != process_id
+            and now_ns - candidate.last_heartbeat_nanos < within_ns
+            and (best is None or candidate.priority > best.priority)
         ):
             best = candidate
     return best

@@ -73,6 +73,11 @@ class Attempt:
     #: monotonic time just after the scan; read at most once per attempt, see
     #: ``ElectorCore._candidates``.
     candidates: tuple[list[CandidateInfo], float] | None = None
+    #: Whether ``tr`` reads at a read version another step obtained (see ``begin_step``).
+    shared_version: bool = False
+    #: The previous cycle's start and the leader record it read, when its read version was its
+    #: own (see ``ElectorCore._handed_over_since``).
+    read_before: tuple[float, LeaderState | None] | None = None
 
     @property
     def lease(self) -> float:

@@ -74,8 +74,8 @@ SCENARIOS: dict[str, Scenario] = {
             "handover",
             "resign",
             "Graceful handover",
-            "stops gracefully (resigns)",
-            "A follower's watch fires and it claims at once.",
+            "stops gracefully (hands over)",
+            "The successor's watch fires; it leads at once, with no commit.",
         ),
         Scenario(
             "same-id",
