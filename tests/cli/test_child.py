@@ -781,11 +781,27 @@ def test_guard_state_times_follow_the_deadline() -> None:
 def test_guard_state_stops_never_outlast_the_last_deadline() -> None:
     state = GuardState(grace=0.5, kill_margin=0.1)
     state.set_deadline(10.0, now=0.0)
+    state.child_started()
     state.request_stop(now=3.0, kill_at=20.0)
     assert (state.term_at, state.kill_at) == (3.0, 9.9)
     assert state.cause(3.0) == "stopped"
     state.child_gone()
+    state.child_started()
     state.set_deadline(None, now=9.8)  # leadership ended near the deadline: SIGKILL by it
     assert (state.term_at, state.kill_at) == (9.8, 9.9)
     state.child_gone()
     assert state.term_at == float("-inf"), "not leading: nothing may start"
+
+
+def test_guard_state_drops_a_stop_that_comes_after_cmd_is_gone() -> None:
+    # run asked to stop a CMD the guard had already seen die (leadership ended; both acted):
+    # the next tenure's CMD must still start.
+    state = GuardState(grace=0.5, kill_margin=0.1)
+    state.set_deadline(10.0, now=0.0)
+    state.child_started()
+    state.set_deadline(None, now=3.0)
+    state.child_gone()
+    state.request_stop(now=3.1, kill_at=3.6)
+    state.set_deadline(None, now=3.2)
+    state.set_deadline(20.0, now=4.0)  # leading again
+    assert (state.term_at, state.kill_at) == (19.4, 19.9)

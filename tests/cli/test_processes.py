@@ -303,16 +303,55 @@ def test_step_down_request_stops_cmd_before_the_next_leader_starts_its_own(
     with reaped({pid: start_run(url, tmp_path, pid, LINGER) for pid in ("host-a", "host-b")}):
         wait_until(lambda: events.starts(), timeout=20)
         leader = events.starts()[0][3]
-        resign = subprocess.run(
-            fdb_election("--db", url, "resign", "--id", leader, "--timeout", "10"),
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-        assert resign.returncode == 0, resign.stderr
+        step_down(url, leader)
         wait_until(lambda: len(events.starts()) >= 2, timeout=10)
         assert events.starts()[1][3] != leader
         events.assert_never_two_at_once()
+
+
+def step_down(url: str, process_id: str) -> None:
+    resign = subprocess.run(
+        fdb_election("--db", url, "resign", "--id", process_id, "--timeout", "10"),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert resign.returncode == 0, resign.stderr
+
+
+def test_a_run_that_stepped_down_starts_cmd_again_when_it_leads_again(
+    workspace: tuple[str, Path],
+) -> None:
+    # CMD dies at once on SIGTERM (an exec'ed sleep): the guard, told that leadership ended,
+    # kills it before run's own stop request arrives. That late request must not hold back
+    # the CMD of the next tenure.
+    url, tmp_path = workspace
+    starts = tmp_path / "starts"
+
+    def started() -> list[str]:
+        return starts.read_text().split() if starts.exists() else []
+
+    script = f'echo "$FDB_ELECTION_PROCESS_ID" >> {starts}; exec sleep 1000'
+    runs = {
+        pid: subprocess.Popen(
+            fdb_election("--db", url, "run", "--id", pid, "--", "/bin/sh", "-c", script),
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / f"{pid}.stderr").open("wb"),
+        )
+        for pid in ("host-a", "host-b")
+    }
+    with reaped(runs):
+        wait_until(started, timeout=20)
+        first = started()[0]
+        step_down(url, first)
+        wait_until(lambda: len(started()) >= 2, timeout=10)
+        second = started()[1]
+        assert second != first
+        step_down(url, second)
+        wait_until(lambda: len(started()) >= 3, timeout=10)
+        assert started()[2] == first
+    log = (tmp_path / f"{first}.stderr").read_text()
+    assert "at risk" not in log, log
 
 
 def test_preemption_by_a_higher_priority_run_never_overlaps_cmd(

@@ -585,6 +585,8 @@ class GuardState:
     explicit stop (asked for, the end of leadership, the end of ``run``) means SIGTERM now and
     SIGKILL at its own time, brought forward to what the last deadline allows. Times only ever
     move earlier through a stop; a new deadline moves the deadline's own times either way.
+    An explicit stop is for the CMD running then: one asked for while none runs (a message that
+    crossed CMD's exit, say) is dropped, or it would hold back every later start.
     """
 
     def __init__(self, grace: float, kill_margin: float) -> None:
@@ -593,6 +595,7 @@ class GuardState:
         self.deadline: float | None = None
         self.last_deadline: float | None = None
         self.stop: tuple[float, float] | None = None  # an explicit stop: (term, kill)
+        self.running = False  # whether a CMD runs (from its start until its tree is gone)
 
     def set_deadline(self, deadline: float | None, now: float) -> None:
         """A new deadline from ``run``; None: leadership has ended, so CMD stops now."""
@@ -604,6 +607,8 @@ class GuardState:
 
     def request_stop(self, now: float, kill_at: float) -> None:
         """SIGTERM now, SIGKILL at ``kill_at`` or as early as the last deadline requires."""
+        if not self.running:
+            return
         if self.last_deadline is not None:
             kill_at = min(kill_at, self.last_deadline - self.kill_margin)
         if self.stop is None or kill_at < self.stop[1]:
@@ -633,9 +638,14 @@ class GuardState:
         """Why CMD is being stopped at ``now``: an explicit stop, or its deadline."""
         return "stopped" if self.stop is not None and self.stop[0] <= now else "deadline"
 
+    def child_started(self) -> None:
+        """A CMD runs from now on."""
+        self.running = True
+
     def child_gone(self) -> None:
         """CMD's tree is gone: an explicit stop was for it only (the deadline is run's)."""
         self.stop = None
+        self.running = False
 
 
 class Guard:
@@ -870,6 +880,7 @@ class Guard:
         self.child_status = None
         self.cause = None
         self.killing = False
+        self.state.child_started()
         self._send({"ev": "started", "pid": launcher.pid})
 
     def _fork_launcher(self, prepared: Prepared | None = None) -> Launcher:
