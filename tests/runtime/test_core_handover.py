@@ -672,3 +672,54 @@ def test_no_hand_over_while_elections_are_disabled(db: Any, clock: ManualClock) 
     leader.step()
     assert leader_record(db) is None
     assert not follower.is_leader
+
+
+def test_a_preempted_leader_hands_over_to_the_preemptor_it_saw_heartbeating(
+    db: Any, clock: ManualClock
+) -> None:
+    incumbent = make_core(db, clock, "a")
+    preemptor = make_core(db, clock, "b", priority=5)
+    start(incumbent)
+    start(preemptor)
+    refresh_until_seen(incumbent, preemptor, clock)
+    preemptor.step()
+    clock.advance(0.3)
+    incumbent.step()  # its scan sees b heartbeating: leadership ends, the hand-over is next
+    assert not incumbent.is_leader
+    newcomer = make_core(db, clock, "c", priority=9)  # a higher priority, never seen heartbeat
+    start(newcomer)
+    incumbent.step()
+    assert read_holder(db) == "b"
+
+
+def test_a_successor_that_never_took_over_is_not_handed_leadership_again(
+    db: Any, clock: ManualClock
+) -> None:
+    # b heartbeats under a while preemption is off; a steps down and hands over to b, which
+    # is paused from then on; preemption is turned on. Once a claims b's unchanged record
+    # again, b's old heartbeats must not make it the preemptor again (a lease lost each time).
+    write_config(db, dataclasses.replace(CONFIG, allow_preemption=False))
+    leader = make_core(db, clock, "a")
+    high = make_core(db, clock, "b", priority=5)
+    start(leader)
+    start(high)
+    for _ in range(16):  # eviction passes (one per candidate timeout) see b's stamp change
+        high.step()
+        clock.advance(0.25)
+        leader.step()
+        if leader._duties.liveness.heartbeating("b", clock.monotonic(), 0.5):
+            break
+    assert leader.is_leader
+    assert leader._duties.liveness.heartbeating("b", clock.monotonic(), 0.5)
+    assert request_step_down(db, leader.election, "a", requested_by="test")
+    leader.step()
+    leader.step()  # hands over to b, which never takes the tenure up
+    assert read_holder(db) == "b"
+    write_config(db, CONFIG)
+    for _ in range(5):  # a lease: a claims b's unchanged record
+        clock.advance(0.25)
+        leader.step()
+    assert leader.is_leader
+    clock.advance(0.25)
+    leader.step()
+    assert leader.is_leader and read_holder(db) == "a", "not preempted by the silent b"

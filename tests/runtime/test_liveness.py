@@ -59,3 +59,29 @@ def test_candidates_missing_from_a_scan_are_forgotten() -> None:
     seen.observe([candidate("b", 5)], now=2.0)
     assert seen.silent_for("b", 3.0) == 1.0, "seen again: a first sighting"
     assert not seen.heartbeating("b", 3.0, within=3.0)
+
+
+def test_a_preemptor_must_be_seen_heartbeating_since_the_tenure_began() -> None:
+    from fdb_election.election import LeaderElection
+    from fdb_election.runtime.leader_duties import LeaderDuties
+
+    duties = LeaderDuties(LeaderElection(("liveness-test",)), "leader")
+
+    def scan(heartbeat_ns: int, at: float, **kw: float) -> str | None:
+        rival = CandidateInfo("rival", 5, heartbeat_ns, STAMP)
+        found = duties.preemptor(
+            None,
+            lambda: at,
+            priority=0,
+            leading=lambda: True,
+            within=10.0,
+            scanned=([rival], at),
+            **kw,
+        )
+        return None if found is None else found.process_id
+
+    assert scan(1, at=1.0) is None  # first seen
+    assert scan(2, at=2.0) == "rival"  # its stamp changed: heartbeating
+    # A tenure that began after that sighting: not until the stamp changes again.
+    assert scan(2, at=3.0, since=2.5) is None
+    assert scan(3, at=4.0, since=2.5) == "rival"

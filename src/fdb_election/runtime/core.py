@@ -49,6 +49,7 @@ from datetime import timedelta
 from typing import Any
 
 from fdb_election.election import CandidateInfo, ElectionConfig, LeaderElection, LeaderState, layout
+from fdb_election.election.cycle import ElectionCycle
 from fdb_election.election.errors import (
     DuplicateProcessId,
     InvalidState,
@@ -180,6 +181,7 @@ class ElectorCore:
         self._foreign_record: LeaderState | None = None  # a record of our id, not ours (warned)
         self._reported_leader: LeaderState | None = None
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
+        self._preempted_by: str | None = None  # the preemptor the pending resignation is for
         self._next_eviction = -math.inf  # monotonic: the leader evicts dead candidates from then
         self._failing_duties: set[str] = set()  # duties failing for a reason retries cannot fix
         self._unreadable_seen: set[bytes] = set()  # candidate records warned about (undecodable)
@@ -476,6 +478,7 @@ class ElectorCore:
             outcome = ""
         _log.info("%s: resigned (%s)%s", self._context(), self._resign_pending, outcome)
         self._resign_pending = None
+        self._preempted_by = None
         self._observation.hold_off_until = self.clock.monotonic() + self.heartbeat
         if resigned:
             self._observation.observe(handed, self.clock.monotonic())
@@ -652,7 +655,7 @@ class ElectorCore:
             return None
         return before[0], lease
 
-    def _hand_over(self, tr: Any, cycle: Any, record: LeaderState) -> LeaderState | None:
+    def _hand_over(self, tr: Any, cycle: ElectionCycle, record: LeaderState) -> LeaderState | None:
         """Instead of resigning ``record``, write the claim of the best live candidate (see
         :func:`.leader_duties.successor`): None when there is none (then resign).
 
@@ -668,15 +671,22 @@ class ElectorCore:
         try:
             candidates, _scanned_at = self._duties.scan(tr, self.clock.monotonic)
         except LeaderElectionError:
-            return None  # a record that does not decode: resign; the successor claims
+            return None  # the scan failed: resign, and the followers claim
         now = self._wall()
         within_ns = min(2 * config.heartbeat_interval_ns, config.candidate_timeout_ns)
-        best = successor(candidates, self.process_id, to_nanos(now, "current_time"), within_ns)
+        now_ns = to_nanos(now, "current_time")
+        best = None
+        if self._preempted_by is not None:  # seen heartbeating on this clock: the better choice
+            preemptor = [c for c in candidates if c.process_id == self._preempted_by]
+            best = successor(preemptor, self.process_id, now_ns, within_ns)
+        if best is None:
+            best = successor(candidates, self.process_id, now_ns, within_ns)
         if best is None:
             return None
-        return cycle.hand_over(  # type: ignore[no-any-return]
-            best.process_id, now, versionstamp=record.versionstamp, scanned=best
-        )
+        # Not preempted by it again until its heartbeat is seen again: one that never takes
+        # the tenure up (paused, dead) must not be handed it lease after lease.
+        self._duties.handing_over(best.process_id, self.clock.monotonic())
+        return cycle.hand_over(best.process_id, now, versionstamp=record.versionstamp, scanned=best)
 
     def _renews_tenure(self) -> bool:
         """Whether a refresh of this elector's own record starts a new tenure.
@@ -969,6 +979,7 @@ class ElectorCore:
             priority=self.priority,
             leading=lambda: self.is_leader,
             within=self._config_in_use().candidate_timeout.total_seconds(),
+            since=self._tenure.began if self.is_leader else math.inf,
         )
 
     def _maintain(self, preemptor: CandidateInfo | None, scanned: Scan | None) -> StepGenerator:
@@ -990,6 +1001,7 @@ class ElectorCore:
                 voluntary=True,
             )
             self._resign_pending = f"handing over to {preemptor.process_id!r}"
+            self._preempted_by = preemptor.process_id
             return 0.0
         config = self.config
         now = self.clock.monotonic()

@@ -125,8 +125,11 @@ class LeaderDuties:
         leading: Callable[[], bool],
         within: float,
         scanned: Scan | None = None,
+        since: float = -math.inf,
     ) -> CandidateInfo | None:
-        """The highest-priority candidate above ``priority`` seen heartbeating within ``within``.
+        """The highest-priority candidate above ``priority`` seen heartbeating within ``within``
+        and after ``since`` (the start of the tenure: a heartbeat seen in an earlier one may be
+        a crashed candidate's last).
 
         A candidate that crashed still counts as alive by the seed's wall-clock rule until
         ``candidate_timeout``; stepping down for it would hand leadership to nobody. So a
@@ -151,7 +154,7 @@ class LeaderDuties:
                     c.process_id,
                     now,
                     within,
-                    after=self.handed_over.get(c.process_id, -math.inf),
+                    after=max(since, self.handed_over.get(c.process_id, -math.inf)),
                 )
             ),
             self.process_id,

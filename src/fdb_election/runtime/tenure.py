@@ -19,6 +19,7 @@ up again after the deadline had passed).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 from fdb_election.election import LeaderState
@@ -47,7 +48,8 @@ def safety_margin(lease: float, clock_drift: float) -> float:
 class LocalTenure:
     """Whether, and until when, this process leads (monotonic seconds).
 
-    ``deadline`` is None when not leading. ``ballot`` is the current tenure's fencing token,
+    ``deadline`` is None when not leading. ``began`` is when the current (or last) tenure was
+    adopted, on the monotonic clock. ``ballot`` is the current tenure's fencing token,
     ``state`` the leader record last written by this process, ``last_ballot`` the token of the
     latest tenure (kept after it ended, for error messages). ``release`` is a voluntary end of
     leadership whose ``before_release`` hook has not run yet.
@@ -56,6 +58,7 @@ class LocalTenure:
     __slots__ = (
         "_listener",
         "ballot",
+        "began",
         "clock_drift",
         "deadline",
         "last_ballot",
@@ -69,6 +72,7 @@ class LocalTenure:
         self.ballot: int | None = None
         self.state: LeaderState | None = None
         self.last_ballot: int | None = None
+        self.began = math.inf  # when the current tenure was adopted (monotonic)
         self.release: Release | None = None
         self._listener: Callable[[float | None], object] | None = None
 
@@ -91,6 +95,7 @@ class LocalTenure:
         newly = not self.leads(now)
         if newly:
             self.release = None  # a new tenure: an earlier release has nothing left to hold
+            self.began = now
             self.ballot = state.ballot
             self.last_ballot = state.ballot
         self.state = state
