@@ -68,7 +68,7 @@ async def main(url: str, seconds: float) -> None:
             await asyncio.sleep(0.1)
         print(f"made {writes} fenced writes as leader", flush=True)
     await printer  # stop() ended the event stream, so the printer task finishes
-    print("stopped: resigned and unregistered", flush=True)
+    print("stopped: left the election", flush=True)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def main(url: str, seconds: float) -> None:
             time.sleep(0.1)
         print(f"did {done} units of work as leader", flush=True)
     # Leaving the with block called stop(): leadership given up, resigned, unregistered.
-    print("stopped: resigned and unregistered", flush=True)
+    print("stopped: left the election", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ delivered; protect writes with ``fence(tr)``.
 
 ``before_release`` (a plain or a coroutine function) is not a callback: when this process gives
 leadership up voluntarily (step-down request, preemption handover, ``stop()``) it runs on the
-event loop after local leadership has ended, and the resignation that lets the next leader in
-commits only after it has finished. It should finish by ``release.deadline``.
+event loop after local leadership has ended, and the hand-over or resignation that lets the next
+leader in commits only after it has finished. It should finish by ``release.deadline``.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ class Elector(ElectorBase):
         return self
 
     async def stop(self, timeout: float = 5.0) -> bool:
-        """Give up leadership, resign and unregister; True if that committed within ``timeout``."""
+        """Give up leadership, hand it over or resign, and unregister; True if that committed
+        within ``timeout``."""
         check_stop_timeout(timeout)
         member, driver = self._member, self._driver
         if member is None or driver is None:

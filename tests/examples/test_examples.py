@@ -30,7 +30,7 @@ def _threaded_service(out: str) -> None:
     assert re.search(r"^elected with ballot \d+$", out, re.M)
     done = re.search(r"^did (\d+) units of work as leader$", out, re.M)
     assert done and int(done[1]) >= 1
-    assert out.rstrip().endswith("stopped: resigned and unregistered")
+    assert out.rstrip().endswith("stopped: left the election")
 
 
 def _asyncio_service(out: str) -> None:
@@ -40,7 +40,7 @@ def _asyncio_service(out: str) -> None:
     assert elected < demoted
     writes = re.search(r"^made (\d+) fenced writes as leader$", out, re.M)
     assert writes and int(writes[1]) >= 1
-    assert lines[-1] == "stopped: resigned and unregistered"
+    assert lines[-1] == "stopped: left the election"
 
 
 def _fenced_fdb_write(out: str) -> None:

@@ -9,8 +9,9 @@ Examples::
 
 ``resign`` does not clear the leader key itself: that would let another candidate claim while
 web-1 still believes it leads (its local deadline has not passed). It files a step-down request
-that the leader's own elector honours by stopping its work first and then resigning, which is
-what makes the handover safe; the command waits (``--timeout``) until the leadership has moved.
+that the leader's own elector honours by stopping its work first and then handing leadership
+over to the best live candidate (or resigning when there is none), which is what makes the
+handover safe; the command waits (``--timeout``) until the leadership has moved.
 A leader that does not run an elector of this project (e.g. a Rust process) does not see the
 request; its lease then has to run out.
 """
@@ -129,8 +130,9 @@ def _wait_for_leader(
     """Watch the leader key until ``process_id`` no longer leads, or ``deadline`` (monotonic).
 
     Returns (the leader record last read, whether ``process_id`` has stepped down). Once it has,
-    waits on for the next leader, at most ``follow_s`` more and never past ``deadline``: the
-    resignation empties the leader key and another candidate claims it a moment later.
+    waits on for the next leader, at most ``follow_s`` more and never past ``deadline``: a
+    hand-over names it at once, but a resignation empties the leader key and another candidate
+    claims it a moment later.
     """
     stepped_down = False
     while True:
@@ -177,8 +179,9 @@ def resign(cli: CliContext, process_id: str, timeout: float | None, as_json: boo
     started = time.monotonic()
     stepped_down = False
     if wait_s:
-        # The others claim an empty leader key at once, or after two heartbeats when they let a
-        # higher-priority candidate go first: wait that long for the next leader, no longer.
+        # A hand-over names the next leader at once. After a resignation the others claim the
+        # empty leader key at once, or after two heartbeats when they let a higher-priority
+        # candidate go first: wait that long for the next leader, no longer.
         follow_s = 2.5 * config.heartbeat_interval.total_seconds()
         state, stepped_down = _wait_for_leader(
             cli, election, process_id, started + wait_s, follow_s

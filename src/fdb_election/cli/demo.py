@@ -12,10 +12,11 @@ Three ``fdb-election run`` processes campaign in election ``demo`` on a temporar
 with a short lease; the CMD each runs while leading is a process that just waits. The demo kills
 the leader's ``run`` with SIGKILL (its CMD dies with it), measures how long until another
 candidate leads (about one lease: nobody can know sooner that a silent leader is gone), then
-stops the new leader with SIGTERM (it stops its CMD and resigns) and measures the handover (a few
-milliseconds: followers watch the leader key). Times are measured by the demo, from the signal to
-the moment it reads the new leader record. On a terminal the state is shown as a live table;
-otherwise events are printed as plain lines. Everything is removed at the end.
+stops the new leader with SIGTERM (it stops its CMD and hands leadership over to the remaining
+candidate in one commit) and measures the handover (a few milliseconds). Times are measured by
+the demo, from the signal to the moment it reads the new leader record. On a terminal the state
+is shown as a live table; otherwise events are printed as plain lines. Everything is removed at
+the end.
 """
 
 from __future__ import annotations

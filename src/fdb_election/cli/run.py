@@ -19,14 +19,15 @@ process start CMD with ``FDB_ELECTION_BALLOT`` (the fencing token), ``FDB_ELECTI
   after all, or a new tenure. It never starts CMD only to stop it at once.
 * Leadership given up voluntarily (an operator's ``resign --id``, preemption by a higher-priority
   candidate): the elector's ``before_release`` hook stops CMD the same way and returns only when
-  it is dead; the resignation that lets the next leader in commits after that.
-* CMD exits: ``run`` resigns, unregisters and exits with CMD's code (128+N after signal N).
+  it is dead; the hand-over (or resignation) that lets the next leader in commits after that.
+* CMD exits: ``run`` hands leadership over to the best live candidate (or resigns when there is
+  none), unregisters and exits with CMD's code (128+N after signal N).
 * ``run`` gets SIGINT, SIGTERM or SIGHUP: it stops CMD (SIGTERM, grace, SIGKILL) while still
-  leading, then resigns and unregisters, and exits with 128+N.
+  leading, then hands over (or resigns) and unregisters, and exits with 128+N.
 * ``run`` is killed with SIGKILL: the guard sees it at once and stops CMD's tree (SIGTERM, then
   SIGKILL within the grace period and before the deadline).
 * Another process registers the same ``--id``: the newer one keeps the id; this ``run`` stops
-  CMD, resigns and exits 1 with a message naming the id.
+  CMD, hands over to another id (or resigns) and exits 1 with a message naming the id.
 * The database cannot be written (error 1510: the embedded file's disk is full or failing) in
   two elector steps in a row with no success between them: ``run`` stops CMD and exits 1 with the
   error's message, instead of campaigning in vain.
@@ -191,7 +192,7 @@ class Supervisor:
         self.database_failure: BaseException | None = None
 
     def request_stop(self, signum: int) -> None:
-        """Ask the loop to stop CMD, resign and return (from a signal handler)."""
+        """Ask the loop to stop CMD, hand over or resign, and return (from a signal handler)."""
         self.stop_signal = signum
         self.wake.set()
 
@@ -240,12 +241,14 @@ class Supervisor:
                 code = child.exit_code
                 if getattr(child, "reason", "exited") == "exited":
                     self._finished = True
-                    self.say(f"CMD (pid {child.pid}) exited with code {code}; resigning")
+                    self.say(f"CMD (pid {child.pid}) exited with code {code}; stepping down")
                     return code
-                self.say(
-                    f"the guard stopped CMD (pid {child.pid}, exit code {code}): "
-                    f"{child.reason}: no lease refresh moved the deadline in time"
+                why = (
+                    "no lease refresh moved the deadline in time"
+                    if child.reason == "deadline"
+                    else "leadership ended"
                 )
+                self.say(f"the guard stopped CMD (pid {child.pid}, exit code {code}): {why}")
                 deadline = self._deadline() if self.elector.is_leader else None
                 if deadline is not None:
                     self._held_for = deadline
@@ -374,10 +377,10 @@ class Supervisor:
     def release(self, release: Release) -> None:
         """The elector's ``before_release`` hook: return only once CMD is dead.
 
-        Runs on the elector's thread after local leadership has ended and before the resignation
-        commits, so no other host's CMD can start until this returns. SIGKILL comes at the
-        policy's time before ``release.deadline``, after which the old lease no longer keeps the
-        others out anyway.
+        Runs on the elector's thread after local leadership has ended and before the hand-over
+        or resignation commits, so no other host's CMD can start until this returns. SIGKILL
+        comes at the policy's time before ``release.deadline``, after which the old lease no
+        longer keeps the others out anyway.
         """
         self.stop_child(f"leadership released ({release.reason})", deadline=release.deadline)
         self.wake.set()
@@ -534,7 +537,8 @@ def run(
             code = supervisor.loop()
         finally:
             supervisor.stop_child("stopping")
-            # Resigning needs a write: with a database that cannot be written, do not wait long.
+            # Handing over or resigning needs a write: with a database that cannot be written, do
+            # not wait long.
             elector.stop(_UNWRITABLE_STOP_S if supervisor.database_failure is not None else 5.0)
             guard.close()
             if alarm is not None:

@@ -1091,7 +1091,9 @@ class ElectorCore:
         try:
             self._before_release(release)
         except Exception:
-            _log.exception("%s: before_release hook failed; resigning", self._context())
+            _log.exception(
+                "%s: before_release hook failed; giving leadership up anyway", self._context()
+            )
         overrun = self.clock.monotonic() - release.deadline
         if overrun > 0:
             _log.warning(

@@ -19,8 +19,8 @@ run on the driver's callback thread, one at a time, in order, so a slow callback
 refresh but may run after the state it reports has already changed (and delays the callbacks of
 the other electors of the database). Protect writes with ``fence(tr)`` rather than by checking
 ``is_leader`` first. To finish work before the next leader can start when leadership is given up
-voluntarily, pass ``before_release`` (it runs on a thread of its own and holds the resignation
-back until it returns).
+voluntarily, pass ``before_release`` (it runs on a thread of its own and holds the hand-over or
+resignation back until it returns).
 """
 
 from __future__ import annotations
@@ -54,16 +54,18 @@ class Elector(ElectorBase):
     ``LeaderElection``. The election is initialized with ``config`` if it has no configuration
     yet; otherwise the stored configuration is used. After ``start()`` the elector registers,
     then runs a step every heartbeat interval (with ``jitter``), and at once when the leader key
-    changes. ``stop()`` gives up leadership, resigns and unregisters, within ``timeout``.
+    changes. ``stop()`` gives up leadership, hands it over to the best live candidate (or
+    resigns when there is none) and unregisters, within ``timeout``.
 
     Callbacks receive the event (:class:`~.events.Elected`, :class:`~.events.Demoted`,
     :class:`~.events.LeaderChanged`) on the driver's callback thread.
 
     ``before_release(release)`` is different: it is called on a thread of its own when this
     process gives leadership up voluntarily (a step-down request, a preemption handover,
-    ``stop()``), after local leadership has ended and before the resignation commits, and it is
-    waited for. It should return by ``release.deadline`` (see :class:`~.events.Release`); while
-    it runs this elector takes no other step, and ``stop(timeout)`` counts its time.
+    ``stop()``), after local leadership has ended and before the hand-over or resignation
+    commits, and it is waited for. It should return by ``release.deadline`` (see
+    :class:`~.events.Release`); while it runs this elector takes no other step, and
+    ``stop(timeout)`` counts its time.
 
     ``driver``: the :class:`~.driver.ElectorDriver` that steps this elector; by default the one
     shared by every elector of ``db`` in this process.
@@ -124,9 +126,11 @@ class Elector(ElectorBase):
         return self
 
     def stop(self, timeout: float = 5.0) -> bool:
-        """Give up leadership, resign and unregister; True when that committed within ``timeout``.
+        """Give up leadership, hand it over or resign, and unregister; True when that committed
+        within ``timeout``.
 
-        Local leadership ends before the resignation is committed. If the database does not
+        Local leadership ends before the hand-over (to the best live candidate, see
+        docs/elector.md) or the resignation is committed. If the database does not
         answer in time, the elector is let go after ``timeout`` seconds and the candidate record
         is left to be evicted (``candidate_timeout``). Callbacks for what happened until then
         have run when it returns.

@@ -64,7 +64,8 @@ class ElectorBase:
 
         Today one cause: another elector registered the same process id after this one
         (:class:`~fdb_election.election.DuplicateProcessId`). The newer registration keeps the
-        id; this elector gave up leadership, resigned and stopped campaigning.
+        id; this elector gave up leadership, handed it over (or resigned) and stopped
+        campaigning.
         """
         return self._core.failure
 

@@ -4,9 +4,10 @@ Clearing the leader key from outside (``resign_leadership`` on behalf of another
 a follower claim at once while the old leader still believes it leads until its next refresh.
 Instead an operator (``fdb-election resign --id``) calls :func:`request_step_down`, which records
 ``(process_id, ballot, requested_by)`` under ``S.pack(("step_down",))`` for the CURRENT leader.
-The leader watches that key; at its next step it gives up local leadership first, then resigns and
-clears the request in one transaction, and the followers take over through their watch on the
-leader key. The recorded ballot makes a request apply to one tenure only: a request left over from
+The leader watches that key; at its next step it gives up local leadership first, then hands
+leadership over to the best live candidate (or resigns when there is none) and clears the request
+in one transaction; the successor, or a follower claiming the empty key, takes over through its
+watch. The recorded ballot makes a request apply to one tenure only: a request left over from
 an earlier tenure (ballot below the tenure's claim ballot) is ignored.
 
 The key is ours only; Rust processes of the recipe ignore it.
@@ -34,7 +35,7 @@ def step_down_key(subspace: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class StepDownRequest:
-    """A request that the leader ``process_id`` resign (made while it held ``ballot``)."""
+    """A request that the leader ``process_id`` step down (made while it held ``ballot``)."""
 
     process_id: str
     ballot: int
@@ -91,11 +92,13 @@ def request_step_down(
     *,
     requested_by: str = "operator",
 ) -> bool:
-    """Ask ``process_id`` to resign if it leads ``election`` now; True when a request was recorded.
+    """Ask ``process_id`` to step down if it leads ``election`` now; True when a request was
+    recorded.
 
     Returns False (and records nothing) when ``process_id`` is not the current leader. The leader
-    resigns at its next step (within milliseconds: it watches the request key); watch the leader
-    key or poll ``get_leader_raw`` to see it happen. ``election`` is a name or a LeaderElection.
+    hands over (or resigns) at its next step (within milliseconds: it watches the request key);
+    watch the leader key or poll ``get_leader_raw`` to see it happen. ``election`` is a name or a
+    LeaderElection.
     """
     from fdb_election.runtime.naming import resolve_election
 
