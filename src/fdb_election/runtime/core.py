@@ -23,19 +23,22 @@ Safety rules (the reasoning is in docs/elector.md):
   for a full lease on its own monotonic clock (see :mod:`.observation`); the seed's
   ``run_election_cycle`` is not used: it would claim on the wall clock alone.
 * Priority preemption is a handover: the incumbent steps down (local leadership ends first, then
-  it resigns) when a strictly higher-priority candidate has been seen heartbeating during the
-  tenure and the config allows preemption (see :mod:`.leader_duties`).
-* A resignation ends local leadership before it is committed, which is what makes claiming an
-  empty leader key at once safe. Operators ask a leader to step down through a request key
-  (:mod:`.stepdown`) that the leader watches and honours by resigning itself.
+  it hands over to the preemptor) when a strictly higher-priority candidate has been seen
+  heartbeating during the tenure and the config allows preemption (see :mod:`.leader_duties`).
+* Giving leadership up ends local leadership before anything is committed. The commit then
+  writes the claim of the best live candidate (a hand-over), or clears the leader key when there
+  is none, which is what makes claiming an empty leader key at once safe. A successor takes a
+  tenure handed to it up without a commit, counting its deadline from the start of its step
+  before, whose own read did not see the hand-over. Operators ask a leader to step down through
+  a request key (:mod:`.stepdown`) that the leader watches and honours itself.
 * Leadership belongs to one registration of the process id, not to the id alone: a record that
   names the id but another registration is waited out like anyone's; an elector whose heartbeat
   finds its id registered again by someone else (``DuplicateProcessId``) hands over and stops.
 * With elections disabled the seed refuses heartbeats and claims but not refreshes: the leader
   keeps refreshing, everyone else only observes, and nobody evicts or preempts.
-* Between the end of local leadership and a voluntary resignation (step-down request, preemption,
-  stop) the ``before_release`` hook runs, in the step, and the resignation commits only after it
-  returns.
+* Between the end of local leadership and a voluntary hand-over or resignation (step-down
+  request, preemption, stop) the ``before_release`` hook runs, in the step, and the commit comes
+  only after it returns.
 """
 
 from __future__ import annotations
@@ -875,8 +878,9 @@ class ElectorCore:
         """Another elector registered this process id after us: give the id up and stop.
 
         Local leadership ends at once (voluntarily: ``before_release`` runs, e.g. ``run`` stops
-        CMD, before the resignation lets the newer registration in); the stop step then resigns
-        this elector's own tenure, if it still holds one, and leaves the newer registration.
+        CMD, before anyone else may lead); the stop step then hands this elector's own tenure,
+        if it still holds one, over to another process id (or resigns it), and leaves the newer
+        registration.
         """
         self.failure = exc
         reason = f"process id {self.process_id!r} registered again by another elector"
