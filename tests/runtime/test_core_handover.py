@@ -723,3 +723,28 @@ def test_a_successor_that_never_took_over_is_not_handed_leadership_again(
     clock.advance(0.25)
     leader.step()
     assert leader.is_leader and read_holder(db) == "a", "not preempted by the silent b"
+
+
+def test_a_shared_read_version_dates_a_hand_over_by_the_time_the_driver_gives(
+    db: Any, clock: ManualClock
+) -> None:
+    leader, follower = leader_and_follower(db, clock)
+    clock.advance(0.1)
+    batch_began = clock.monotonic()  # as the driver reads it, before the batch's first step
+    tr = db.create_transaction()
+    shared = tr.get_read_version().wait()
+    clock.advance(0.05)
+    pending = follower.begin_step(read_version=shared, read_version_since=batch_began)
+    while isinstance(pending, PendingCommit):
+        pending.transaction.commit().wait()
+        pending = follower.resume_step(pending, None)
+    leader.request_stop()
+    leader.step()
+    record = leader_record(db)
+    assert record is not None and record.leader_id == "b"
+    assert wait_for_wake(follower)
+    follower.step()
+    assert follower.is_leader and follower.ballot == record.ballot, "taken up without a commit"
+    assert follower.deadline == pytest.approx(
+        batch_began + LEASE - safety_margin(LEASE, DEFAULT_CLOCK_DRIFT)
+    )

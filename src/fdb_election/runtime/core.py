@@ -192,7 +192,10 @@ class ElectorCore:
         self._events: list[ElectorEvent] = []
         self._watches = Watches()
         self._shared_read_version: int | None = None  # for the step's first transaction
-        self._shared_now = False  # whether the last transaction made reads at a shared version
+        self._shared_since: float | None = None  # before the shared read version was fetched
+        # Whether the last transaction reads at a shared version, and since when it was known.
+        self._version_shared = False
+        self._shared_from: float | None = None
         # The start of the last cycle whose read version was its own, and the leader record
         # that read returned: a commit that wrote another record came after that start.
         self._last_read: tuple[float, LeaderState | None] | None = None
@@ -321,7 +324,9 @@ class ElectorCore:
                 pending = self.resume_step(pending, None)
         return pending
 
-    def begin_step(self, *, read_version: int | None = None) -> float | PendingCommit:
+    def begin_step(
+        self, *, read_version: int | None = None, read_version_since: float | None = None
+    ) -> float | PendingCommit:
         """Start a step: its delay when it needs no commit, else the commit it is waiting for.
 
         ``read_version``: a read version for the step's first transaction, instead of one of
@@ -330,15 +335,21 @@ class ElectorCore:
         batch. An older read version only makes reads older, which the rules tolerate: the
         observation counts from when a read returned, and a claim or refresh of a record that
         changed since that version fails its commit with a conflict.
+        ``read_version_since``: a time of this core's monotonic clock read before that version
+        was fetched (the driver reads it as the batch begins). Without it, a read at a shared
+        version tells nothing about when a hand-over the step finds was committed, and such a
+        hand-over is taken up by a refresh (see ``_handed_over_since``).
         """
         self.check_deadline()
         if self.phase is Phase.STOPPED:
             return math.inf
         self._shared_read_version = read_version
+        self._shared_since = read_version_since
         try:
             return self._advance(self._action()(), self.clock.monotonic(), None)
         finally:
             self._shared_read_version = None
+            self._shared_since = None
 
     def resume_step(
         self, pending: PendingCommit, error: BaseException | None
@@ -510,9 +521,12 @@ class ElectorCore:
             step_down = tr.snapshot.get(self._step_down_key)
         config = cycle.config()
         self._use_config(config)
-        attempt = Attempt(
-            tr, start, wall, config, cycle, step_down=step_down, shared_version=self._shared_now
-        )
+        # Before the transaction's read version was fetched: its start, or for a version shared
+        # in a batch, the time the driver gave (unknown without one).
+        read_from: float | None = start
+        if self._version_shared:
+            read_from = None if self._shared_from is None else min(self._shared_from, start)
+        attempt = Attempt(tr, start, wall, config, cycle, step_down=step_down, read_from=read_from)
         # Elections disabled: the seed refuses heartbeats and claims but lets the leader
         # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
         # or preempts until they are enabled again.
@@ -556,7 +570,7 @@ class ElectorCore:
         attempt.changed = attempt.record != previous
         self._observation.observe(attempt.record, attempt.read_done)
         attempt.read_before = self._last_read
-        self._last_read = None if attempt.shared_version else (attempt.start, attempt.record)
+        self._last_read = None if attempt.read_from is None else (attempt.read_from, attempt.record)
 
     def _heartbeat(self, attempt: Attempt) -> float | None:
         """Heartbeat in ``attempt``; a delay when the step must end here instead."""
@@ -1125,7 +1139,8 @@ class ElectorCore:
         tr.options.set_timeout(max(1, int(self.lease * 1000)))
         # Only the step's first transaction reads at a shared version (see begin_step).
         version, self._shared_read_version = self._shared_read_version, None
-        self._shared_now = version is not None
+        self._version_shared = version is not None
+        self._shared_from, self._shared_since = self._shared_since, None
         if version is not None:
             tr.set_read_version(version)
         return tr

@@ -291,7 +291,10 @@ class ElectorDriver:
         # takes long (a slow cluster) must not read at a version the database calls too old.
         read_version: int | None = None
         read_at = -math.inf
-        for member in batch:
+        # Each member's clock before any step of the batch began: before any read version the
+        # batch shares was fetched (a successor dates a hand-over it finds by it).
+        began = [member.core.clock.monotonic() for member in batch]
+        for member, since in zip(batch, began, strict=True):
             member.woken = False
             if member.stop_requested and member.core.phase not in (Phase.STOPPING, Phase.STOPPED):
                 member.core.request_stop()
@@ -300,7 +303,10 @@ class ElectorDriver:
                 continue
             if self._clock() - read_at > SHARED_READ_VERSION_FOR:
                 read_version = None
-            result = member.core.begin_step(read_version=read_version)
+            result = member.core.begin_step(
+                read_version=read_version,
+                read_version_since=None if read_version is None else since,
+            )
             if isinstance(result, PendingCommit):
                 pending.append((member, result))
                 if read_version is None:

@@ -73,8 +73,9 @@ class Attempt:
     #: monotonic time just after the scan; read at most once per attempt, see
     #: ``ElectorCore._candidates``.
     candidates: tuple[list[CandidateInfo], float] | None = None
-    #: Whether ``tr`` reads at a read version another step obtained (see ``begin_step``).
-    shared_version: bool = False
+    #: A time before ``tr``'s read version was fetched: ``start``, or for a version shared in a
+    #: batch, the time the driver gave (see ``begin_step``); None when unknown.
+    read_from: float | None = None
     #: The previous cycle's start and the leader record it read, when its read version was its
     #: own (see ``ElectorCore._handed_over_since``).
     read_before: tuple[float, LeaderState | None] | None = None

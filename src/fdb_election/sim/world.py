@@ -648,6 +648,9 @@ class World:
             proc.busy = True
         try:
             read_version: int | None = None  # the first step's, shared as the driver does
+            began = {
+                proc.name: proc.core.clock.monotonic() for proc in batch if proc.core is not None
+            }
             for proc in batch:
                 core = proc.core
                 if core is None:
@@ -656,7 +659,14 @@ class World:
                 if core.releases_next:  # the driver runs such a step alone, commit and all
                     self._after_step(proc, core, self._as(proc, core.step))
                     continue
-                result = self._as(proc, partial(core.begin_step, read_version=read_version))
+                result = self._as(
+                    proc,
+                    partial(
+                        core.begin_step,
+                        read_version=read_version,
+                        read_version_since=None if read_version is None else began[proc.name],
+                    ),
+                )
                 if isinstance(result, PendingCommit):
                     pending.append((proc, core, result))
                     if read_version is None:
