@@ -187,6 +187,10 @@ def test_a_new_tenure_after_an_at_risk_stop_starts_cmd_again() -> None:
     h.timeline.at(5.0, lambda: h.elector.elect(ballot=2, deadline=5.0 + LEASE))
     h.run(stop_at=6.0)
     assert h.starts == [(0.0, "1"), (5.0, "2")]
+    assert [m.split(";")[0] for m in h.messages if "started CMD" in m] == [
+        "elected (ballot 1)",
+        "elected (ballot 2)",
+    ]
 
 
 def test_a_refresh_that_commits_in_time_after_all_starts_cmd_again_in_the_same_tenure() -> None:
@@ -202,6 +206,10 @@ def test_a_refresh_that_commits_in_time_after_all_starts_cmd_again_in_the_same_t
     restarted = h.starts[1][0]
     assert restarted == 2.6
     assert h.children[1][2].stopped_at == 4.0, "the restarted CMD ran until run was stopped"
+    assert [m.split(";")[0] for m in h.messages if "started CMD" in m] == [
+        "elected (ballot 1)",
+        "leadership out of risk again (ballot 1)",
+    ]
 
 
 def test_a_tenure_whose_deadline_is_already_at_risk_does_not_start_cmd() -> None:

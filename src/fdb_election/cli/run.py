@@ -180,6 +180,7 @@ class Supervisor:
         self._finished = False  # the loop has decided to return: CMD starts no more
         self.child: ChildProcess | None = None
         self._last_deadline: float | None = None
+        self._started_ballot: int | None = None  # the ballot CMD was last started with
         # The at-risk deadline CMD is being held back for (said once), None when not holding.
         self._held_for: float | None = None
         # Held while CMD is started or stopped: a release (elector thread) that finds no CMD
@@ -334,7 +335,12 @@ class Supervisor:
                 return self._hold(deadline, now)  # the guard saw the deadline move first
             self._held_for = None
             self.child = child
-        self.say(f"elected (ballot {ballot}); started CMD (pid {child.pid})")
+            again = ballot == self._started_ballot
+            self._started_ballot = ballot
+        # The same ballot again: the guard stopped CMD for the deadline and a refresh then
+        # committed after all; the tenure, and so the fencing token, went on.
+        what = "leadership out of risk again" if again else "elected"
+        self.say(f"{what} (ballot {ballot}); started CMD (pid {child.pid})")
         return 0.0
 
     def _hold(self, deadline: float, now: float) -> float:
