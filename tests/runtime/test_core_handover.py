@@ -631,16 +631,31 @@ def test_a_hand_over_found_late_is_taken_up_by_a_refresh(db: Any, clock: ManualC
     for _ in range(2):
         clock.advance(0.35)
         leader.step()
-    leader.request_stop()
-    leader.step()
-    record = leader_record(db)
-    assert record is not None and record.leader_id == "b"
+    record = stop_handing_over(leader, db, "b")
     assert wait_for_wake(follower)
     follower.step()
     assert follower.is_leader and follower.ballot == record.ballot + 1, "a refresh committed"
     assert follower.deadline == pytest.approx(
         clock.monotonic() + LEASE - safety_margin(LEASE, DEFAULT_CLOCK_DRIFT)
     )
+
+
+def step_at_shared_version(core: ElectorCore, db: Any, *, since: float | None = None) -> None:
+    """One step of ``core`` at a read version fetched now, as a driver's batch shares one."""
+    tr = db.create_transaction()
+    pending = core.begin_step(read_version=tr.get_read_version().wait(), read_version_since=since)
+    while isinstance(pending, PendingCommit):
+        pending.transaction.commit().wait()
+        pending = core.resume_step(pending, None)
+
+
+def stop_handing_over(leader: ElectorCore, db: Any, successor: str) -> Any:
+    """Stop ``leader``; the record its hand-over wrote (checked to name ``successor``)."""
+    leader.request_stop()
+    leader.step()
+    record = leader_record(db)
+    assert record is not None and record.leader_id == successor
+    return record
 
 
 def test_a_read_at_a_shared_read_version_does_not_date_a_hand_over(
@@ -650,16 +665,8 @@ def test_a_read_at_a_shared_read_version_does_not_date_a_hand_over(
     # did not see may have been written before it started.
     leader, follower = leader_and_follower(db, clock)
     clock.advance(0.1)
-    tr = db.create_transaction()
-    shared = tr.get_read_version().wait()
-    pending = follower.begin_step(read_version=shared)
-    while isinstance(pending, PendingCommit):
-        pending.transaction.commit().wait()
-        pending = follower.resume_step(pending, None)
-    leader.request_stop()
-    leader.step()
-    record = leader_record(db)
-    assert record is not None and record.leader_id == "b"
+    step_at_shared_version(follower, db)
+    record = stop_handing_over(leader, db, "b")
     assert wait_for_wake(follower)
     follower.step()
     assert follower.is_leader and follower.ballot == record.ballot + 1, "taken up by a refresh"
@@ -731,17 +738,9 @@ def test_a_shared_read_version_dates_a_hand_over_by_the_time_the_driver_gives(
     leader, follower = leader_and_follower(db, clock)
     clock.advance(0.1)
     batch_began = clock.monotonic()  # as the driver reads it, before the batch's first step
-    tr = db.create_transaction()
-    shared = tr.get_read_version().wait()
     clock.advance(0.05)
-    pending = follower.begin_step(read_version=shared, read_version_since=batch_began)
-    while isinstance(pending, PendingCommit):
-        pending.transaction.commit().wait()
-        pending = follower.resume_step(pending, None)
-    leader.request_stop()
-    leader.step()
-    record = leader_record(db)
-    assert record is not None and record.leader_id == "b"
+    step_at_shared_version(follower, db, since=batch_began)
+    record = stop_handing_over(leader, db, "b")
     assert wait_for_wake(follower)
     follower.step()
     assert follower.is_leader and follower.ballot == record.ballot, "taken up without a commit"
