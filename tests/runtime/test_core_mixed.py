@@ -171,3 +171,20 @@ def test_a_python_candidate_never_preempts_a_rust_leader(db: Any, clock: ManualC
         clock.advance(min(py.step(), HEARTBEAT))
         assert clock.monotonic() - killed <= LEASE + 2 * HEARTBEAT, "no failover"
     leads_with(py, ballot + 1, db)
+
+
+def test_a_python_leader_hands_over_to_a_rust_candidate_which_takes_it_up_at_its_cycle(
+    db: Any, clock: ManualClock
+) -> None:
+    python = make_core(db, clock, "py")
+    start(python)
+    rust_register(db, clock, "rust")
+    token = python.ballot
+    assert token is not None
+    clock.advance(0.1)
+    python.request_stop()
+    python.step()
+    record = _commit(db, new_election().get_leader_raw)
+    assert record is not None and record.leader_id == "rust" and record.ballot > token
+    state = rust_cycle(db, clock, "rust")  # Rust's claim rule: the record names it
+    assert state is not None and state.ballot == record.ballot + 1
