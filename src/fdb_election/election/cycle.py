@@ -313,13 +313,7 @@ class ElectionCycle:
 
     def leader_lease_ns(self) -> int | None:
         """:meth:`LeaderElection.leader_lease_ns`."""
-        keys = self._keys
-        self._read(keys.leader, keys.tenure)
-        leader_value = self._value(keys.leader)
-        if leader_value is None:
-            return None
-        self._decoded_leader(leader_value)  # a corrupt leader is reported, not ignored
-        tenure = rules.tenure_of(leader_value, self._value(keys.tenure))
+        tenure = self.tenure()
         return None if tenure is None else tenure.lease_ns
 
     def tenure(self) -> Tenure | None:
@@ -330,6 +324,7 @@ class ElectionCycle:
         leader_value = self._value(keys.leader)
         if leader_value is None:
             return None
+        self._decoded_leader(leader_value)  # a corrupt leader is reported, not ignored
         return rules.tenure_of(leader_value, self._value(keys.tenure))
 
     def leadership_key(self) -> bytes:

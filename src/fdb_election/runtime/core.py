@@ -193,9 +193,6 @@ class ElectorCore:
         self._watches = Watches()
         self._shared_read_version: int | None = None  # for the step's first transaction
         self._shared_since: float | None = None  # before the shared read version was fetched
-        # Whether the last transaction reads at a shared version, and since when it was known.
-        self._version_shared = False
-        self._shared_from: float | None = None
         # The start of the last cycle whose read version was its own, and the leader record
         # that read returned: a commit that wrote another record came after that start.
         self._last_read: tuple[float, LeaderState | None] | None = None
@@ -436,9 +433,7 @@ class ElectorCore:
         mine = self._registrations.made(record, self.process_id)
         handed: LeaderState | None = None
         if mine and record is not None:
-            handed = self._hand_over(tr, cycle, record)
-            if handed is None:
-                cycle.resign(versionstamp=record.versionstamp)
+            _, handed = self._give_up(tr, cycle, record)
             self._clear_own_step_down_request(tr, request)
         if not self.observer:
             # Only this elector's own registration: a newer one of the same id stays.
@@ -446,7 +441,7 @@ class ElectorCore:
             if candidate is not None and self._registrations.owns(candidate.versionstamp):
                 self.election.unregister_candidate(tr, self.process_id)
         if handed is None:
-            defer_sync(tr)  # a successor's claim syncs it; a hand-over is that claim
+            defer_sync(tr)  # a resignation, an unregistration: the successor's claim syncs it
         yield tr
         self._registered = False
         self.phase = Phase.STOPPED
@@ -478,11 +473,10 @@ class ElectorCore:
         handed: LeaderState | None = None
         resigned = False
         if record is not None and self._registrations.made(record, self.process_id):
-            handed = self._hand_over(tr, cycle, record)
-            resigned = handed is not None or cycle.resign(versionstamp=record.versionstamp)
+            resigned, handed = self._give_up(tr, cycle, record)
         self._clear_own_step_down_request(tr, request)
         if handed is None:
-            defer_sync(tr)  # a successor's claim syncs it; a hand-over is that claim
+            defer_sync(tr)  # the successor's claim syncs it
         yield tr
         if handed is not None:
             outcome = f"; handed over to {handed.leader_id!r} (ballot {handed.ballot})"
@@ -503,6 +497,12 @@ class ElectorCore:
     def _cycle(self) -> StepGenerator:
         """One heartbeat: read, then the observer's, the leader's or the follower's cycle."""
         start, wall = self.clock.monotonic(), self.clock.wall()
+        # Before the transaction's read version is fetched: its start, or for a version shared
+        # in a batch, the time the driver gave (unknown without one).
+        read_from: float | None = start
+        if self._shared_read_version is not None:
+            since = self._shared_since
+            read_from = None if since is None else min(since, start)
         tr = self._transaction()
         cycle = self.election.cycle(tr, self.process_id)
         if self.observer:
@@ -521,11 +521,6 @@ class ElectorCore:
             step_down = tr.snapshot.get(self._step_down_key)
         config = cycle.config()
         self._use_config(config)
-        # Before the transaction's read version was fetched: its start, or for a version shared
-        # in a batch, the time the driver gave (unknown without one).
-        read_from: float | None = start
-        if self._version_shared:
-            read_from = None if self._shared_from is None else min(self._shared_from, start)
         attempt = Attempt(tr, start, wall, config, cycle, step_down=step_down, read_from=read_from)
         # Elections disabled: the seed refuses heartbeats and claims but lets the leader
         # refresh, so leadership is frozen rather than lost; nobody heartbeats, claims, evicts
@@ -671,6 +666,17 @@ class ElectorCore:
         if remaining <= self.heartbeat:
             return None
         return before[0], lease
+
+    def _give_up(
+        self, tr: Any, cycle: ElectionCycle, record: LeaderState
+    ) -> tuple[bool, LeaderState | None]:
+        """Hand ``record`` over, or resign it when there is nobody to hand it to: whether the
+        leader key was changed, and the successor's record after a hand-over (whose commit
+        must sync: it gives out a fencing token)."""
+        handed = self._hand_over(tr, cycle, record)
+        if handed is not None:
+            return True, handed
+        return cycle.resign(versionstamp=record.versionstamp), None
 
     def _hand_over(self, tr: Any, cycle: ElectionCycle, record: LeaderState) -> LeaderState | None:
         """Instead of resigning ``record``, write the claim of the best live candidate (see
@@ -1139,8 +1145,7 @@ class ElectorCore:
         tr.options.set_timeout(max(1, int(self.lease * 1000)))
         # Only the step's first transaction reads at a shared version (see begin_step).
         version, self._shared_read_version = self._shared_read_version, None
-        self._version_shared = version is not None
-        self._shared_from, self._shared_since = self._shared_since, None
+        self._shared_since = None
         if version is not None:
             tr.set_read_version(version)
         return tr
