@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.run import Supervisor
+from fdb_election.runtime import Release
 
 #: grace 0.5 s + kill margin 0.15 s: with a deadline D, SIGTERM goes at D - 0.65.
 POLICY = GracePolicy(grace=0.5, kill_margin=0.15)
@@ -87,6 +88,7 @@ class FakeElector:
         self.deadline: float | None = None
         self._ballot: int | None = None
         self.listener: Callable[[float | None], None] | None = None
+        self.last_demotion_reason: str | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -99,6 +101,15 @@ class FakeElector:
     def elect(self, ballot: int, deadline: float) -> None:
         """A new tenure; the real elector's ``on_elected`` callback wakes the loop."""
         self._ballot, self.deadline = ballot, deadline
+        self.wake.set()
+
+    def end(self, reason: str) -> None:
+        """Local leadership ends, as the real core ends it: the reason first, then the deadline
+        listener, then the ``on_demoted`` callback wakes the loop."""
+        self.last_demotion_reason = reason
+        self.deadline = None
+        if self.listener is not None:
+            self.listener(None)
         self.wake.set()
 
     def refresh(self, deadline: float) -> None:
@@ -218,3 +229,25 @@ def test_a_tenure_whose_deadline_is_already_at_risk_does_not_start_cmd() -> None
     h.timeline.at(2.0, lambda: h.elector.elect(ballot=2, deadline=2.0 + LEASE))
     h.run(stop_at=3.0)
     assert h.starts == [(2.0, "2")]
+
+
+def test_cmd_stopped_after_a_step_down_is_logged_alike_by_either_thread() -> None:
+    """After a voluntary end, the release hook (on the elector's thread) and the loop race to
+    stop CMD; whichever does, the log says why in the same words."""
+    reason = "step-down requested by ops"
+    said = []
+    for hook_first in (True, False):
+        h = Harness()
+        h.elector.elect(ballot=1, deadline=10 * LEASE)
+
+        def step_down(h: Harness = h, hook_first: bool = hook_first) -> None:
+            h.elector.end(reason)
+            if hook_first:
+                h.supervisor.release(Release(1, reason, 10 * LEASE))
+
+        h.timeline.at(1.0, step_down)
+        h.run(stop_at=2.0)
+        stops = [m for m in h.messages if ": stopping CMD (pid 1000)" in m]
+        assert len(stops) == 1, h.messages
+        said.append(stops[0].split(": stopping CMD")[0])
+    assert said == [f"leadership ended ({reason})"] * 2

@@ -256,7 +256,7 @@ class Supervisor:
                 continue
             deadline = self._deadline() if self.elector.is_leader else None
             if deadline is None:
-                self.stop_child("leadership lost")
+                self.stop_child(self._ended())
                 continue
             self._last_deadline = deadline
             stop_at = self.policy.stop_at(deadline)
@@ -268,6 +268,13 @@ class Supervisor:
                 self.wake.wait()  # until an event, or the alarm at the SIGTERM time
             else:
                 self.wake.wait(stop_at - now)
+
+    def _ended(self) -> str:
+        """Why CMD stops once leadership ended: the words of :meth:`release`, which races this
+        loop to stop CMD after a voluntary end, so that either says the same."""
+        core = getattr(self.elector, "core", self.elector)
+        reason = getattr(core, "last_demotion_reason", None)
+        return "leadership ended" if reason is None else f"leadership ended ({reason})"
 
     def _alarm_covers(self, stop_at: float) -> bool:
         """Whether the alarm goes off no later than ``stop_at``: the loop may then wait for
@@ -388,7 +395,7 @@ class Supervisor:
         comes at the policy's time before ``release.deadline``, after which the old lease no
         longer keeps the others out anyway.
         """
-        self.stop_child(f"leadership released ({release.reason})", deadline=release.deadline)
+        self.stop_child(f"leadership ended ({release.reason})", deadline=release.deadline)
         self.wake.set()
 
     def stop_child(self, why: str, *, deadline: float | None = None) -> None:

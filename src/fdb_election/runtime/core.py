@@ -199,6 +199,10 @@ class ElectorCore:
         self._failures = 0
         self.last_success: float | None = None
         self.last_error: BaseException | None = None
+        #: Why local leadership last ended (the reason of its ``Demoted`` event), or None before
+        #: it first ended. Set before the deadline listener hears of the end, so that listener's
+        #: side (``run``'s loop) can say why.
+        self.last_demotion_reason: str | None = None
 
     # ------------------------------------------------------------------ public state
 
@@ -1098,6 +1102,8 @@ class ElectorCore:
         return config is not None and config.election_enabled and now >= self._next_eviction
 
     def _end_leadership(self, reason: str, *, voluntary: bool = False) -> None:
+        if self._tenure.deadline is not None:
+            self.last_demotion_reason = reason  # before end() calls the deadline listener
         ballot = self._tenure.end(self.clock.monotonic(), reason, voluntary=voluntary)
         if ballot is None:
             return
