@@ -251,3 +251,16 @@ def test_cmd_stopped_after_a_step_down_is_logged_alike_by_either_thread() -> Non
         assert len(stops) == 1, h.messages
         said.append(stops[0].split(": stopping CMD")[0])
     assert said == [f"leadership ended ({reason})"] * 2
+
+
+def test_a_deadline_passed_before_any_step_noted_it_is_named_as_the_reason() -> None:
+    """The loop may find the deadline passed before the elector's next step ended the tenure
+    (no reason recorded yet): it says so rather than nothing, or an older tenure's reason."""
+    h = Harness()
+    h.elector.elect(ballot=1, deadline=LEASE)
+    h.clock.advance_to(LEASE + 0.1)
+    assert h.supervisor._ended() == (
+        "leadership ended (lease deadline passed without a committed refresh)"
+    )
+    h.elector.end("the leader key names 'b'")
+    assert h.supervisor._ended() == "leadership ended (the leader key names 'b')"

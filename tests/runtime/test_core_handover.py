@@ -237,6 +237,26 @@ def test_the_leader_reads_the_step_down_key_only_when_its_watch_fired(
     assert len(reads) == 2 and not leader.is_leader
 
 
+def test_the_deadline_listener_hears_why_leadership_ended(db: Any, clock: ManualClock) -> None:
+    """``last_demotion_reason`` is the reason of the tenure that ended, already set when the
+    deadline listener (run's loop) hears of the end, and None again once a tenure begins."""
+    leader, _follower = leader_and_follower(db, clock)
+    heard: list[tuple[float | None, str | None]] = []
+    leader.set_deadline_listener(lambda d: heard.append((d, leader.last_demotion_reason)))
+    assert leader.last_demotion_reason is None
+    leader.step()  # the leader now watches the step-down key
+    assert request_step_down(db, leader.election, "a", requested_by="ops")
+    assert wait_for_wake(leader)
+    leader.step()
+    assert heard[-1] == (None, "step-down requested by ops")
+    heard.clear()
+    clock.advance(3 * LEASE)  # the successor never took over: "a" claims again in time
+    driver = VirtualDriver(clock, [leader])
+    driver.run_for(3 * LEASE)
+    assert leader.is_leader
+    assert heard and heard[0][0] is not None and heard[0][1] is None
+
+
 def test_step_down_request_by_name(db: Any, clock: ManualClock) -> None:
     assert not request_step_down(db, "nobody-runs-this", "x")
 

@@ -274,6 +274,9 @@ class Supervisor:
         loop to stop CMD after a voluntary end, so that either says the same."""
         core = getattr(self.elector, "core", self.elector)
         reason = getattr(core, "last_demotion_reason", None)
+        deadline = getattr(core, "deadline", None)
+        if reason is None and deadline is not None and self.clock() >= deadline:
+            reason = "lease deadline passed without a committed refresh"  # no step noted it yet
         return "leadership ended" if reason is None else f"leadership ended ({reason})"
 
     def _alarm_covers(self, stop_at: float) -> bool:

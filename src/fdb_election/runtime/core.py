@@ -199,8 +199,8 @@ class ElectorCore:
         self._failures = 0
         self.last_success: float | None = None
         self.last_error: BaseException | None = None
-        #: Why local leadership last ended (the reason of its ``Demoted`` event), or None before
-        #: it first ended. Set before the deadline listener hears of the end, so that listener's
+        #: Why the last tenure ended (the reason of its ``Demoted`` event); None while it runs
+        #: or before any. Set before the deadline listener hears of the end, so that listener's
         #: side (``run``'s loop) can say why.
         self.last_demotion_reason: str | None = None
 
@@ -958,6 +958,8 @@ class ElectorCore:
         now = self.clock.monotonic()
         if now >= deadline:
             return  # the commit took longer than the lease: nothing to adopt
+        if self._tenure.deadline is None:
+            self.last_demotion_reason = None  # a tenure begins: no end of it to tell of yet
         newly = self._tenure.adopt(state, deadline, now)
         self._observation.wrote(state, attempt_start, lease)
         if newly:
