@@ -27,6 +27,7 @@ from fdb_election.election.times import to_nanos
 from fdb_election.runtime import driver as elector_driver
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.events import Release
+from fdb_election.runtime.refresh_alignment import RefreshAlignment
 from fdb_election.runtime.settings import ElectorSettings
 from fdb_election.runtime.stepdown import request_step_down
 from fdb_election.sim.checker import Violation, check, leaderless_gaps
@@ -322,6 +323,30 @@ def _ns(current_time: Any) -> int:
     return to_nanos(current_time, "current_time")
 
 
+#: The share of processes whose electors are eager followers (see ``AlwaysProbing``).
+EAGER_SHARE = 1 / 2
+
+
+class AlwaysProbing(RefreshAlignment):
+    """A follower's refresh alignment whose every plan probes: it watches the leader key, so
+    every refresh wakes it and it reads the record at once. The elector's own alignment gets
+    there after planned reads that miss; here it stays there."""
+
+    __slots__ = ()
+
+    def plan(
+        self,
+        holder: tuple[str, bytes],
+        began: float,
+        heartbeat: float,
+        wall: float,
+        monotonic: float,
+        longest: float,
+    ) -> float | None:
+        self.missed = True  # as after a miss: the next plan probes again
+        return super().plan(holder, began, heartbeat, wall, monotonic, longest)
+
+
 @dataclass(slots=True)
 class SimProcess:
     """One simulated host running ``fdb-election run``: an elector (replaced by a new one after
@@ -356,6 +381,7 @@ class SimProcess:
     woken: bool = False  # its next step is a wake-up, not a timer coming due
     ready: bool = False  # due, waiting for its driver's batch
     again: bool = False  # a wake-up came while busy: step again after the batch
+    eager: bool = False  # its electors read the leader record at every refresh (see World)
 
     def __post_init__(self) -> None:
         if not self.process_id:
@@ -450,6 +476,14 @@ class World:
             self.processes[name] = SimProcess(
                 name, clock, random.Random(self.rng.getrandbits(64)), self.plan.priorities[name]
             )
+        # Eager followers, drawn from a stream of their own so that every seed keeps its fault
+        # plan: a leader's deadline a few milliseconds too late (a timing slip) shows only when
+        # a follower read its last refresh at once, and counts its lease from there. Followers
+        # time their reads for just after a refresh is due, plus a slack of 20 ms or more; an
+        # eager one watches every refresh, as one whose planned reads keep missing does.
+        eager = random.Random(f"eager followers of seed {seed}")
+        for name in self.names:
+            self.processes[name].eager = eager.random() < EAGER_SHARE
         per = self.config.electors_per_driver
         if per > 1:
             for i, name in enumerate(self.names):
@@ -533,6 +567,8 @@ class World:
             name="sim",
             before_release=lambda release: self._release(proc, incarnation, release),
         )
+        if proc.eager:
+            proc.core._alignment = AlwaysProbing()
         proc.core.set_deadline_listener(
             lambda deadline: self._guard_deadline(proc, incarnation, deadline)
         )
