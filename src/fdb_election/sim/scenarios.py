@@ -97,6 +97,7 @@ def _world(scenario: Scenario) -> World:
     world = World(scenario.seed, scenario.config)
     for process in world.processes.values():
         process.priority = 0
+        process.eager = False  # a scenario shows the elector as it runs: no eager followers
     return world
 
 

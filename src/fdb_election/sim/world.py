@@ -1,10 +1,12 @@
 """The simulated world: N electors, one in-memory store, faults, all in virtual time.
 
 :func:`run_seed` builds a :class:`World` from a seed and a :class:`~.faults.SimConfig`, runs it,
-and checks its history. Everything random comes from ``random.Random(seed)``; the store, the
-electors' clocks and their timers all read the scheduler's virtual time, so a seed replays
-exactly. The electors are the runtime's own :class:`~fdb_election.runtime.core.ElectorCore`, the
-same code the thread and asyncio drivers run.
+and checks its history. Everything random comes from ``random.Random(seed)`` (which processes
+are eager followers, see :class:`AlwaysProbing`, from a source of its own seeded alike); the
+store, the electors' clocks and their timers all read the scheduler's virtual time, so a seed
+replays exactly. The electors are the runtime's own
+:class:`~fdb_election.runtime.core.ElectorCore`, the same code the thread and asyncio drivers
+run.
 """
 
 from __future__ import annotations
@@ -573,7 +575,10 @@ class World:
             lambda deadline: self._guard_deadline(proc, incarnation, deadline)
         )
         as_id = f" as {proc.process_id}" if proc.process_id != name else ""
-        self._note(name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority})")
+        eager = ", an eager follower" if proc.eager else ""
+        self._note(
+            name, f"starts{as_id} (incarnation {incarnation}, priority {proc.priority}{eager})"
+        )
         self._state(proc, "start")
         held = self._held.get(proc.driver, 0.0) if proc.driver else 0.0
         if held > self.sched.now:  # joins a driver whose thread is stuck in a stall
