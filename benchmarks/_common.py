@@ -106,15 +106,51 @@ while True:
 """The same through the embedded file store: what its transactions (versions, conflict ranges,
 wake-ups) add to a bare commit before any election logic."""
 
+LAYER_FLOOR_WORKER = """
+import sys, time
+from fdb.subspace_impl import Subspace
+import fdb_election
+from fdb_election import embedded
+from fdb_election.election import ElectionConfig, LeaderElection
+db = embedded.open(sys.argv[1])
+interval = float(sys.argv[2])
+election = LeaderElection(Subspace(("floor",)))
+def commit(work):
+    tr = db.create_transaction()
+    work(tr)
+    tr.commit().wait()
+commit(lambda tr: election.initialize_with_config(tr, ElectionConfig.with_lease_duration(3600.0)))
+for pid in ("holder", "floor"):
+    commit(lambda tr: election.register_candidate(tr, pid, 0, fdb_election.now()))
+commit(lambda tr: election.try_claim_leadership(tr, "holder", 0, fdb_election.now()))
+print("ready", flush=True)
+while True:
+    tr = db.create_transaction()
+    cycle = election.cycle(tr, "floor")
+    cycle.read_cycle()
+    cycle.config()
+    cycle.leader()
+    cycle.leader_lease_ns()
+    cycle.heartbeat(0, fdb_election.now())
+    tr.commit().wait()
+    time.sleep(interval)
+"""
+"""A follower's cycle through the election layer, without an elector: the reads of a cycle
+(configuration, its registration, the leader record held by another candidate, the tenure)
+and its heartbeat, in one transaction per interval. What an elector's own logic, its driver
+and its threads add comes on top of this."""
+
 
 def start_floors(directory: str, interval: float) -> dict[str, subprocess.Popen[str]]:
-    """Start both floor processes (``"sqlite floor"``, ``"store floor"``) committing every
-    ``interval`` seconds in files under ``directory``; each has printed "ready" on return."""
+    """Start the floor processes (``"sqlite floor"``, ``"store floor"``, ``"layer floor"``)
+    committing every ``interval`` seconds in files under ``directory``; each has printed
+    "ready" on return."""
     floors: dict[str, subprocess.Popen[str]] = {}
     try:
         for name, worker, file in (
             ("sqlite floor", SQLITE_FLOOR_WORKER, "floor.sqlite"),
             ("store floor", STORE_FLOOR_WORKER, "floor.fdbe"),
+            ("layer floor", LAYER_FLOOR_WORKER, "layer-floor.fdbe"),
         ):
             proc = subprocess.Popen(
                 [sys.executable, "-c", worker, os.path.join(directory, file), str(interval)],

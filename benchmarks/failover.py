@@ -243,7 +243,8 @@ def file_idle_cpu_per_minute(processes: int, seconds: float) -> dict[str, float]
     with ``processes`` such processes in one election (the mean over them): the elector, the
     file store and its cross-process wake-ups together. ``file_idle_{sqlite,store}_floor_...``:
     the same for a process that only commits one write per default heartbeat (3 s), straight
-    to SQLite or through the embedded store; and the ratios to each.
+    to SQLite or through the embedded store; ``file_idle_layer_floor_...``: one that runs a
+    follower's cycle through the election layer, without an elector; and the ratios to each.
     """
     heartbeat = ElectionConfig().heartbeat_interval.total_seconds()
     with tempfile.TemporaryDirectory() as tmp:
@@ -276,12 +277,15 @@ def file_idle_cpu_per_minute(processes: int, seconds: float) -> dict[str, float]
     used = sum(b - a for a, b in zip(before, after, strict=True)) * per_min / processes
     sqlite_floor = (floors_after["sqlite floor"] - floors_before["sqlite floor"]) * per_min
     store_floor = (floors_after["store floor"] - floors_before["store floor"]) * per_min
+    layer_floor = (floors_after["layer floor"] - floors_before["layer floor"]) * per_min
     return {
         "file_idle_cpu_s_per_min_per_process": used,
         "file_idle_sqlite_floor_s_per_min": sqlite_floor,
         "file_idle_store_floor_s_per_min": store_floor,
         "file_idle_vs_sqlite_floor_ratio": used / sqlite_floor if sqlite_floor else math.nan,
         "file_idle_vs_store_floor_ratio": used / store_floor if store_floor else math.nan,
+        "file_idle_layer_floor_s_per_min": layer_floor,
+        "file_idle_vs_layer_floor_ratio": used / layer_floor if layer_floor else math.nan,
     }
 
 

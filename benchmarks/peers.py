@@ -554,7 +554,11 @@ def idle(
             "cpu_ms_per_min": (after[name, "process"] - before[name, "process"]) * per_min,
             "rss_mib": rss[name, "process"],
         }
-        for key, name in (("sqlite", "sqlite floor"), ("store", "store floor"))
+        for key, name in (
+            ("sqlite", "sqlite floor"),
+            ("store", "store floor"),
+            ("layer", "layer floor"),
+        )
     }
     return results, floor_figures
 
@@ -701,12 +705,16 @@ def table(results: dict[str, Any]) -> str:
     for name, why in results["skipped"].items():
         lines.append(f"| {name} | — | not measured: {why} | | | | |")
     floor, store = results["floor"]["sqlite"], results["floor"]["store"]
+    layer = results["floor"]["layer"]
     lines += [
         f"| floor: bare Python, one SQLite commit per {HEARTBEAT * 1000:.0f} ms | — | — | — "
         f"| {floor['cpu_ms_per_min']:.0f} | none | {floor['rss_mib']:.1f} |",
         f"| floor through the embedded store: one one-key transaction per "
         f"{HEARTBEAT * 1000:.0f} ms | — | — | — | {store['cpu_ms_per_min']:.0f} | none "
         f"| {store['rss_mib']:.1f} |",
+        f"| floor through the election layer: a follower's reads and heartbeat, one transaction "
+        f"per {HEARTBEAT * 1000:.0f} ms, no elector | — | — | — | {layer['cpu_ms_per_min']:.0f} "
+        f"| none | {layer['rss_mib']:.1f} |",
         "",
         "How: two candidates per system on loopback. Graceful: the holder gives up — for "
         "`etcdctl lock` and `fdb-election run` its payload (CMD) exits, for kazoo and the "
