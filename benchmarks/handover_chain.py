@@ -16,7 +16,10 @@ of the chain (by wrapping functions from outside: nothing in the package is chan
 Each hop is the median over trials of the time between its two marks; the marks cost a few
 microseconds each. Beside it, in the same run, the library ``Elector``'s graceful hand-over
 between two processes (benchmarks/failover.py: SIGTERM until the successor's ``on_elected``
-callback runs), which is what ``run``'s is judged against.
+callback runs), which is what ``run``'s is judged against. And ``payload_start_median_ms``: the
+start of the same payload from a shell waiting for one line (what the guard's prepared launcher
+does last), without ``run``: what any supervisor pays to start CMD and the Elector's callback
+does not; ``run_over_elector_plus_start_ratio`` judges ``run`` against the Elector plus that.
 
 Usage: ``python benchmarks/handover_chain.py [--quick]`` (also part of ``make bench``).
 """
@@ -173,6 +176,40 @@ def run_chain(trials: int, rng: random.Random) -> tuple[list[float], list[list[f
     return totals, chains
 
 
+#: A shell that waits for one line on its standard input, then becomes its arguments: the last
+#: step of a start from ``run``'s prepared launcher, without ``run`` and its guard.
+WAITING_SHELL = 'IFS= read -r FDB_ELECTION_BALLOT || exit 0; export FDB_ELECTION_BALLOT; exec "$@"'
+
+
+def payload_start(trials: int) -> list[float]:
+    """Milliseconds from handing a waiting shell its line until the payload it becomes has
+    reported its start: what starting the payload costs however it is started, which the
+    Elector's hand-over (a callback in its own process) does not include."""
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        log = StartLog(tmp)
+        try:
+            for trial in range(trials):
+                tag = f"start-{trial}"
+                read_end, write_end = os.pipe()
+                proc = subprocess.Popen(
+                    ["/bin/sh", "-c", WAITING_SHELL, "sh", *log.payload(tag)], stdin=read_end
+                )
+                os.close(read_end)
+                try:
+                    time.sleep(0.2)  # the shell has started and waits in read
+                    t0 = time.monotonic()
+                    os.write(write_end, b"1\n")
+                    started, _ = log.wait(tag, WAIT)
+                    times.append((started - t0) * 1e3)
+                finally:
+                    os.close(write_end)
+                    _kill_tree(proc)
+        finally:
+            log.close()
+    return times
+
+
 def run(quick: bool = False) -> dict[str, float]:
     """All figures (``quick``: 3 trials instead of 16).
 
@@ -195,6 +232,11 @@ def run(quick: bool = False) -> dict[str, float]:
     }
     figures["run_over_elector_handover_ratio"] = (
         figures["run_handover_median_ms"] / figures["elector_handover_median_ms"]
+    )
+    start = statistics.median(payload_start(trials))
+    figures["payload_start_median_ms"] = start
+    figures["run_over_elector_plus_start_ratio"] = figures["run_handover_median_ms"] / (
+        figures["elector_handover_median_ms"] + start
     )
     figures["chains_complete"] = float(len(chains))
     for index, (name, _end) in enumerate(CHAIN):
