@@ -101,6 +101,7 @@ class FakeElector:
     def elect(self, ballot: int, deadline: float) -> None:
         """A new tenure; the real elector's ``on_elected`` callback wakes the loop."""
         self._ballot, self.deadline = ballot, deadline
+        self.last_demotion_reason = None  # as the real core: a tenure that runs has no end yet
         self.wake.set()
 
     def end(self, reason: str) -> None:
