@@ -7,6 +7,7 @@ terminal here, so the plain and JSON forms are what is checked.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from typing import Any
@@ -208,12 +209,36 @@ def test_status_and_candidates_show_leader_and_liveness(db: Any) -> None:
     assert "2 alive of 3" in text.stdout
 
 
+def test_status_shows_the_tenure_s_token_while_refreshes_raise_the_ballot(db: Any) -> None:
+    invoke(db, "init", "--lease", "5")
+    register(db, "default", "web-1")
+    first = claim(db, "default", "web-1")
+    refreshed = claim(db, "default", "web-1")  # the holder claiming again refreshes its lease
+    assert first is not None and refreshed is not None
+    assert refreshed.ballot > first.ballot
+    leader = as_json(invoke(db, "status", "--json"))["leader"]
+    assert (leader["ballot"], leader["token"]) == (refreshed.ballot, first.ballot)
+    assert f"fencing token: {first.ballot}" in invoke(db, "status").stdout
+    # A record another implementation wrote (no tenure record of ours belongs to it): no token.
+    election = election_for("default")
+    commit(
+        db,
+        lambda tr: tr.set(
+            layout.leader_key(election.subspace),
+            layout.encode_leader(dataclasses.replace(refreshed, ballot=refreshed.ballot + 1)),
+        ),
+    )
+    assert as_json(invoke(db, "status", "--json"))["leader"]["token"] is None
+
+
 def test_status_without_a_leader(db: Any) -> None:
     invoke(db, "init")
     status = as_json(invoke(db, "status", "--json"))
     assert status["leader"] is None
     assert status["candidates_alive"] == 0
-    assert "leader:     none" in invoke(db, "status").stdout
+    plain = invoke(db, "status").stdout
+    assert "leader:        none" in plain
+    assert "fencing token: -" in plain
 
 
 def test_evict_removes_only_dead_candidates(db: Any) -> None:

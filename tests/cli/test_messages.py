@@ -151,7 +151,7 @@ def test_watch_lines_quote_values_with_spaces(db: Any) -> None:
     assert result.exit_code == 0, result.output
     line = result.stdout.strip()
     assert re.fullmatch(
-        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d leader=none ballot=- lease_left=- "
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d leader=none ballot=- fencing_token=- lease_left=- "
         r'candidates="0 alive of 0"',
         line,
     ), line

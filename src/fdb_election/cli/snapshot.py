@@ -96,6 +96,8 @@ class LeaderView:
     lease_expiry_s: float
     lease_left_s: float
     versionstamp: str
+    #: The tenure's fencing token (its first ballot), when this library wrote the record.
+    token: int | None = None
 
     @property
     def lease_valid(self) -> bool:
@@ -103,7 +105,8 @@ class LeaderView:
         return self.lease_left_s > 0
 
     def to_json(self) -> dict[str, Any]:
-        """Stable keys: process_id, ballot, priority, lease_expiry_unix, lease_left_s, ..."""
+        """Stable keys: process_id, ballot, priority, lease_expiry_unix, lease_left_s, ...,
+        token (None when a Rust process wrote the record)."""
         return {
             "process_id": self.process_id,
             "ballot": self.ballot,
@@ -112,6 +115,7 @@ class LeaderView:
             "lease_left_s": max(0.0, self.lease_left_s),
             "lease_valid": self.lease_valid,
             "versionstamp": self.versionstamp,
+            "token": self.token,
         }
 
 
@@ -182,12 +186,18 @@ class ElectionSnapshot:
         """What ``status`` shows."""
         leader = self.leader
         if leader is None:
-            pairs = [("leader", "none"), ("ballot", "-"), ("lease left", "-")]
+            pairs = [
+                ("leader", "none"),
+                ("ballot", "-"),
+                ("fencing token", "-"),
+                ("lease left", "-"),
+            ]
         else:
             who = leader.process_id if leader.lease_valid else f"{leader.process_id} (expired)"
             pairs = [
                 ("leader", who),
                 ("ballot", str(leader.ballot)),
+                ("fencing token", "-" if leader.token is None else str(leader.token)),
                 ("lease left", format_seconds(leader.lease_left_s)),
             ]
         pairs.append(("candidates", f"{self.alive_count} alive of {len(self.candidates)}"))
@@ -223,6 +233,7 @@ def read_snapshot(tr: Any, election: Any, name: str, *, now_s: float) -> Electio
             lease_expiry_s=expiry_s,
             lease_left_s=expiry_s - now_s,
             versionstamp=_stamp_hex(state.versionstamp),
+            token=election.tenure_token(tr),
         )
     now_td = timedelta(seconds=now_s)
     leading = leader.process_id if leader is not None and leader.lease_valid else None

@@ -415,6 +415,19 @@ class LeaderElection:
         """
         return ElectionCycle(tr, self._keys, None).leader_lease_ns()
 
+    def tenure_token(self, tr: Any) -> int | None:
+        """The fencing token of the current leader's tenure (ours): the ballot of the claim that
+        began it, which ``Elector.ballot`` and ``fdb-election run``'s ``FDB_ELECTION_BALLOT``
+        hold for that leader, while the record's own ballot grows at every refresh.
+
+        ``None`` when nobody leads, or when this library did not write the current leader value
+        (a Rust process keeps no tenure record; its ballot is its token). The record's lease is
+        not checked. Reads the leader and tenure keys without snapshot; raises
+        :class:`InvalidState` for stored values that do not decode.
+        """
+        tenure = ElectionCycle(tr, self._keys, None).tenure()
+        return None if tenure is None else tenure.first_ballot
+
     def leadership_key(self, tr: Any) -> bytes:
         """The key to watch to learn that leadership changed hands (ours).
 
