@@ -93,7 +93,7 @@ CHAIN = [
     # CMD's death and its guard's report
     ("hop1_cmd_exit_reaches_run_ms", ("old", "cmd_exit_reported")),
     ("hop2_run_asks_to_stop_ms", ("old", "stop_requested")),
-    # the driver wakes and starts a thread for the step that calls the release hook
+    # the driver wakes and hands the step that calls the release hook to a waiting thread
     ("hop3_stop_step_starts_ms", ("old", "release_step")),
     ("hop4_hand_over_commits_ms", ("old", "transaction_committed")),
     # the commit's wake-up datagram, the successor's listener re-reading its watched keys

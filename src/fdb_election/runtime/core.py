@@ -294,6 +294,11 @@ class ElectorCore:
         self.election.fence(tr, self.process_id, ballot, versionstamp=state.versionstamp)
 
     @property
+    def has_release_hook(self) -> bool:
+        """Whether giving leadership up calls a ``before_release`` hook."""
+        return self._before_release is not None
+
+    @property
     def releases_next(self) -> bool:
         """Whether the next step calls ``before_release`` (and may take as long as it does)."""
         if self._before_release is None:

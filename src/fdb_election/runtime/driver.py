@@ -29,8 +29,9 @@ log line per episode, the ``fdb_election_driver_saturated`` gauge, and ``Elector
 false until it keeps up again.
 
 What can surprise you: callbacks of all the electors of a driver are delivered by one callback
-thread, in order per elector; ``before_release`` hooks run on a short-lived thread of their own,
-so a slow hook (``run`` stopping its command) never holds up the other electors' refreshes.
+thread, in order per elector; ``before_release`` hooks run on a thread of their own (one waits
+ahead of time while an elector has a hook), so a slow hook (``run`` stopping its command) never
+holds up the other electors' refreshes.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from fdb_election.runtime.clock import Sleeper, SystemSleeper
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.events import ElectorEvent
 from fdb_election.runtime.metrics import DriverMetrics
+from fdb_election.runtime.release_threads import ReleaseThreads
 
 __all__ = [
     "DEFAULT_MAX_BATCH",
@@ -161,6 +163,7 @@ class ElectorDriver:
         self._thread: threading.Thread | None = None
         self._callbacks: queue.SimpleQueue[tuple[Member, ElectorEvent | None]] = queue.SimpleQueue()
         self._callback_thread: threading.Thread | None = None
+        self._release_threads = ReleaseThreads(name)
         self._metrics = DriverMetrics(name)
         self._saturated_since: float | None = None
         #: Batches committed, and transactions in them (for tests and benchmarks).
@@ -201,6 +204,8 @@ class ElectorDriver:
         with self._lock:
             self._members.append(member)
             self._start_threads()
+            if core.has_release_hook:
+                self._release_threads.keep_spare(True)
         self._wake.set()
         return member
 
@@ -342,8 +347,7 @@ class ElectorDriver:
             member.busy = False
             self._wake.set()
 
-        name = f"elector-{member.core.process_id}-release"
-        threading.Thread(target=step, name=name, daemon=True).start()
+        self._release_threads.run(f"elector-{member.core.process_id}-release", step)
 
     def _finish(self, member: Member, delay: float) -> None:
         """After a step of ``member``: deliver its events, schedule it, let it go when done."""
@@ -360,6 +364,9 @@ class ElectorDriver:
             with self._lock:
                 if member in self._members:
                     self._members.remove(member)
+                if core.has_release_hook:
+                    hooks = any(m.core.has_release_hook for m in self._members)
+                    self._release_threads.keep_spare(hooks)
             self._callbacks.put((member, None))  # its last callbacks are delivered before
             member.done.set()
             with member.changed:

@@ -1,0 +1,92 @@
+"""The threads that run release steps: one waits ahead of time, and no step waits for another."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from fdb_election.runtime.release_threads import ReleaseThreads
+
+WAIT = 10.0
+
+
+def _spares(prefix: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"{prefix}-release-spare"]
+
+
+def _until(condition: Any) -> bool:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)  # polls a condition with a deadline
+    return True
+
+
+class _Step:
+    """A step that notes the thread it ran on (and its name then), and may block."""
+
+    def __init__(self, block: bool = False) -> None:
+        self.thread: threading.Thread | None = None
+        self.name: str | None = None
+        self.started, self.done = threading.Event(), threading.Event()
+        self.release = threading.Event()
+        if not block:
+            self.release.set()
+
+    def __call__(self) -> None:
+        self.thread = threading.current_thread()
+        self.name = self.thread.name
+        self.started.set()
+        self.release.wait(WAIT)
+        self.done.set()
+
+
+def test_a_kept_spare_takes_the_step_and_then_waits_again() -> None:
+    threads = ReleaseThreads("rt-spare")
+    threads.keep_spare(True)
+    [spare] = _spares("rt-spare")  # started before keep_spare returned
+    first, second = _Step(), _Step()
+    threads.run("elector-a-release", first)
+    assert first.done.wait(WAIT)
+    assert first.thread is spare and first.name == "elector-a-release"
+    assert _until(lambda: _spares("rt-spare") == [spare])  # waiting again, under its own name
+    threads.run("elector-b-release", second)
+    assert second.done.wait(WAIT)
+    assert second.thread is spare
+    threads.keep_spare(False)
+    spare.join(WAIT)
+    assert not spare.is_alive()
+
+
+def test_steps_at_the_same_time_each_get_a_thread_and_one_spare_is_left() -> None:
+    threads = ReleaseThreads("rt-busy")
+    threads.keep_spare(True)
+    slow, quick = _Step(block=True), _Step()
+    threads.run("slow-release", slow)
+    assert slow.started.wait(WAIT)
+    threads.run("quick-release", quick)  # the spare is busy: a thread of its own
+    assert quick.done.wait(WAIT)
+    assert not slow.done.is_set() and quick.thread is not slow.thread
+    slow.release.set()
+    assert slow.done.wait(WAIT)
+    assert slow.thread is not None and quick.thread is not None
+    # The first to finish waits as the spare; the other ends.
+    assert _until(lambda: len(_spares("rt-busy")) == 1)
+    assert _until(lambda: not (slow.thread.is_alive() and quick.thread.is_alive()))
+    threads.keep_spare(False)
+    for thread in (slow.thread, quick.thread):
+        thread.join(WAIT)
+        assert not thread.is_alive()
+
+
+def test_without_a_spare_wanted_each_step_gets_a_thread_that_then_ends() -> None:
+    threads = ReleaseThreads("rt-none")
+    step = _Step()
+    threads.run("elector-c-release", step)
+    assert step.done.wait(WAIT)
+    assert step.thread is not None and step.name == "elector-c-release"
+    step.thread.join(WAIT)
+    assert not step.thread.is_alive()
+    assert _spares("rt-none") == []
