@@ -225,6 +225,43 @@ def test_cmd_exit_code_ends_the_loop(
     assert result == [42]
 
 
+class _RecordingAlarm:
+    """Notes how the supervisor sets its alarm; never goes off."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def arm(self, when: float) -> None:
+        self.calls.append("arm")
+
+    def disarm(self) -> None:
+        self.calls.append("disarm")
+
+    def fires_by(self, when: float) -> bool:
+        return False
+
+
+def test_the_end_of_leadership_wakes_the_loop_itself_and_disarms_the_alarm() -> None:
+    """Not through the alarm's thread: that thread would take the interpreter from the release
+    step that is handing leadership over."""
+    wake, alarm = threading.Event(), _RecordingAlarm()
+    supervisor = Supervisor(
+        object(),
+        GracePolicy(grace=0.2, kill_margin=0.05),
+        ["true"],
+        {},
+        wake=wake,
+        launch=lambda *_a, **_k: pytest.fail("nothing should start"),
+        say=lambda _m: None,
+        alarm=alarm,  # type: ignore[arg-type]
+    )
+    supervisor.child = object()  # type: ignore[assignment]  # CMD runs: a refresh starts nothing
+    supervisor.deadline_changed(time.monotonic() + 30.0)
+    assert alarm.calls == ["arm"] and not wake.is_set()  # a refresh wakes nobody
+    supervisor.deadline_changed(None)
+    assert alarm.calls == ["arm", "disarm"] and wake.is_set()
+
+
 def test_release_hook_returns_only_once_cmd_is_dead_and_kills_by_the_deadline(
     tmp_path: Path, guards: Callable[[GracePolicy], Guard]
 ) -> None:
@@ -375,6 +412,9 @@ def test_an_alarm_whose_thread_is_gone_reports_nothing_armed() -> None:
     assert fires is not None and fires > time.monotonic() + 99.0
     alarm.arm(0.0)  # long past: it goes off at once and sets wake
     assert wake.wait(5)
+    alarm.arm(time.monotonic() + 100.0)
+    alarm.disarm()
+    assert alarm.fires_at() is None
     alarm.arm(time.monotonic() + 100.0)
     alarm.close()
     assert alarm.fires_at() is None

@@ -148,6 +148,12 @@ class MonotonicTimer:
         if self._libc.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
 
+    def disarm(self) -> None:
+        """Let the timer not fire until it is armed again."""
+        spec = _Itimerspec()  # all zero: disarmed
+        if self._libc.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
+            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+
     def fires_at(self) -> float | None:
         """When the timer fires (monotonic seconds), or None when it is not armed: it has
         fired since it was last armed."""

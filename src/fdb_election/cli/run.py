@@ -104,6 +104,10 @@ class SupervisorAlarm:
         """Set ``wake`` at ``when`` (``time.monotonic()`` seconds; a past time: at once)."""
         self._timer.arm(when)
 
+    def disarm(self) -> None:
+        """Set ``wake`` at no time until armed again."""
+        self._timer.disarm()
+
     def fires_at(self) -> float | None:
         """When the alarm goes off, or None when it has since it was last armed (or its thread
         is gone, so that it would wake nobody)."""
@@ -372,7 +376,8 @@ class Supervisor:
 
         A new tenure starts CMD right here, without waiting for the elected callback to wake
         the loop (a handover is that much faster); a refresh wakes the loop only while CMD is
-        held back at risk.
+        held back at risk; the end of leadership wakes it at once (not through the alarm's
+        thread, which would take the interpreter from a release step in progress).
         """
         if deadline is not None:
             # The bound of a stop once leadership has ended: the loop, asleep until its alarm,
@@ -380,11 +385,16 @@ class Supervisor:
             self._last_deadline = deadline
         if self.alarm is not None:
             try:
-                self.alarm.arm(0.0 if deadline is None else self.policy.stop_at(deadline))
+                if deadline is None:
+                    self.alarm.disarm()  # the loop is woken below, without the alarm's thread
+                else:
+                    self.alarm.arm(self.policy.stop_at(deadline))
             except OSError:  # cannot happen with a valid timer; fall back to timeouts
                 self.alarm = None
                 self.wake.set()
-        if deadline is not None and self.child is None and self._held_for is None:
+        if deadline is None:
+            self.wake.set()  # leadership ended: CMD, if it runs, must stop now
+        elif self.child is None and self._held_for is None:
             self._start_child()
             self.wake.set()
         elif self._held_for is not None:
