@@ -225,6 +225,52 @@ def test_cmd_exit_code_ends_the_loop(
     assert result == [42]
 
 
+class _StoppedCore:
+    """An elector core whose phase the test sets."""
+
+    class _Phase:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    def __init__(self) -> None:
+        self.phase = self._Phase("LEADING")
+        self.last_error: BaseException | None = None
+
+
+class _ExitedChild:
+    def __init__(self, exited: bool) -> None:
+        self.exited = threading.Event()
+        if exited:
+            self.exited.set()
+
+
+def test_run_winds_down_once_the_elector_has_stopped_and_cmd_is_gone() -> None:
+    core = _StoppedCore()
+    elector = type("E", (), {"core": core, "failure": None})()
+    wound: list[str] = []
+    supervisor = Supervisor(
+        elector,
+        GracePolicy(grace=0.2, kill_margin=0.05),
+        ["true"],
+        {},
+        wake=threading.Event(),
+        launch=lambda *_a, **_k: pytest.fail("nothing should start"),
+        say=lambda _m: None,
+        wind_down=lambda: wound.append("down"),
+    )
+    supervisor.stepped()
+    assert wound == []  # still campaigning
+    core.phase = core._Phase("STOPPED")
+    supervisor.child = _ExitedChild(exited=False)  # type: ignore[assignment]
+    supervisor.stepped()
+    assert wound == []  # CMD still runs: stopping it may be urgent
+    supervisor.child = _ExitedChild(exited=True)  # type: ignore[assignment]
+    supervisor.stepped()
+    supervisor.child = None
+    supervisor.stepped()
+    assert wound == ["down"]  # once
+
+
 class _RecordingAlarm:
     """Notes how the supervisor sets its alarm; never goes off."""
 

@@ -59,6 +59,7 @@ from fdb_election.cli.grace import GracePolicy, GraceTooLong
 from fdb_election.cli.guard import MonotonicTimer
 from fdb_election.cli.http_option import Address, http_option, serve_for_command
 from fdb_election.cli.output import format_seconds
+from fdb_election.cli.priority import lower_own_priority
 from fdb_election.runtime.events import Release
 
 __all__ = ["Supervisor", "SupervisorAlarm", "run"]
@@ -149,6 +150,8 @@ class Supervisor:
     ``launch(argv, env, on_exit=)`` starts CMD (:meth:`Guard.start`; tests pass a stand-in).
     ``alarm`` (with the default ``clock`` only) wakes the loop at its SIGTERM time instead of a
     timeout that each refresh would outdate: :meth:`deadline_changed` re-arms it.
+    ``wind_down()`` is called once, on the elector's thread, when the elector has stopped and
+    CMD is gone: ``run`` only ends from then on (it lowers its CPU priority).
     The guard stops CMD by the deadline on its own; the loop's own timing is the second line,
     and a CMD the guard stopped for the deadline is treated like one the loop stopped at risk.
 
@@ -170,9 +173,12 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         say: Callable[[str], None] = _say,
         alarm: SupervisorAlarm | None = None,
+        wind_down: Callable[[], object] | None = None,
     ) -> None:
         self.elector = elector
         self.alarm = alarm
+        self.wind_down = wind_down
+        self._wound_down = False
         self.policy = policy
         self.argv = list(argv)
         self.env = env
@@ -291,14 +297,25 @@ class Supervisor:
 
     def stepped(self) -> None:
         """After each elector step (on the elector's thread): wake the loop for what sends no
-        event, the elector stopping on its own or a step that could not write the database."""
+        event, the elector stopping on its own or a step that could not write the database;
+        wind down once the elector has stopped and CMD is gone."""
         core = getattr(self.elector, "core", self.elector)
+        if self.wind_down is not None and not self._wound_down and self._only_ending(core):
+            self._wound_down = True
+            self.wind_down()
         error = getattr(core, "last_error", None)
         new_error, self._stepped_error = error is not self._stepped_error, error
         if getattr(self.elector, "failure", None) is not None or (
             new_error and getattr(error, "code", None) == _IO_ERROR
         ):
             self.wake.set()
+
+    def _only_ending(self, core: Any) -> bool:
+        """Whether the elector has stopped (handed over, resigned or given up) and no CMD runs:
+        nothing this process does from then on is urgent."""
+        child = self.child
+        stopped = getattr(getattr(core, "phase", None), "name", None) == "STOPPED"
+        return stopped and (child is None or child.exited.is_set())
 
     def _unwritable_database(self) -> BaseException | None:
         """The elector's 1510 error once two different steps failed with it and none succeeded
@@ -542,7 +559,18 @@ def run(
     serve_for_command(elector, http)
     guard = Guard.spawn(policy)
     alarm = SupervisorAlarm.create(wake)
-    supervisor = Supervisor(elector, policy, cmd, env, wake=wake, launch=guard.start, alarm=alarm)
+    supervisor = Supervisor(
+        elector,
+        policy,
+        cmd,
+        env,
+        wake=wake,
+        launch=guard.start,
+        alarm=alarm,
+        # On a shared host the successor starts its CMD as this hand-over commits; this
+        # process's own teardown then waits for it rather than the other way round.
+        wind_down=lower_own_priority,
+    )
     guard.prepare(supervisor.argv, supervisor.command_env())  # before the first election
     watched = supervisor
 
