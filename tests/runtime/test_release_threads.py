@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -90,3 +91,19 @@ def test_without_a_spare_wanted_each_step_gets_a_thread_that_then_ends() -> None
     step.thread.join(WAIT)
     assert not step.thread.is_alive()
     assert _spares("rt-none") == []
+
+
+def test_in_a_forked_child_the_step_gets_a_live_thread_not_the_parent_s_spare() -> None:
+    """A forked child has none of its parent's threads: a spare that waited in the parent would
+    never take the step, and the hand-over would wait for it until its time ran out."""
+    threads = ReleaseThreads("rt-fork")
+    threads.keep_spare(True)
+    assert len(_spares("rt-fork")) == 1
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        step = _Step()
+        threads.run("elector-child-release", step)
+        os._exit(0 if step.done.wait(WAIT) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    threads.keep_spare(False)

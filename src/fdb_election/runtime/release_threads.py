@@ -14,11 +14,17 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 __all__ = ["ReleaseThreads"]
 
 #: What a release thread is handed: the name to take and the step to run, or None: end.
 _Job = tuple[str, Callable[[], object]] | None
+
+
+class _Spare(NamedTuple):
+    thread: threading.Thread
+    jobs: queue.SimpleQueue[_Job]
 
 
 class ReleaseThreads:
@@ -28,38 +34,44 @@ class ReleaseThreads:
     def __init__(self, name: str) -> None:
         self._name = name
         self._lock = threading.Lock()
-        self._spare: queue.SimpleQueue[_Job] | None = None
+        self._spare: _Spare | None = None
         self._wanted = False  # whether a spare should wait (an elector with a hook is attached)
 
     def keep_spare(self, wanted: bool) -> None:
         """Keep a spare thread waiting (``wanted``), or let the waiting one end."""
         with self._lock:
             self._wanted = wanted
-            spare = self._spare
-            if wanted and spare is None:
-                self._spare = self._start(None)
-            elif not wanted and spare is not None:
-                self._spare = None
-                spare.put(None)
+            spare = self._take_spare()
+            if wanted:
+                self._spare = spare or self._start(None)
+            elif spare is not None:
+                spare.jobs.put(None)
 
     def run(self, name: str, step: Callable[[], object]) -> None:
         """Run ``step`` on a thread named ``name``: the spare if one waits, else a new one."""
         with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is None:
-            self._start((name, step))
-        else:
-            spare.put((name, step))
+            spare = self._take_spare()
+            if spare is None:
+                self._start((name, step))
+                return
+        spare.jobs.put((name, step))
 
-    def _start(self, job: _Job) -> queue.SimpleQueue[_Job]:
+    def _take_spare(self) -> _Spare | None:
+        """The waiting spare, taken out of its place; None if there is none, or if its thread
+        is gone (this process was forked since it started: the child has no such thread)."""
+        spare, self._spare = self._spare, None
+        return spare if spare is not None and spare.thread.is_alive() else None
+
+    def _start(self, job: _Job) -> _Spare:
         jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         if job is not None:
             jobs.put(job)
         thread = threading.Thread(
-            target=self._serve, args=(jobs,), name=f"{self._name}-release-spare", daemon=True
+            target=self._serve, args=(jobs,), name=self._spare_name(), daemon=True
         )
+        spare = _Spare(thread, jobs)
         thread.start()
-        return jobs
+        return spare
 
     def _serve(self, jobs: queue.SimpleQueue[_Job]) -> None:
         thread = threading.current_thread()
@@ -73,5 +85,8 @@ class ReleaseThreads:
             with self._lock:
                 if not self._wanted or self._spare is not None:
                     return
-                self._spare = jobs
-                thread.name = f"{self._name}-release-spare"  # after: the name says it waits
+                self._spare = _Spare(thread, jobs)
+                thread.name = self._spare_name()  # after: the name says it waits
+
+    def _spare_name(self) -> str:
+        return f"{self._name}-release-spare"
