@@ -122,6 +122,7 @@ def _supervise(
     *,
     wake: threading.Event | None = None,
     alarm: bool = False,
+    say: Callable[[str], None] = lambda _m: None,
 ) -> tuple[Supervisor, threading.Thread, list[int]]:
     wake = threading.Event() if wake is None else wake
     supervisor = Supervisor(
@@ -130,7 +131,7 @@ def _supervise(
         argv,
         dict(os.environ),
         wake=wake,
-        say=lambda _m: None,
+        say=say,
         launch=elector.guard.start,
         alarm=SupervisorAlarm.create(wake) if alarm else None,
     )
@@ -189,6 +190,25 @@ def test_cmd_keeps_running_while_the_lease_is_refreshed(
     thread.join(5)
     assert result == [128 + signal.SIGINT]
     assert [e[0] for e in _events(tmp_path)] == ["start", "stop"]
+
+
+def test_a_stop_signal_is_named_where_cmd_is_stopped_for_it(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
+    policy = GracePolicy(grace=1.0, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
+    said: list[str] = []
+    supervisor, thread, result = _supervise(
+        elector, _recording_cmd(tmp_path), policy, say=said.append
+    )
+    elector.elect(ballot=2, lease=30)
+    supervisor.wake.set()
+    assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
+    supervisor.request_stop(signal.SIGTERM)
+    thread.join(5)
+    assert result == [128 + signal.SIGTERM]
+    [stopping] = [m for m in said if ": stopping CMD" in m]
+    assert stopping.startswith("SIGTERM received: stopping CMD (pid ")
 
 
 def test_demotion_stops_cmd_and_reelection_starts_it_again(

@@ -77,6 +77,14 @@ def _say(message: str) -> None:
     click.echo(f"fdb-election run: {message}", err=True)
 
 
+def _signal_name(signum: int) -> str:
+    """``SIGTERM`` for 15 (the number itself for one Python does not name)."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 class SupervisorAlarm:
     """Wakes the supervisor's loop at its SIGTERM time, so that the loop need not wake at every
     lease refresh.
@@ -219,7 +227,7 @@ class Supervisor:
             self.wake.clear()
             if self.stop_signal is not None:
                 self._finished = True
-                self.stop_child("stopping")
+                self.stop_child(f"{_signal_name(self.stop_signal)} received")
                 return signal_exit_code(self.stop_signal)
             failure = getattr(self.elector, "failure", None)
             if failure is not None:
