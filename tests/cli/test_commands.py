@@ -113,6 +113,15 @@ def test_config_set_changes_only_the_given_fields(db: Any) -> None:
     assert changed["config"]["election_enabled"] is False
 
 
+def test_config_without_a_command_shows_the_configuration(db: Any) -> None:
+    invoke(db, "init", "--lease", "20", "--heartbeat", "5")
+    bare, shown = invoke(db, "config"), invoke(db, "config", "show")
+    assert bare.exit_code == 0 and bare.stdout == shown.stdout
+    assert "lease:             20 s" in bare.stdout
+    missing = invoke(db, "--election", "nowhere", "config")
+    assert missing.exit_code == 3 and "not initialized" in missing.stderr
+
+
 def test_config_set_rejects_an_invalid_result_and_writes_nothing(db: Any) -> None:
     invoke(db, "init")
     result = invoke(db, "config", "set", "--heartbeat", "12")

@@ -66,10 +66,13 @@ def init(cli: CliContext, changes: ConfigChanges, as_json: bool) -> None:
             out.line("the given options were not applied; use `fdb-election config set` to change")
 
 
-@click.group("config")
+@click.group("config", invoke_without_command=True)
 @common_options
-def config_group() -> None:
-    """Show or change an election's configuration."""
+@click.pass_context
+def config_group(ctx: click.Context) -> None:
+    """Show or change an election's configuration (without a command: show it)."""
+    if ctx.invoked_subcommand is None:
+        _show(ctx.ensure_object(CliContext), as_json=False)
 
 
 @config_group.command("show")
@@ -78,6 +81,10 @@ def config_group() -> None:
 @pass_cli
 def config_show(cli: CliContext, as_json: bool) -> None:
     """Print the configuration (exit 3 if the election is not initialized)."""
+    _show(cli, as_json)
+
+
+def _show(cli: CliContext, as_json: bool) -> None:
     election = cli.election()
     with database_errors(cli):
         view = transact(cli.existing_database(), lambda tr: ConfigView.of(election.read_config(tr)))
