@@ -222,6 +222,16 @@ def test_the_release_step_runs_on_a_thread_started_before_leadership_was_given_u
     assert not ran_on[0].is_alive()
 
 
+def test_an_elector_without_a_release_hook_keeps_no_thread_waiting(db: Any) -> None:
+    def spares() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.endswith("-release-spare")]
+
+    before = set(spares())  # other tests' spares may still be ending
+    with elector(db, process_id="plain") as plain:
+        assert plain.wait_for_leadership(WAIT)
+        assert set(spares()) - before == set()
+
+
 def _holder(db: Any) -> str | None:
     from fdb_election.runtime import resolve_election
 
