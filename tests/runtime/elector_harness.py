@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -181,3 +182,13 @@ class BatchedVirtualDriver(VirtualDriver):
         core.take_events()
         self.due[core.process_id] = self.clock.monotonic() + delay
         at_most_one_leader(self.cores)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 15.0) -> bool:
+    """Whether ``condition()`` holds within ``timeout`` seconds of real time (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)  # polls a condition with a deadline
+    return True

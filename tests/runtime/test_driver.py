@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 import pytest
-from elector_harness import CONFIG, make_core, start
+from elector_harness import CONFIG, make_core, start, wait_until
 
 from fdb_election.election import ElectionConfig
 from fdb_election.runtime import Elector, ElectorDriver, ManualClock
@@ -16,15 +15,6 @@ from fdb_election.runtime.driver import Member, commit_all
 
 FAST = ElectionConfig.with_lease_duration(0.6)
 WAIT = 15.0
-
-
-def wait_until(condition: Any, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)  # polls a condition with a deadline
-    return True
 
 
 def test_many_elections_share_one_thread_and_commit_in_batches(db: Any) -> None:

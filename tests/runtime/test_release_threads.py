@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from typing import Any
+
+from elector_harness import wait_until
 
 from fdb_election.runtime.release_threads import ReleaseThreads
 
@@ -14,15 +14,6 @@ WAIT = 10.0
 
 def _spares(prefix: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == f"{prefix}-release-spare"]
-
-
-def _until(condition: Any) -> bool:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)  # polls a condition with a deadline
-    return True
 
 
 class _Step:
@@ -52,7 +43,7 @@ def test_a_kept_spare_takes_the_step_and_then_waits_again() -> None:
     threads.run("elector-a-release", first)
     assert first.done.wait(WAIT)
     assert first.thread is spare and first.name == "elector-a-release"
-    assert _until(lambda: _spares("rt-spare") == [spare])  # waiting again, under its own name
+    assert wait_until(lambda: _spares("rt-spare") == [spare])  # waiting again, under its own name
     threads.run("elector-b-release", second)
     assert second.done.wait(WAIT)
     assert second.thread is spare
@@ -74,8 +65,8 @@ def test_steps_at_the_same_time_each_get_a_thread_and_one_spare_is_left() -> Non
     assert slow.done.wait(WAIT)
     assert slow.thread is not None and quick.thread is not None
     # The first to finish waits as the spare; the other ends.
-    assert _until(lambda: len(_spares("rt-busy")) == 1)
-    assert _until(lambda: not (slow.thread.is_alive() and quick.thread.is_alive()))
+    assert wait_until(lambda: len(_spares("rt-busy")) == 1)
+    assert wait_until(lambda: not (slow.thread.is_alive() and quick.thread.is_alive()))
     threads.keep_spare(False)
     for thread in (slow.thread, quick.thread):
         thread.join(WAIT)

@@ -145,12 +145,13 @@ class MonotonicTimer:
         nanos = max(1, math.ceil(when * 1e9))  # 0 would disarm it
         spec = _Itimerspec()
         spec.it_value.tv_sec, spec.it_value.tv_nsec = divmod(nanos, 1_000_000_000)
-        if self._libc.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
-            raise OSError(ctypes.get_errno(), "timerfd_settime failed")
+        self._settime(spec)
 
     def disarm(self) -> None:
         """Let the timer not fire until it is armed again."""
-        spec = _Itimerspec()  # all zero: disarmed
+        self._settime(_Itimerspec())  # all zero: disarmed
+
+    def _settime(self, spec: _Itimerspec) -> None:
         if self._libc.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None):
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
 
