@@ -46,6 +46,7 @@ from fdb_election.election import (
 )
 from fdb_election.runtime import (
     Demoted,
+    Departure,
     Elected,
     Elector,
     ElectorEvent,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CandidateInfo",
     "Demoted",
+    "Departure",
     "DuplicateProcessId",
     "Elected",
     "ElectionConfig",

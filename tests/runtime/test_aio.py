@@ -42,7 +42,10 @@ def test_async_elector_leads_hands_over_and_streams_events(db: Any) -> None:
             assert not a.is_leader
             assert await b.wait_for_leadership(WAIT)
             assert b.ballot is not None
+            assert a.departure is not None and a.departure.successor is not None
+            assert a.departure.successor.leader_id == "b"
             assert await b.stop(WAIT)
+            assert b.departure is not None and b.departure.resigned
             await asyncio.wait_for(collector, WAIT)
             return collected
 

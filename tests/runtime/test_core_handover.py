@@ -20,6 +20,7 @@ from elector_harness import (
 from fdb_election.election import ElectionConfig, InvalidState, LeaderElection, layout
 from fdb_election.runtime import (
     Demoted,
+    Departure,
     ElectorCore,
     ManualClock,
     Phase,
@@ -588,10 +589,12 @@ def test_a_stop_hands_over_and_the_successor_leads_without_a_commit(
     token = leader.ballot
     assert token is not None
     clock.advance(0.1)
+    assert leader.departure is None, "nothing committed yet"
     leader.request_stop()
     leader.step()
     record = leader_record(db)
     assert record is not None and record.leader_id == "b" and record.ballot > token
+    assert leader.departure == Departure(successor=record), "it says whom it handed over to"
     assert wait_for_wake(follower), "the hand-over wakes the successor"
     clock.advance(0.05)
     heartbeat = heartbeat_of(db, "b")
@@ -636,9 +639,16 @@ def test_a_leader_with_nobody_heartbeating_resigns(db: Any, clock: ManualClock) 
     leader.request_stop()
     leader.step()
     assert leader_record(db) is None
+    assert leader.departure == Departure(resigned=True)
     assert wait_for_wake(follower)
     follower.step()  # claims the empty key
     assert follower.is_leader
+    follower_left = make_core(db, clock, "c")
+    start(follower_left)
+    follower_left.request_stop()
+    follower_left.step()
+    assert follower_left.phase is Phase.STOPPED
+    assert follower_left.departure == Departure(), "a follower neither hands over nor resigns"
 
 
 def test_a_hand_over_found_late_is_taken_up_by_a_refresh(db: Any, clock: ManualClock) -> None:
@@ -698,6 +708,7 @@ def test_no_hand_over_while_elections_are_disabled(db: Any, clock: ManualClock) 
     leader.request_stop()
     leader.step()
     assert leader_record(db) is None
+    assert leader.departure == Departure(resigned=True)
     assert not follower.is_leader
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fdb_election.election import DuplicateProcessId, ElectionConfig, NotLeader
-from fdb_election.runtime import Demoted, Elected, Elector, ElectorEvent, LeaderChanged
+from fdb_election.runtime import Demoted, Departure, Elected, Elector, ElectorEvent, LeaderChanged
 
 FAST = ElectionConfig.with_lease_duration(0.6)
 WAIT = 10.0
@@ -58,12 +58,16 @@ def test_leads_then_hands_over_on_graceful_stop(db: Any) -> None:
         try:
             assert b_events.wait_for(LeaderChanged)
             assert not b.is_leader
+            assert a.departure is None
             assert a.stop(WAIT)
             assert not a.is_leader
             assert b.wait_for_leadership(WAIT)
             assert b.ballot is not None and b.ballot > (a_events.events[1].ballot)  # type: ignore[union-attr]
+            handed = a.departure.successor if a.departure is not None else None
+            assert handed is not None and (handed.leader_id, handed.ballot) == ("b", b.ballot)
         finally:
             assert b.stop(WAIT)
+        assert b.departure == Departure(resigned=True), "nobody left to hand over to"
     finally:
         a.stop(WAIT)
     assert a_events.wait_for(Demoted)

@@ -18,7 +18,14 @@ from fdb_election.runtime.clock import Clock, ManualClock, Sleeper, SystemClock,
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.driver import ElectorDriver
 from fdb_election.runtime.elector import Elector
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
+from fdb_election.runtime.events import (
+    Demoted,
+    Departure,
+    Elected,
+    ElectorEvent,
+    LeaderChanged,
+    Release,
+)
 from fdb_election.runtime.factory import build_core, default_process_id
 from fdb_election.runtime.naming import election_subspace, resolve_election
 from fdb_election.runtime.settings import (
@@ -36,6 +43,7 @@ __all__ = [
     "MIN_LEASE_S",
     "Clock",
     "Demoted",
+    "Departure",
     "Elected",
     "Elector",
     "ElectorCallbacks",

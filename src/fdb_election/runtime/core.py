@@ -65,7 +65,14 @@ from fdb_election.election.errors import (
 from fdb_election.election.rules import alive
 from fdb_election.election.times import to_nanos
 from fdb_election.runtime.clock import Clock
-from fdb_election.runtime.events import Demoted, Elected, ElectorEvent, LeaderChanged, Release
+from fdb_election.runtime.events import (
+    Demoted,
+    Departure,
+    Elected,
+    ElectorEvent,
+    LeaderChanged,
+    Release,
+)
 from fdb_election.runtime.identity import Registrations
 from fdb_election.runtime.leader_duties import (
     EVICTION_BATCH,
@@ -181,6 +188,8 @@ class ElectorCore:
         self._duties = LeaderDuties(election, self.process_id)
         #: Why the elector stopped on its own (another elector registered the same id), if so.
         self.failure: DuplicateProcessId | None = None
+        #: What the stop step committed (hand-over, resignation or neither); None until then.
+        self.departure: Departure | None = None
         self._foreign_record: LeaderState | None = None  # a record of our id, not ours (warned)
         self._reported_leader: LeaderState | None = None
         self._resign_pending: str | None = None  # reason, while a resignation must be committed
@@ -441,8 +450,10 @@ class ElectorCore:
         record = cycle.leader()
         mine = self._registrations.made(record, self.process_id)
         handed: LeaderState | None = None
+        resigned = False
         if mine and record is not None:
-            _, handed = self._give_up(tr, cycle, record)
+            changed, handed = self._give_up(tr, cycle, record)
+            resigned = changed and handed is None
             self._clear_own_step_down_request(tr, request)
         if not self.observer:
             # Only this elector's own registration: a newer one of the same id stays.
@@ -454,6 +465,7 @@ class ElectorCore:
         yield tr
         self._registered = False
         self.phase = Phase.STOPPED
+        self.departure = Departure(successor=handed, resigned=resigned)
         if mine:
             self._observation.observe(handed, self.clock.monotonic())
         self._watches.drop_all()

@@ -12,6 +12,7 @@ from typing import Any
 
 from fdb_election.election import LeaderState
 from fdb_election.runtime.core import ElectorCore, Phase
+from fdb_election.runtime.events import Departure
 
 __all__ = ["ElectorBase", "check_stop_timeout"]
 
@@ -68,6 +69,16 @@ class ElectorBase:
         campaigning.
         """
         return self._core.failure
+
+    @property
+    def departure(self) -> Departure | None:
+        """How this elector left the election, once its stop committed (``stop()`` returned
+        True, or it stopped on its own): ``successor`` names the record it handed leadership
+        over to, ``resigned`` says it cleared the leader key instead; neither when it held no
+        leadership. None while it runs, and when ``stop()`` gave up before the commit (its
+        registration then waits to be evicted, and a lease it held runs out on its own).
+        """
+        return self._core.departure
 
     @property
     def core(self) -> ElectorCore:

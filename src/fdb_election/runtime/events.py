@@ -1,4 +1,4 @@
-"""What an elector tells the service: elected, demoted, leader changed.
+"""What an elector tells the service: elected, demoted, leader changed, and how it left.
 
 The elector core produces these in order; the thread driver hands them to callbacks and the
 asyncio driver to an async iterator. The order is part of the contract:
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fdb_election.election import LeaderState
 
-__all__ = ["Demoted", "Elected", "ElectorEvent", "LeaderChanged", "Release"]
+__all__ = ["Demoted", "Departure", "Elected", "ElectorEvent", "LeaderChanged", "Release"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +71,17 @@ class Release:
     ballot: int
     reason: str
     deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """How an elector left its election: what its stop step committed.
+
+    ``successor``: the claim it wrote for the candidate it handed leadership over to (that
+    candidate leads at once). ``resigned``: it cleared the leader key instead, because no other
+    candidate was heartbeating or elections are disabled (the next claim may come at once).
+    Neither: it held no leadership record when it stopped.
+    """
+
+    successor: LeaderState | None = None
+    resigned: bool = False
