@@ -13,8 +13,10 @@ from click.testing import CliRunner, Result
 import fdb_election
 from fdb_election.cli.context import CliContext
 from fdb_election.cli.main import cli
-from fdb_election.cli.output import format_seconds
-from fdb_election.runtime import ElectorDriver, ManualClock
+from fdb_election.cli.output import error_text, format_seconds
+from fdb_election.cli.run import departure_message
+from fdb_election.election import ElectionConfig, LeaderState
+from fdb_election.runtime import Departure, ElectorDriver, ManualClock
 from fdb_election.runtime.settings import MIN_LEASE_S
 
 
@@ -188,3 +190,93 @@ def test_resign_says_when_nobody_has_taken_over(db: Any) -> None:
         r"over yet \(waited [0-9.]+ m?s; `fdb-election status` shows who leads\))\.",
         result.stdout.strip(),
     ), result.stdout
+
+
+class _Stopped:
+    """What ``departure_message`` reads of an elector after ``stop()``."""
+
+    def __init__(
+        self,
+        departure: Departure | None,
+        *,
+        error: BaseException | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.departure = departure
+        self.core = self
+        self.last_error = error
+        self.config = ElectionConfig(lease_duration=5, election_enabled=enabled)
+        self.lease = 5.0
+
+
+_SUCCESSOR = LeaderState(7, "host-b", 0, 10**18, bytes(12))
+
+
+@pytest.mark.parametrize(
+    ("elector", "stopped", "said"),
+    [
+        (
+            _Stopped(Departure(successor=_SUCCESSOR)),
+            True,
+            "handed leadership over to 'host-b' (ballot 7) and left the election",
+        ),
+        (
+            _Stopped(Departure(resigned=True)),
+            True,
+            "resigned leadership (no other candidate is heartbeating) and left the election",
+        ),
+        (
+            _Stopped(Departure(resigned=True), enabled=False),
+            True,
+            "resigned leadership (elections are disabled) and left the election",
+        ),
+        (_Stopped(Departure()), True, "left the election"),
+        (
+            _Stopped(None),
+            False,
+            "could not leave the election within 5 s (no answer from the database): its "
+            "registration stays until the leader evicts it, and leadership, if this process "
+            "held it, passes on once its lease (5 s) runs out",
+        ),
+        (
+            _Stopped(None, error=fdb_election.embedded.FDBError(1031)),
+            False,
+            "could not leave the election within 5 s (last error: Operation aborted because the "
+            "transaction timed out (1031)): its registration stays until the leader evicts it, "
+            "and leadership, if this process held it, passes on once its lease (5 s) runs out",
+        ),
+    ],
+)
+def test_run_says_last_how_it_left_the_election(elector: Any, stopped: bool, said: str) -> None:
+    assert departure_message(elector, stopped, 5.0) == said
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (
+            fdb_election.embedded.FDBError(1020),
+            "Transaction not committed due to conflict with another transaction (1020)",
+        ),
+        (
+            fdb_election.embedded.FDBError(1510, "cannot write the database file 'x'"),
+            "Disk i/o operation failed (1510): cannot write the database file 'x'",
+        ),
+        (ValueError("bad"), "bad"),
+        (TimeoutError(), "TimeoutError"),
+    ],
+)
+def test_errors_are_shown_without_bytes_literals(error: BaseException, shown: str) -> None:
+    assert error_text(error) == shown
+
+
+def test_a_database_error_is_shown_in_words() -> None:
+    db = fdb_election.embedded.open()
+    assert invoke(db, "init").exit_code == 0
+    db.set_fault_hook(lambda event, _tr: 1510 if event == "commit" else None)
+    result = invoke(db, "config", "set", "--lease", "20")
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith(
+        "database error on memory: (an in-memory embedded database): "
+        "Disk i/o operation failed (1510)"
+    ), result.stderr

@@ -36,6 +36,10 @@ pytestmark = [
 
 PY = sys.executable
 LEASE = 1.0
+RESIGNED = (
+    "fdb-election run: resigned leadership (no other candidate is heartbeating) "
+    "and left the election"
+)
 
 
 def fdb_election(*args: str) -> list[str]:
@@ -149,6 +153,14 @@ def start_run(
     )
 
 
+def registered(url: str) -> set[str]:
+    """The process ids registered in the election (``candidates --json``)."""
+    listed = subprocess.run(
+        fdb_election("--db", url, "candidates", "--json"), check=True, capture_output=True
+    )
+    return {c["process_id"] for c in json.loads(listed.stdout)["candidates"]}
+
+
 @contextlib.contextmanager
 def reaped(
     runs: dict[str, subprocess.Popen[bytes]],
@@ -199,6 +211,7 @@ def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
     events = Events(tmp_path / "events")
     with reaped({pid: start_run(url, tmp_path, pid) for pid in ("host-a", "host-b")}) as runs:
         wait_until(lambda: events.starts(), timeout=20)
+        wait_until(lambda: registered(url) == {"host-a", "host-b"}, timeout=20)
         leader = events.starts()[0][3]
         runs[leader].send_signal(signal.SIGTERM)
         assert runs[leader].wait(10) == 128 + signal.SIGTERM
@@ -207,6 +220,24 @@ def test_graceful_stop_of_the_leader_stops_cmd_before_the_next_one_starts(
         assert [(r[0], r[3]) for r in rows[:2]] == [("start", leader), ("stop", leader)]
         assert rows[2][0] == "start" and rows[2][3] != leader
         assert rows[2][2] > rows[1][2]
+        other = rows[2][3]
+        # Its last line tells what its stop committed. Usually a hand-over: the successor then
+        # leads (and starts CMD) with the ballot of the claim written for it. A resignation
+        # (the successor's heartbeat looked too old, say on a busy machine) makes it claim.
+        last = (tmp_path / f"{leader}.stderr").read_text().splitlines()[-1]
+        successor_ballot = int(events.path.read_text().splitlines()[2].split()[4])
+        handed = re.fullmatch(
+            r"fdb-election run: handed leadership over to '(.+)' \(ballot (\d+)\) "
+            "and left the election",
+            last,
+        )
+        if handed is not None:
+            assert (handed[1], int(handed[2])) == (other, successor_ballot)
+        else:
+            assert last == RESIGNED, last
+        runs[other].send_signal(signal.SIGTERM)  # nobody left to hand over to
+        assert runs[other].wait(10) == 128 + signal.SIGTERM
+        assert (tmp_path / f"{other}.stderr").read_text().splitlines()[-1] == RESIGNED
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="looks in /proc")
@@ -245,6 +276,12 @@ def test_cmd_exit_code_is_propagated_and_the_candidate_leaves(
     url, tmp_path = workspace
     proc = start_run(url, tmp_path, "solo", "7")
     assert proc.wait(30) == 7
+    said = (tmp_path / "solo.stderr").read_text().splitlines()
+    [(_, cmd_pid, _, _)] = Events(tmp_path / "events").starts()
+    assert said[-2:] == [
+        f"fdb-election run: CMD (pid {cmd_pid}) exited with code 7; stepping down",
+        RESIGNED,
+    ]
     listed = subprocess.run(
         fdb_election("--db", url, "candidates", "--json"), check=True, capture_output=True
     )

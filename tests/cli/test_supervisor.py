@@ -211,6 +211,21 @@ def test_a_stop_signal_is_named_where_cmd_is_stopped_for_it(
     assert stopping.startswith("SIGTERM received: stopping CMD (pid ")
 
 
+def test_a_stop_signal_without_cmd_says_the_process_leaves(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
+    policy = GracePolicy(grace=1.0, kill_margin=0.05)
+    elector = ScriptedElector(guards(policy))
+    said: list[str] = []
+    supervisor, thread, result = _supervise(
+        elector, _recording_cmd(tmp_path), policy, say=said.append
+    )
+    supervisor.request_stop(signal.SIGHUP)  # a follower: no CMD runs
+    thread.join(5)
+    assert result == [128 + signal.SIGHUP]
+    assert said == ["SIGHUP received: leaving the election"]
+
+
 def test_demotion_stops_cmd_and_reelection_starts_it_again(
     tmp_path: Path, guards: Callable[[GracePolicy], Guard]
 ) -> None:

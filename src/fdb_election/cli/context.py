@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from fdb_election.cli.exit_codes import CliFailure, NotFound
+from fdb_election.cli.output import error_text
 
 __all__ = [
     "DEFAULT_ELECTION",
@@ -206,7 +207,9 @@ def database_errors(cli: CliContext) -> Iterator[None]:
         if election_error is not None and isinstance(exc, election_error):
             raise CliFailure(f"election {cli.election_name!r}: {exc}") from exc
         if _is_database_error(exc):
-            raise CliFailure(f"database error on {cli.database_source()}: {exc}") from exc
+            raise CliFailure(
+                f"database error on {cli.database_source()}: {error_text(exc)}"
+            ) from exc
         raise
 
 

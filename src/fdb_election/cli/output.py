@@ -28,7 +28,7 @@ from fdb_election.election.times import format_seconds
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-__all__ = ["Output", "format_age", "format_seconds"]
+__all__ = ["Output", "error_text", "format_age", "format_seconds"]
 
 
 def format_age(seconds: float) -> str:
@@ -36,6 +36,19 @@ def format_age(seconds: float) -> str:
     if seconds < 0:
         return f"in {format_seconds(-seconds)} (clock skew?)"
     return f"{format_seconds(seconds)} ago"
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as a person reads it. A database error's ``str()`` shows its description as a
+    bytes literal (the official binding's, copied by the embedded store): here it reads
+    ``Operation aborted because the transaction timed out (1031)``, with the embedded store's
+    detail after it. Any other error is its ``str()``, or its type's name when that is empty."""
+    description, code = getattr(exc, "description", None), getattr(exc, "code", None)
+    if isinstance(description, bytes) and isinstance(code, int) and not isinstance(code, bool):
+        text = f"{description.decode('utf-8', 'replace')} ({code})"
+        detail = getattr(exc, "detail", None)
+        return f"{text}: {detail}" if detail else text
+    return str(exc) or type(exc).__name__
 
 
 class Output:

@@ -58,7 +58,7 @@ from fdb_election.cli.exit_codes import ExitCode, signal_exit_code
 from fdb_election.cli.grace import GracePolicy, GraceTooLong
 from fdb_election.cli.guard import MonotonicTimer
 from fdb_election.cli.http_option import Address, http_option, serve_for_command
-from fdb_election.cli.output import format_seconds
+from fdb_election.cli.output import error_text, format_seconds
 from fdb_election.cli.priority import lower_own_priority
 from fdb_election.runtime.events import Release
 
@@ -227,7 +227,10 @@ class Supervisor:
             self.wake.clear()
             if self.stop_signal is not None:
                 self._finished = True
-                self.stop_child(f"{_signal_name(self.stop_signal)} received")
+                why = f"{_signal_name(self.stop_signal)} received"
+                if self.child is None or self.child.exited.is_set():
+                    self.say(f"{why}: leaving the election")
+                self.stop_child(why)
                 return signal_exit_code(self.stop_signal)
             failure = getattr(self.elector, "failure", None)
             if failure is not None:
@@ -240,7 +243,7 @@ class Supervisor:
                 self.database_failure = unwritable
                 self._finished = True
                 self.stop_child("the database cannot be written")
-                self.say(f"the database cannot be written: {unwritable}")
+                self.say(f"the database cannot be written: {error_text(unwritable)}")
                 return int(ExitCode.FAILURE)
             child = self.child
             if child is None:
@@ -461,6 +464,35 @@ class Supervisor:
         self.say(f"CMD (pid {child.pid}) stopped (exit code {code})")
 
 
+def departure_message(elector: Any, stopped: bool, timeout: float) -> str:
+    """What ``run`` says last: how it left the election (``stopped``: what ``stop`` returned),
+    or, when the stop did not commit within ``timeout`` seconds, what happens without it."""
+    departure = elector.departure
+    if not stopped or departure is None:
+        error = elector.core.last_error
+        why = "no answer from the database" if error is None else f"last error: {error_text(error)}"
+        return (
+            f"could not leave the election within {format_seconds(timeout)} ({why}): its "
+            "registration stays until the leader evicts it, and leadership, if this process "
+            f"held it, passes on once its lease ({format_seconds(elector.core.lease)}) runs out"
+        )
+    if departure.successor is not None:
+        successor = departure.successor
+        return (
+            f"handed leadership over to {successor.leader_id!r} (ballot {successor.ballot}) "
+            "and left the election"
+        )
+    if departure.resigned:
+        config = elector.core.config
+        why = (
+            "elections are disabled"
+            if config is not None and not config.election_enabled
+            else "no other candidate is heartbeating"
+        )
+        return f"resigned leadership ({why}) and left the election"
+    return "left the election"
+
+
 @contextmanager
 def _stop_signals(handler: Callable[[int], None]) -> Iterator[None]:
     """Route SIGINT/SIGTERM/SIGHUP to ``handler`` while inside (main thread only)."""
@@ -601,7 +633,8 @@ def run(
             supervisor.stop_child("stopping")
             # Handing over or resigning needs a write: with a database that cannot be written, do
             # not wait long.
-            elector.stop(_UNWRITABLE_STOP_S if supervisor.database_failure is not None else 5.0)
+            timeout = _UNWRITABLE_STOP_S if supervisor.database_failure is not None else 5.0
+            _say(departure_message(elector, elector.stop(timeout), timeout))
             guard.close()
             if alarm is not None:
                 alarm.close()
