@@ -231,6 +231,7 @@ _SUCCESSOR = LeaderState(7, "host-b", 0, 10**18, bytes(12))
             "resigned leadership (elections are disabled) and left the election",
         ),
         (_Stopped(Departure()), True, "left the election"),
+        (_Stopped(None), True, "left the election"),  # stopped before it ever stepped
         (
             _Stopped(None),
             False,

@@ -9,7 +9,7 @@ import pytest
 from elector_harness import LEASE, BatchedVirtualDriver, VirtualDriver, make_core, start
 
 from fdb_election import embedded
-from fdb_election.runtime import Elected, ManualClock, Phase
+from fdb_election.runtime import Departure, Elected, ManualClock, Phase
 
 NOT_COMMITTED = 1020
 COMMIT_UNKNOWN_RESULT = 1021
@@ -103,9 +103,21 @@ def test_a_failed_resignation_keeps_local_leadership_given_up(
     core.step()
     assert not core.is_leader, "leadership is given up before the resignation commits"
     assert core.phase is Phase.STOPPING
+    assert core.departure is None, "nothing committed yet"
     core.step()
     assert core.phase is Phase.STOPPED
     assert read_leader_id(core) is None
+    assert core.departure == Departure(resigned=True)
+
+
+def test_an_elector_stopped_before_its_first_step_left_without_a_commit(
+    faulty: tuple[Any, Faults], clock: ManualClock
+) -> None:
+    db, _ = faulty
+    core = make_core(db, clock, "a")
+    core.request_stop()
+    assert core.phase is Phase.STOPPED
+    assert core.departure == Departure()
 
 
 @pytest.mark.parametrize("seed", range(5))

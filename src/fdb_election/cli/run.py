@@ -468,7 +468,7 @@ def departure_message(elector: Any, stopped: bool, timeout: float) -> str:
     """What ``run`` says last: how it left the election (``stopped``: what ``stop`` returned),
     or, when the stop did not commit within ``timeout`` seconds, what happens without it."""
     departure = elector.departure
-    if not stopped or departure is None:
+    if not stopped:
         error = elector.core.last_error
         why = "no answer from the database" if error is None else f"last error: {error_text(error)}"
         return (
@@ -476,6 +476,8 @@ def departure_message(elector: Any, stopped: bool, timeout: float) -> str:
             "registration stays until the leader evicts it, and leadership, if this process "
             f"held it, passes on once its lease ({format_seconds(elector.core.lease)}) runs out"
         )
+    if departure is None:
+        return "left the election"
     if departure.successor is not None:
         successor = departure.successor
         return (

@@ -278,6 +278,7 @@ class ElectorCore:
     def request_stop(self) -> None:
         """Make the next steps end leadership, resign and unregister."""
         if self.phase is Phase.INIT:
+            self.departure = Departure()  # it never joined: nothing to commit
             self.phase = Phase.STOPPED
             self._watches.drop_all()
         elif self.phase is not Phase.STOPPED:
@@ -464,8 +465,8 @@ class ElectorCore:
             defer_sync(tr)  # a resignation, an unregistration: the successor's claim syncs it
         yield tr
         self._registered = False
+        self.departure = Departure(successor=handed, resigned=resigned)  # before the phase says
         self.phase = Phase.STOPPED
-        self.departure = Departure(successor=handed, resigned=resigned)
         if mine:
             self._observation.observe(handed, self.clock.monotonic())
         self._watches.drop_all()

@@ -72,11 +72,11 @@ class ElectorBase:
 
     @property
     def departure(self) -> Departure | None:
-        """How this elector left the election, once its stop committed (``stop()`` returned
-        True, or it stopped on its own): ``successor`` names the record it handed leadership
-        over to, ``resigned`` says it cleared the leader key instead; neither when it held no
-        leadership. None while it runs, and when ``stop()`` gave up before the commit (its
-        registration then waits to be evicted, and a lease it held runs out on its own).
+        """How this elector left the election, once it has stopped (``stop()`` returned True,
+        or it stopped on its own): ``successor`` names the record it handed leadership over to,
+        ``resigned`` says it cleared the leader key instead; neither when it held no leadership.
+        None while it runs, and when ``stop()`` gave up before the commit (its registration
+        then waits to be evicted, and a lease it held runs out on its own).
         """
         return self._core.departure
 
