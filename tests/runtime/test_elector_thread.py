@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from elector_harness import wait_until
 
 from fdb_election.election import DuplicateProcessId, ElectionConfig, NotLeader
 from fdb_election.runtime import Demoted, Departure, Elected, Elector, ElectorEvent, LeaderChanged
@@ -72,6 +73,28 @@ def test_leads_then_hands_over_on_graceful_stop(db: Any) -> None:
         a.stop(WAIT)
     assert a_events.wait_for(Demoted)
     assert a_events.kinds()[:3] == ["LeaderChanged", "Elected", "Demoted"]
+
+
+def test_an_on_step_that_raises_is_logged_and_every_elector_goes_on(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    steps: list[None] = []
+
+    def broken() -> None:
+        steps.append(None)
+        raise RuntimeError("a bug in the caller's hook")
+
+    a = elector(db, process_id="a").start(on_step=broken)
+    b = elector(db, process_id="b").start()  # the same driver: the shared one of this database
+    try:
+        assert a.wait_for_leadership(WAIT), "a's own steps go on"
+        seen = len(steps)
+        assert wait_until(lambda: len(steps) >= seen + 3, WAIT), "and keep going"
+        assert b.leader is not None and b.leader.leader_id == "a" and b.healthy()
+    finally:
+        assert a.stop(WAIT)
+        assert b.stop(WAIT)
+    assert "on_step failed" in caplog.text and "a bug in the caller's hook" in caplog.text
 
 
 def test_context_manager_resigns_and_unregisters(db: Any) -> None:

@@ -357,7 +357,10 @@ class ElectorDriver:
         with member.changed:
             member.changed.notify_all()
         if member.on_step is not None:
-            member.on_step()
+            try:
+                member.on_step()
+            except Exception:  # the caller's bug must not stop this driver's electors
+                _log.exception("elector %s: on_step failed", core.process_id)
         stopped = core.phase is Phase.STOPPED
         gave_up = member.stop_requested and self._clock() >= member.stop_deadline
         if stopped or gave_up:

@@ -112,7 +112,8 @@ class Elector(ElectorBase):
         """Start campaigning (returns self); the driver steps it from now on.
 
         ``on_step()``, if given, is called on the driver's thread after each step of this
-        elector. It must return at once (it holds up every elector of the driver); it is for a
+        elector. It must return at once (it holds up every elector of the driver); what it
+        raises is logged on the ``fdb_election`` logger and ignored. It is for a
         supervisor that reacts to what no event reports, such as :attr:`failure` being set or
         the step errors in ``core.last_error``, without polling.
         """
