@@ -636,8 +636,9 @@ def run(
             # Handing over or resigning needs a write: with a database that cannot be written, do
             # not wait long.
             timeout = _UNWRITABLE_STOP_S if supervisor.database_failure is not None else 5.0
-            _say(departure_message(elector, elector.stop(timeout), timeout))
+            stopped = elector.stop(timeout)
             guard.close()
             if alarm is not None:
                 alarm.close()
+            _say(departure_message(elector, stopped, timeout))
     click.get_current_context().exit(code)
