@@ -205,6 +205,7 @@ def test_a_stop_signal_is_named_where_cmd_is_stopped_for_it(
     supervisor.wake.set()
     assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
     supervisor.request_stop(signal.SIGTERM)
+    supervisor.request_stop(signal.SIGINT)  # an impatient second signal changes nothing
     thread.join(5)
     assert result == [128 + signal.SIGTERM]
     [stopping] = [m for m in said if ": stopping CMD" in m]

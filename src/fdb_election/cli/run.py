@@ -211,8 +211,12 @@ class Supervisor:
         self.database_failure: BaseException | None = None
 
     def request_stop(self, signum: int) -> None:
-        """Ask the loop to stop CMD, hand over or resign, and return (from a signal handler)."""
-        self.stop_signal = signum
+        """Ask the loop to stop CMD, hand over or resign, and return (from a signal handler).
+
+        The first signal decides the exit code (128+N) and is the one named: an impatient
+        second one (Ctrl-C after SIGTERM) changes neither."""
+        if self.stop_signal is None:
+            self.stop_signal = signum
         self.wake.set()
 
     def _deadline(self) -> float | None:
@@ -225,13 +229,14 @@ class Supervisor:
         """Run until CMD exits or a stop signal arrives; return ``run``'s exit code."""
         while True:
             self.wake.clear()
-            if self.stop_signal is not None:
+            signum = self.stop_signal
+            if signum is not None:
                 self._finished = True
-                why = f"{_signal_name(self.stop_signal)} received"
+                why = f"{_signal_name(signum)} received"
                 if self.child is None or self.child.exited.is_set():
                     self.say(f"{why}: leaving the election")
                 self.stop_child(why)
-                return signal_exit_code(self.stop_signal)
+                return signal_exit_code(signum)
             failure = getattr(self.elector, "failure", None)
             if failure is not None:
                 self._finished = True
