@@ -110,13 +110,24 @@ class Elector(ElectorBase):
         self._callback_queue: asyncio.Queue[ElectorEvent | None] | None = None
         self._changed: asyncio.Condition | None = None
         self._subscribers: list[asyncio.Queue[ElectorEvent | None]] = []
+        self._on_step: Callable[[], object] | None = None
 
     # ------------------------------------------------------------------ life cycle
 
-    async def start(self) -> Self:
-        """Start campaigning; the database's driver steps it from now on (returns self)."""
+    async def start(self, *, on_step: Callable[[], object] | None = None) -> Self:
+        """Start campaigning; the database's driver steps it from now on (returns self).
+
+        ``on_step()``, if given, is called on the event loop after each step of this elector
+        (as the thread elector's is on the driver's thread). It must return at once; what it
+        raises is logged on the ``fdb_election`` logger and ignored. It lets a supervisor react
+        to what no event reports (:attr:`failure` set, a step error in ``core.last_error``)
+        without polling.
+        """
         if self._member is not None:
             raise RuntimeError("this Elector was already started; create a new one to run again")
+        if on_step is not None and not callable(on_step):
+            raise TypeError(f"on_step must be callable or None, got {type(on_step).__name__}")
+        self._on_step = on_step
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Condition()
         self._callback_queue = asyncio.Queue()
@@ -219,8 +230,18 @@ class Elector(ElectorBase):
             subscriber.put_nowait(event)
 
     def _stepped_threadsafe(self) -> None:
-        """After each step, on the driver's thread: wake whoever waits on the loop."""
-        self._call_on_loop(lambda: asyncio.ensure_future(self._notify_changed()))
+        """After each step, on the driver's thread: wake whoever waits on the loop, and call
+        ``on_step`` there."""
+        self._call_on_loop(self._stepped_on_loop)
+
+    def _stepped_on_loop(self) -> None:
+        asyncio.ensure_future(self._notify_changed())
+        hook = self._on_step
+        if hook is not None:
+            try:
+                hook()
+            except Exception:
+                _log.exception("elector %s: on_step failed", self.process_id)
 
     async def _notify_changed(self) -> None:
         if self._changed is not None:

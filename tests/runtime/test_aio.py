@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -121,3 +122,43 @@ def test_async_before_release_is_awaited_before_stop_resigns(db: Any) -> None:
         return seen
 
     assert asyncio.run(scenario()) == [(False, "a")]
+
+
+def test_async_on_step_runs_on_the_loop_and_what_it_raises_is_logged(
+    db: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> tuple[int, set[int], bool]:
+        loop_thread = threading.get_ident()
+        threads: set[int] = set()
+        steps = 0
+        stepped = asyncio.Event()
+
+        def on_step() -> None:
+            nonlocal steps
+            steps += 1
+            threads.add(threading.get_ident())
+            if steps >= 3:
+                stepped.set()
+            raise RuntimeError("a bug in the caller's hook")
+
+        elector = aio.Elector(db, "aio-step", process_id="a", config=FAST)
+        await elector.start(on_step=on_step)
+        try:
+            await asyncio.wait_for(stepped.wait(), WAIT)
+            leads = await elector.wait_for_leadership(WAIT)
+        finally:
+            assert await elector.stop(WAIT)
+        return steps, threads - {loop_thread}, leads
+
+    steps, elsewhere, leads = asyncio.run(scenario())
+    assert steps >= 3 and leads, "the elector went on stepping and leads"
+    assert not elsewhere, "on_step ran on the event loop's thread only"
+    assert "on_step failed" in caplog.text
+
+
+def test_async_on_step_must_be_callable(memory_db: Any) -> None:
+    async def scenario() -> None:
+        with pytest.raises(TypeError, match="on_step must be callable"):
+            await aio.Elector(memory_db, "aio-step", process_id="a").start(on_step=5)  # type: ignore[arg-type]
+
+    asyncio.run(scenario())
