@@ -111,6 +111,7 @@ class Elector(ElectorBase):
         self._changed: asyncio.Condition | None = None
         self._subscribers: list[asyncio.Queue[ElectorEvent | None]] = []
         self._on_step: Callable[[], object] | None = None
+        self._notifying: set[asyncio.Future[None]] = set()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -235,7 +236,10 @@ class Elector(ElectorBase):
         self._call_on_loop(self._stepped_on_loop)
 
     def _stepped_on_loop(self) -> None:
-        asyncio.ensure_future(self._notify_changed())
+        # Kept until done: the loop holds only a weak reference to a task.
+        task = asyncio.ensure_future(self._notify_changed())
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
         hook = self._on_step
         if hook is not None:
             try:
