@@ -62,9 +62,15 @@ def open(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
     rng: random.Random | None = None,
+    allow_network_filesystem: bool | None = None,
 ) -> Database:
     """Open an embedded database: in memory when ``path`` is None, else one SQLite file that
     processes on this host share (created with mode 0600; see :mod:`.sqlite`).
+
+    A file on a file system that other hosts mount too (NFS, SMB, CephFS, ...) is refused with
+    :class:`FileStoreError`: processes on two hosts could both lead. ``allow_network_filesystem``
+    (default: the environment variable ``FDB_ELECTION_ALLOW_NETWORK_FS=1``) opens it anyway,
+    for when every process that opens it runs on this host.
 
     ``clock`` (monotonic seconds), ``sleep`` and ``rng`` replace real time and randomness, e.g.
     for deterministic simulation; they default to ``time.monotonic``, ``time.sleep`` and a fresh
@@ -75,5 +81,6 @@ def open(
     if path is not None:
         from fdb_election.embedded.sqlite import SQLiteStorage
 
-        return Database(SQLiteStorage(path), clock=clock, sleep=sleep, rng=rng)
+        storage = SQLiteStorage(path, allow_network_filesystem=allow_network_filesystem)
+        return Database(storage, clock=clock, sleep=sleep, rng=rng)
     return Database(MemoryStorage(clock), clock=clock, sleep=sleep, rng=rng)

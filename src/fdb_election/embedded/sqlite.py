@@ -85,6 +85,7 @@ from typing import Any, Final
 from sortedcontainers import SortedList
 
 from fdb_election.embedded.errors import FDBError, FileStoreError
+from fdb_election.embedded.filesystem import check_local
 from fdb_election.embedded.mutations import (
     CLEAR_RANGE,
     SET_VALUE,
@@ -308,7 +309,9 @@ class SQLiteStorage:
     deferred commits syncs anyway once this object has left ``sync_after`` groups
     unsynced since its last sync and ``sync_interval`` seconds have passed since then (see
     :data:`SYNC_AFTER` and :data:`SYNC_INTERVAL`; both 0 sync every commit), timed with the
-    monotonic ``clock``.
+    monotonic ``clock``. A file on a file system that other hosts mount too (NFS, SMB, CephFS,
+    ...) is refused with :class:`FileStoreError` unless ``allow_network_filesystem`` (default:
+    the environment variable ``FDB_ELECTION_ALLOW_NETWORK_FS=1``; see :mod:`.filesystem`).
 
     ``commits`` and ``commit_groups`` count the transactions this object wrote and the SQLite
     transactions it took to write them; ``syncs`` counts those of the groups that waited for an
@@ -328,6 +331,7 @@ class SQLiteStorage:
         sync_interval: float = SYNC_INTERVAL,
         sync_after: int = SYNC_AFTER,
         clock: Callable[[], float] = time.monotonic,
+        allow_network_filesystem: bool | None = None,
     ) -> None:
         if max_group < 1:
             raise ValueError(f"max_group must be at least 1, not {max_group!r}")
@@ -361,6 +365,7 @@ class SQLiteStorage:
         # Every commit up to this version has been compared with the watches (None: none yet).
         self._watches_checked: int | None = None
         self._listener: WakeupListener | None = None
+        check_local(self.path, allow_shared=allow_network_filesystem)
         _create_file(self.path)
         self._writer = self._connect(busy_timeout_ms=0)
         try:
