@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import pytest
 from planted import PLANTED
@@ -65,6 +66,17 @@ def test_command_line_summary_and_exit_status() -> None:
     assert lines[-1] == "seeds=3 violations=0"
     assert any(line.startswith("faults injected:") for line in lines)
     assert any(line.startswith("failover (leaderless gaps):") for line in lines)
+
+
+def test_the_command_line_quiets_the_electors_logs_only_while_it_runs() -> None:
+    library_log = logging.getLogger("fdb_election")
+    before = library_log.level
+    library_log.setLevel(logging.INFO)
+    try:
+        assert cli.main(["--seeds", "1", "--hours", "0.005"], out=io.StringIO()) == 0
+        assert library_log.level == logging.INFO, "a test or program that calls main() after"
+    finally:
+        library_log.setLevel(before)
 
 
 def test_command_line_reports_and_replays_a_failing_seed() -> None:

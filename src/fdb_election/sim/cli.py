@@ -226,7 +226,19 @@ def main(
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    logging.getLogger("fdb_election").setLevel(logging.CRITICAL)
+    # The electors' warnings (demoted, registered again) are the faults doing their work: quiet
+    # while the runs last, then as before (main() may run inside a test or another program).
+    library_log = logging.getLogger("fdb_election")
+    level = library_log.level
+    library_log.setLevel(logging.CRITICAL)
+    try:
+        return _simulate(args, config, stream)
+    finally:
+        library_log.setLevel(level)
+
+
+def _simulate(args: argparse.Namespace, config: SimConfig, stream: TextIO) -> int:
+    """Run what ``args`` asks for and print the report on ``stream``; the exit status."""
     single = args.replay is not None or args.scenario is not None
     seeds: list[int] = []
     faults: Counter[str] = Counter()
