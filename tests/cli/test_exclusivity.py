@@ -14,7 +14,9 @@ with a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import signal
 import sqlite3
 import subprocess
@@ -142,24 +144,29 @@ def url(tmp_path: Path) -> str:
     return url
 
 
-def start_run(url: str, tmp_path: Path, process_id: str) -> subprocess.Popen[bytes]:
+def start_run(
+    url: str, tmp_path: Path, process_id: str, *, prefix: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     script = tmp_path / "ticker.py"
     script.write_text(TICKER)
     ticks = Ticks(tmp_path)
     stderr = (tmp_path / f"{process_id}.{time.monotonic_ns()}.stderr").open("wb")
     return subprocess.Popen(
-        fdb_election(
-            "--db",
-            url,
-            "run",
-            "--id",
-            process_id,
-            "--",
-            PY,
-            str(script),
-            str(ticks.log),
-            str(ticks.children),
-        ),
+        [
+            *prefix,
+            *fdb_election(
+                "--db",
+                url,
+                "run",
+                "--id",
+                process_id,
+                "--",
+                PY,
+                str(script),
+                str(ticks.log),
+                str(ticks.children),
+            ),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )
@@ -210,6 +217,87 @@ def test_a_stopped_run_never_overlaps_the_next_leaders_cmd(url: str, tmp_path: P
         assert len(ticks.by_pid()) == 2, "the resumed run does not start CMD again"
     finally:
         finish(first, *([second] if second else []))
+
+
+#: Seconds CLOCK_BOOTTIME runs ahead of CLOCK_MONOTONIC in the time namespaces below: as if
+#: the host had been suspended that long since it booted.
+SLEPT = 100_000
+
+
+def _boottime_ahead() -> tuple[str, ...]:
+    """A command prefix that runs a program in a time namespace of its own whose boot clock is
+    ``SLEPT`` seconds ahead of its monotonic clock (or skip: needs root and Linux 5.6)."""
+    prefix = ("unshare", "--time", "--boottime", str(SLEPT), "--fork", "--kill-child")
+    probe = "import time; print(time.clock_gettime(time.CLOCK_BOOTTIME) - time.monotonic())"
+    try:
+        shown = subprocess.run(
+            [*prefix, PY, "-c", probe], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("unshare is not available")
+    if shown.returncode != 0 or abs(float(shown.stdout or 0) - SLEPT) > 1:
+        pytest.skip(f"no time namespace here (needs root and Linux 5.6+): {shown.stderr.strip()}")
+    return prefix
+
+
+def test_the_electors_run_and_its_guard_measure_deadlines_on_the_boot_clock() -> None:
+    """CLOCK_BOOTTIME counts a suspended host's sleep, CLOCK_MONOTONIC does not: a leader whose
+    host slept through its deadline must find it passed as it wakes."""
+    code = (
+        "import time; from fdb_election.runtime import SystemClock; "
+        "from fdb_election.cli import guard; from fdb_election.cli.run import Supervisor; "
+        "import inspect; "
+        "default = inspect.signature(Supervisor).parameters['clock'].default; "
+        "print(*(f() - time.monotonic() for f in (SystemClock().monotonic, guard._now, default)))"
+    )
+    shown = subprocess.run(
+        [*_boottime_ahead(), PY, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert [round(float(x)) for x in shown.stdout.split()] == [SLEPT] * 3
+
+
+def test_with_the_boot_clock_ahead_the_guard_still_keeps_one_cmd(url: str, tmp_path: Path) -> None:
+    """Every process of a host must agree on the deadline clock: with boot time far ahead of
+    monotonic time, a guard on the other clock would kill CMD at once, or never."""
+    prefix = _boottime_ahead()
+    ticks = Ticks(tmp_path)
+    first = start_run(url, tmp_path, "host-a", prefix=prefix)
+    second = None
+    try:
+        wait_until(lambda: ticks.trees(), timeout=20)
+        cmd = ticks.trees()[0][0]
+        wait_until(lambda: len(ticks.by_pid().get(cmd, [])) > 3 * LEASE / 0.005 / 2, timeout=10)
+        assert alive(cmd), "CMD runs on across refreshes"
+        second = start_run(url, tmp_path, "host-b", prefix=prefix)
+        time.sleep(0.3)  # let host-b register and follow (part of the scenario, not a settle)
+        [run_a] = _children(first.pid)
+        stop_between_commits(_Pid(run_a), url)  # run stops; only its guard can stop CMD now
+        wait_until(lambda: len(ticks.by_pid()) >= 2, timeout=10)
+        ticks.assert_no_overlap()
+    finally:
+        if second is not None:
+            finish(second)
+        with contextlib.suppress(ProcessLookupError):
+            for pid in _children(first.pid):
+                os.kill(pid, signal.SIGCONT)
+        finish(first)
+
+
+class _Pid:
+    """Just enough of a Popen for ``stop_between_commits``: a pid and send_signal."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def send_signal(self, signum: int) -> None:
+        os.kill(self.pid, signum)
+
+
+def _children(pid: int) -> list[int]:
+    """The children of ``pid`` (the program ``unshare --fork`` started)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    wait_until(lambda: path.exists() and path.read_text().split(), timeout=10)
+    return [int(child) for child in path.read_text().split()]
 
 
 def test_a_second_run_with_the_same_id_waits_out_the_first_and_retires_it(

@@ -17,6 +17,7 @@ import pytest
 from fdb_election.cli.child import Guard
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.run import Supervisor, SupervisorAlarm
+from fdb_election.runtime.clock import host_monotonic
 from proc_state import alive
 
 PY = sys.executable
@@ -42,7 +43,7 @@ class ScriptedElector:
 
     @property
     def is_leader(self) -> bool:
-        return self.deadline is not None and time.monotonic() < self.deadline
+        return self.deadline is not None and host_monotonic() < self.deadline
 
     def _set_deadline(self, deadline: float | None) -> None:
         self.deadline = deadline
@@ -52,10 +53,10 @@ class ScriptedElector:
 
     def elect(self, ballot: int, lease: float) -> None:
         self.ballot = ballot
-        self._set_deadline(time.monotonic() + lease)
+        self._set_deadline(host_monotonic() + lease)
 
     def refresh(self, lease: float) -> None:
-        self._set_deadline(time.monotonic() + lease)
+        self._set_deadline(host_monotonic() + lease)
 
     def demote(self) -> None:
         self._set_deadline(None)
@@ -66,10 +67,11 @@ def _recording_cmd(tmp_path: Path, *, ignore_term: bool = False) -> list[str]:
     program = textwrap.dedent(
         f"""
         import os, pathlib, signal, sys, time
+        from fdb_election.runtime.clock import host_monotonic
         log = pathlib.Path({str(tmp_path / "events")!r})
         def note(what):
             with log.open("a") as f:
-                f.write(f"{{what}} {{time.monotonic()!r}} {{os.environ['FDB_ELECTION_BALLOT']}}\\n")
+                f.write(f"{{what}} {{host_monotonic()!r}} {{os.environ['FDB_ELECTION_BALLOT']}}\\n")
         if {ignore_term!r}:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         else:
@@ -94,8 +96,8 @@ def _events(tmp_path: Path) -> list[tuple[str, float, str]]:
 
 
 def _wait_until(condition: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = host_monotonic() + timeout
+    while host_monotonic() < deadline:
         if condition():
             return True
         time.sleep(0.01)
@@ -162,7 +164,7 @@ def test_cmd_starts_with_the_ballot_and_is_killed_before_an_unrefreshed_deadline
     # No refresh: the supervisor must have CMD killed and reaped before the deadline.
     assert child.exited.wait(5)
     assert deadline is not None
-    assert time.monotonic() < deadline
+    assert host_monotonic() < deadline
     assert child.exit_code == 128 + signal.SIGKILL
     supervisor.request_stop(signal.SIGTERM)
     thread.join(5)
@@ -338,7 +340,7 @@ def test_the_end_of_leadership_wakes_the_loop_itself_and_disarms_the_alarm() -> 
         alarm=alarm,  # type: ignore[arg-type]
     )
     supervisor.child = object()  # type: ignore[assignment]  # CMD runs: a refresh starts nothing
-    supervisor.deadline_changed(time.monotonic() + 30.0)
+    supervisor.deadline_changed(host_monotonic() + 30.0)
     assert alarm.calls == ["arm"] and not wake.is_set()  # a refresh wakes nobody
     supervisor.deadline_changed(None)
     assert alarm.calls == ["arm", "disarm"] and wake.is_set()
@@ -357,12 +359,12 @@ def test_release_hook_returns_only_once_cmd_is_dead_and_kills_by_the_deadline(
     assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
     child = supervisor.child
     assert child is not None
-    released_deadline = time.monotonic() + 1.0
+    released_deadline = host_monotonic() + 1.0
     elector.demote()  # the elector ends local leadership, then calls the hook on its thread
     supervisor.release(Release(4, "step-down requested by test", released_deadline))
     assert child.exited.is_set(), "the hook returned while CMD was still running"
     assert child.exit_code == 128 + signal.SIGKILL, "CMD ignores SIGTERM: SIGKILL after grace"
-    assert time.monotonic() < released_deadline
+    assert host_monotonic() < released_deadline
     assert supervisor.child is None
     supervisor.request_stop(signal.SIGTERM)
     thread.join(5)
@@ -474,7 +476,7 @@ def test_with_the_guard_stopped_the_loop_s_alarm_still_kills_cmd_before_the_dead
         deadline = elector.deadline
         assert deadline is not None
         assert _wait_until(lambda: not alive(child.pid), timeout=5)
-        assert time.monotonic() < deadline, "run killed CMD's group itself, before the deadline"
+        assert host_monotonic() < deadline, "run killed CMD's group itself, before the deadline"
     finally:
         os.kill(guard.pid, signal.SIGCONT)
     assert child.exited.wait(5), "the resumed guard reports CMD gone"
@@ -489,15 +491,15 @@ def test_an_alarm_whose_thread_is_gone_reports_nothing_armed() -> None:
     alarm = SupervisorAlarm.create(wake)
     if alarm is None:
         pytest.skip("no timerfd on this platform")
-    alarm.arm(time.monotonic() + 100.0)
+    alarm.arm(host_monotonic() + 100.0)
     fires = alarm.fires_at()
-    assert fires is not None and fires > time.monotonic() + 99.0
+    assert fires is not None and fires > host_monotonic() + 99.0
     alarm.arm(0.0)  # long past: it goes off at once and sets wake
     assert wake.wait(5)
-    alarm.arm(time.monotonic() + 100.0)
+    alarm.arm(host_monotonic() + 100.0)
     alarm.disarm()
     assert alarm.fires_at() is None
-    alarm.arm(time.monotonic() + 100.0)
+    alarm.arm(host_monotonic() + 100.0)
     alarm.close()
     assert alarm.fires_at() is None
 

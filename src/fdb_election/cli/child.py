@@ -6,7 +6,7 @@ Usage::
     elector.core.set_deadline_listener(guard.set_deadline)
     child = guard.start(["my-service", "--port", "80"], env, on_exit=wake.set)
     ...
-    child.stop(kill_at=time.monotonic() + 2.0)   # SIGTERM to the tree, SIGKILL at kill_at
+    child.stop(kill_at=host_monotonic() + 2.0)   # SIGTERM to the tree, SIGKILL at kill_at
     child.exit_code                               # CMD's code, or 128+N after signal N
 
 The guard (:mod:`.guard`) is a separate small process. It is told every change of the local
@@ -47,6 +47,7 @@ from typing import Any
 from fdb_election.cli.exit_codes import CannotExecute, CliFailure, CommandNotFound, signal_exit_code
 from fdb_election.cli.grace import GracePolicy
 from fdb_election.cli.guard import SharedDeadline
+from fdb_election.runtime.clock import host_monotonic
 
 __all__ = ["ChildProcess", "Guard", "StartRefused", "die_with_parent", "resolve_command"]
 
@@ -119,7 +120,7 @@ class ChildProcess:
         self.pid = pid
         self._on_exit = on_exit
         self.exited = threading.Event()
-        self.started_at = time.monotonic()
+        self.started_at = host_monotonic()
         self.reason: str | None = None
         self._returncode: int | None = None
 
@@ -139,8 +140,8 @@ class ChildProcess:
     def _guard_lost(self) -> None:
         """The guard died under CMD (killed): CMD gets SIGKILL through PR_SET_PDEATHSIG; make
         sure of its group, wait until the group is gone, and report it stopped."""
-        deadline = time.monotonic() + _ANSWER_S
-        while time.monotonic() < deadline:
+        deadline = host_monotonic() + _ANSWER_S
+        while host_monotonic() < deadline:
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
@@ -158,13 +159,13 @@ class ChildProcess:
 
     def terminate(self) -> None:
         """Ask the guard to stop CMD now (SIGTERM, SIGKILL after the grace period)."""
-        self._guard.request_stop(time.monotonic() + self._guard.policy.grace)
+        self._guard.request_stop(host_monotonic() + self._guard.policy.grace)
 
     def kill(self) -> None:
         """Ask the guard to kill CMD's tree now."""
-        self._guard.request_stop(time.monotonic())
+        self._guard.request_stop(host_monotonic())
 
-    def stop(self, kill_at: float, *, clock: Callable[[], float] = time.monotonic) -> int:
+    def stop(self, kill_at: float, *, clock: Callable[[], float] = host_monotonic) -> int:
         """SIGTERM now, SIGKILL at ``kill_at`` (monotonic) if still running; return ``exit_code``.
 
         Blocks until CMD's tree is gone. The guard does the work; should it not report by

@@ -33,8 +33,9 @@ per datagram (``SOCK_SEQPACKET``):
 
 * run → guard: ``{"op": "prepare", "argv": [...], "env": {...}, "executable": PATH}`` (CMD and
   its environment as every start will give them, less ``FDB_ELECTION_BALLOT``; sent once, before
-  campaigning), ``{"op": "deadline", "deadline": D}`` (monotonic seconds, the same clock in
-  every process of the host; ``null`` once leadership has ended; not sent on Linux, where the
+  campaigning), ``{"op": "deadline", "deadline": D}`` (seconds on the deadline clock,
+  ``CLOCK_BOOTTIME`` on Linux, the same in every process of the host; ``null`` once leadership
+  has ended; not sent on Linux, where the
   deadline is a :class:`SharedDeadline` whose two descriptors follow ``KILL_MARGIN`` on the
   command line), ``{"op": "start", "argv": [...], "env": {...}, "executable": PATH}`` (the file
   to execute, found by ``run`` in CMD's ``PATH``; without it the guard searches that ``PATH``
@@ -105,7 +106,19 @@ def _prctl() -> Any:
         return None if name is None else ctypes.CDLL(name, use_errno=True).prctl
 
 
-_CLOCK_MONOTONIC = 1  # time.monotonic()'s clock on Linux, the same in every process
+# The clock of leadership deadlines, the same in every process of the host: CLOCK_BOOTTIME on
+# Linux, which goes on counting while the machine is suspended (so a timer armed for a deadline
+# fires as the host wakes, not a slept time later), else _now(). It must be the one
+# fdb_election.runtime.clock.host_monotonic reads: this file runs without the package.
+if sys.platform.startswith("linux") and hasattr(time, "CLOCK_BOOTTIME"):
+    _CLOCK_ID: int | None = time.CLOCK_BOOTTIME
+
+    def _now() -> float:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+
+else:
+    _CLOCK_ID = None
+    _now = time.monotonic
 _TFD_NONBLOCK = os.O_NONBLOCK
 _TFD_CLOEXEC = os.O_CLOEXEC
 _TFD_TIMER_ABSTIME = 1
@@ -120,8 +133,9 @@ class _Itimerspec(ctypes.Structure):
 
 
 class MonotonicTimer:
-    """A ``timerfd`` on the monotonic clock: one thread or process re-arms it, which wakes
-    nobody, and another sleeps on its descriptor until it fires. Linux only."""
+    """A ``timerfd`` on the clock of leadership deadlines (``CLOCK_BOOTTIME``): one thread or
+    process re-arms it, which wakes nobody, and another sleeps on its descriptor until it fires.
+    Linux only."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -130,11 +144,11 @@ class MonotonicTimer:
     @classmethod
     def create(cls) -> MonotonicTimer | None:
         """A new, unarmed timer (close-on-exec, non-blocking), or None without ``timerfd``."""
-        if not sys.platform.startswith("linux"):
+        if not sys.platform.startswith("linux") or _CLOCK_ID is None:
             return None
         try:
             fd = ctypes.CDLL(None, use_errno=True).timerfd_create(
-                _CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC
+                _CLOCK_ID, _TFD_NONBLOCK | _TFD_CLOEXEC
             )
         except (OSError, AttributeError):
             return None
@@ -159,7 +173,7 @@ class MonotonicTimer:
         """When the timer fires (monotonic seconds), or None when it is not armed: it has
         fired since it was last armed."""
         current = _Itimerspec()
-        now = time.monotonic()
+        now = _now()
         if self._libc.timerfd_gettime(self.fd, ctypes.byref(current)) != 0:
             return None
         remaining = current.it_value.tv_sec + current.it_value.tv_nsec / 1e9
@@ -408,7 +422,7 @@ class Prepared:
             os.write(order_w, b"0\n")
             os.close(order_w)
             order_w = -1
-            output = _read_all(out_r, time.monotonic() + _PROBE_S)
+            output = _read_all(out_r, _now() + _PROBE_S)
         except OSError:
             output = None
         finally:
@@ -442,7 +456,7 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while True:
-        left = deadline - time.monotonic()
+        left = deadline - _now()
         if left <= 0 or not poller.poll(math.ceil(left * 1e3)):
             return None
         chunk = os.read(fd, 1 << 16)
@@ -714,11 +728,11 @@ class Guard:
             poller.register(self.shared.timer_fd, select.POLLIN)
         while self.run_alive or self.child is not None:
             self._take_shared_deadline()
-            if self.child is None and time.monotonic() >= self.launcher_due:
+            if self.child is None and _now() >= self.launcher_due:
                 self._prepare_launcher()
-            delay = self._next_time() - time.monotonic()
+            delay = self._next_time() - _now()
             if delay <= 0:
-                self._act(time.monotonic())
+                self._act(_now())
                 continue
             timeout = None
             if not math.isinf(delay) and not self._timer_covers_deadline():
@@ -742,7 +756,7 @@ class Guard:
         seq, deadline, last = self.shared.read()
         if seq > self.seen_seq:
             self.seen_seq = seq
-            now = time.monotonic()
+            now = _now()
             if deadline is None and last:
                 # The guard may not have woken since early in the tenure that ended: note its
                 # last deadline first, which bounds the stop that ending it requests.
@@ -804,7 +818,7 @@ class Guard:
         self._take_shared_deadline()  # run may have written it since the loop looked
         message = json.loads(data)
         op = message.get("op")
-        now = time.monotonic()
+        now = _now()
         if op == "deadline":
             self.state.set_deadline(message["deadline"], now)
         elif op == "stop":
@@ -816,7 +830,7 @@ class Guard:
 
     def _run_gone(self) -> None:
         self.run_alive = False
-        now = time.monotonic()
+        now = _now()
         self.state.request_stop(now, now + self.state.grace)
 
     # ------------------------------------------------------------------ CMD
@@ -847,7 +861,7 @@ class Guard:
         if self.child is not None:
             self._send({"ev": "failed", "errno": errno.EBUSY, "error": "CMD is already running"})
             return
-        if time.monotonic() >= self.state.term_at:
+        if _now() >= self.state.term_at:
             self._send({"ev": "failed", "errno": 0, "error": "not leading, or at risk"})
             return
         launcher, self.launcher = self.launcher, None
@@ -871,7 +885,7 @@ class Guard:
                 launcher = self._fork_launcher()
                 failure = launcher.launch(data)
         except OSError as exc:  # fork failed: no memory, or no process left
-            self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
+            self.launcher_due = _now() + _LAUNCHER_AFTER_S
             self._send({"ev": "failed", "errno": exc.errno, "error": f"fork: {exc.strerror}"})
             return
         if failure is None:
@@ -879,7 +893,7 @@ class Guard:
         if failure:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(launcher.pid, 0)
-            self.launcher_due = time.monotonic()  # a new one for the next start
+            self.launcher_due = _now()  # a new one for the next start
             code, _, message_text = failure.partition(":")
             self._send({"ev": "failed", "errno": int(code), "error": message_text})
             return
@@ -938,7 +952,7 @@ class Guard:
                     self.shell_works = False  # the shell may not start at all: no more of them
                 self.launcher.discard()
                 self.launcher = None
-                self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
+                self.launcher_due = _now() + _LAUNCHER_AFTER_S
             if pid == self.child and self.child_status is None:
                 self.child_status = status
                 if self.cause is None:
@@ -962,7 +976,7 @@ class Guard:
         self.state.child_gone()
         # Not at once: when CMD exits on its own, run is handing over, and a fork now would take
         # CPU from the successor starting its CMD (on the same host, in a test or a benchmark).
-        self.launcher_due = time.monotonic() + _LAUNCHER_AFTER_S
+        self.launcher_due = _now() + _LAUNCHER_AFTER_S
 
     def _send(self, message: dict[str, Any]) -> None:
         if self.run_alive:

@@ -44,7 +44,6 @@ import os
 import select
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
@@ -60,6 +59,7 @@ from fdb_election.cli.guard import MonotonicTimer
 from fdb_election.cli.http_option import Address, http_option, serve_for_command
 from fdb_election.cli.output import error_text, format_seconds
 from fdb_election.cli.priority import lower_own_priority
+from fdb_election.runtime.clock import host_monotonic
 from fdb_election.runtime.events import Release
 
 __all__ = ["Supervisor", "SupervisorAlarm", "run"]
@@ -110,7 +110,7 @@ class SupervisorAlarm:
         return None if timer is None else cls(timer, wake)
 
     def arm(self, when: float) -> None:
-        """Set ``wake`` at ``when`` (``time.monotonic()`` seconds; a past time: at once)."""
+        """Set ``wake`` at ``when`` (:func:`host_monotonic` seconds; a past time: at once)."""
         self._timer.arm(when)
 
     def disarm(self) -> None:
@@ -178,7 +178,7 @@ class Supervisor:
         *,
         wake: threading.Event,
         launch: Callable[..., ChildProcess],
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = host_monotonic,
         say: Callable[[str], None] = _say,
         alarm: SupervisorAlarm | None = None,
         wind_down: Callable[[], object] | None = None,

@@ -5,18 +5,46 @@ through a :class:`Sleeper`, so that tests and the deterministic simulator can ru
 virtual time. Two clocks are used on purpose:
 
 * ``monotonic()`` decides local leadership (deadlines, how long a leader record has been seen
-  unchanged). It never jumps, and it is the only clock the safety argument relies on.
+  unchanged). It never jumps, and it is the only clock the safety argument relies on. The real
+  one is :func:`host_monotonic`: on Linux ``CLOCK_BOOTTIME``, which unlike ``time.monotonic()``
+  (``CLOCK_MONOTONIC``) goes on counting while the machine is suspended or hibernated, so a
+  leader whose host slept finds its deadline passed as it wakes, instead of believing it still
+  holds what was left of its lease while another host leads.
 * ``wall()`` (seconds since the Unix epoch) is what the stored records carry (heartbeats, lease
   expiry), because other processes compare them; it may be skewed by seconds between hosts.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Clock", "ManualClock", "Sleeper", "SystemClock", "SystemSleeper"]
+__all__ = [
+    "HOST_CLOCK_ID",
+    "Clock",
+    "ManualClock",
+    "Sleeper",
+    "SystemClock",
+    "SystemSleeper",
+    "host_monotonic",
+]
+
+#: The clock id :func:`host_monotonic` reads (``CLOCK_BOOTTIME``), None where it is not used.
+HOST_CLOCK_ID: int | None = (
+    getattr(time, "CLOCK_BOOTTIME", None) if sys.platform.startswith("linux") else None
+)
+
+
+def host_monotonic() -> float:
+    """Seconds on the clock that leadership deadlines are measured on, the same in every
+    process of the host: ``CLOCK_BOOTTIME`` on Linux (monotonic, and counting the time the
+    machine was suspended), else ``time.monotonic()``. ``run``, its guard and the electors all
+    read this one, so a deadline one of them computes means the same to the others."""
+    if HOST_CLOCK_ID is not None:
+        return time.clock_gettime(HOST_CLOCK_ID)
+    return time.monotonic()
 
 
 @runtime_checkable
@@ -33,13 +61,13 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clocks: ``time.monotonic`` and ``time.time``."""
+    """The real clocks: :func:`host_monotonic` and ``time.time``."""
 
     __slots__ = ()
 
     def monotonic(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
+        """:func:`host_monotonic` (``CLOCK_BOOTTIME`` on Linux)."""
+        return host_monotonic()
 
     def wall(self) -> float:
         """``time.time()``."""

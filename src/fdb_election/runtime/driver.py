@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fdb_election.runtime.clock import Sleeper, SystemSleeper
+from fdb_election.runtime.clock import Sleeper, SystemSleeper, host_monotonic
 from fdb_election.runtime.core import ElectorCore, PendingCommit, Phase
 from fdb_election.runtime.events import ElectorEvent
 from fdb_election.runtime.metrics import DriverMetrics
@@ -148,10 +148,8 @@ class ElectorDriver:
     ) -> None:
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch must be a positive int, got {max_batch!r}")
-        import time
-
         self.db = db
-        self._clock = clock or time.monotonic
+        self._clock = clock or host_monotonic
         self._sleeper: Sleeper = sleeper or SystemSleeper()
         self.max_batch = max_batch
         self.lag_limit = lag_limit
