@@ -108,7 +108,7 @@ def _prctl() -> Any:
 
 # The clock of leadership deadlines, the same in every process of the host: CLOCK_BOOTTIME on
 # Linux, which goes on counting while the machine is suspended (so a timer armed for a deadline
-# fires as the host wakes, not a slept time later), else _now(). It must be the one
+# fires as the host wakes, not a slept time later), else time.monotonic(). It must be the one
 # fdb_election.runtime.clock.host_monotonic reads: this file runs without the package.
 if sys.platform.startswith("linux") and hasattr(time, "CLOCK_BOOTTIME"):
     _CLOCK_ID: int | None = time.CLOCK_BOOTTIME
