@@ -62,7 +62,7 @@ from fdb_election.cli.priority import lower_own_priority
 from fdb_election.runtime.clock import host_monotonic
 from fdb_election.runtime.events import Release
 
-__all__ = ["Supervisor", "SupervisorAlarm", "run"]
+__all__ = ["Supervisor", "SupervisorAlarm", "departure_message", "run"]
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _MIN_PAUSE_S = 0.001
