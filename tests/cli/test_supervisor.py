@@ -194,15 +194,23 @@ def test_cmd_keeps_running_while_the_lease_is_refreshed(
     assert [e[0] for e in _events(tmp_path)] == ["start", "stop"]
 
 
-def test_a_stop_signal_is_named_where_cmd_is_stopped_for_it(
+def _supervise_saying(
     tmp_path: Path, guards: Callable[[GracePolicy], Guard]
-) -> None:
+) -> tuple[ScriptedElector, Supervisor, threading.Thread, list[int], list[str]]:
+    """A supervised recording CMD whose supervisor's messages are kept in the last list."""
     policy = GracePolicy(grace=1.0, kill_margin=0.05)
     elector = ScriptedElector(guards(policy))
     said: list[str] = []
     supervisor, thread, result = _supervise(
         elector, _recording_cmd(tmp_path), policy, say=said.append
     )
+    return elector, supervisor, thread, result, said
+
+
+def test_a_stop_signal_is_named_where_cmd_is_stopped_for_it(
+    tmp_path: Path, guards: Callable[[GracePolicy], Guard]
+) -> None:
+    elector, supervisor, thread, result, said = _supervise_saying(tmp_path, guards)
     elector.elect(ballot=2, lease=30)
     supervisor.wake.set()
     assert _wait_until(lambda: supervisor.child is not None and _events(tmp_path))
@@ -217,12 +225,7 @@ def test_a_stop_signal_is_named_where_cmd_is_stopped_for_it(
 def test_a_stop_signal_without_cmd_says_the_process_leaves(
     tmp_path: Path, guards: Callable[[GracePolicy], Guard]
 ) -> None:
-    policy = GracePolicy(grace=1.0, kill_margin=0.05)
-    elector = ScriptedElector(guards(policy))
-    said: list[str] = []
-    supervisor, thread, result = _supervise(
-        elector, _recording_cmd(tmp_path), policy, say=said.append
-    )
+    _, supervisor, thread, result, said = _supervise_saying(tmp_path, guards)
     supervisor.request_stop(signal.SIGHUP)  # a follower: no CMD runs
     thread.join(5)
     assert result == [128 + signal.SIGHUP]
