@@ -110,15 +110,24 @@ def _prctl() -> Any:
 # Linux, which goes on counting while the machine is suspended (so a timer armed for a deadline
 # fires as the host wakes, not a slept time later), else time.monotonic(). It must be the one
 # fdb_election.runtime.clock.host_monotonic reads: this file runs without the package.
-if sys.platform.startswith("linux") and hasattr(time, "CLOCK_BOOTTIME"):
-    _CLOCK_ID: int | None = time.CLOCK_BOOTTIME
+def _boot_clock() -> int | None:
+    clock: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        time.clock_gettime(clock)
+    except OSError:  # a sandbox that does not offer it
+        return None
+    return clock
 
-    def _now() -> float:
-        return time.clock_gettime(time.CLOCK_BOOTTIME)
 
-else:
-    _CLOCK_ID = None
-    _now = time.monotonic
+_CLOCK_ID = _boot_clock()
+
+
+def _now() -> float:
+    return time.monotonic() if _CLOCK_ID is None else time.clock_gettime(_CLOCK_ID)
+
+
 _TFD_NONBLOCK = os.O_NONBLOCK
 _TFD_CLOEXEC = os.O_CLOEXEC
 _TFD_TIMER_ABSTIME = 1

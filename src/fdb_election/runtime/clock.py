@@ -31,10 +31,21 @@ __all__ = [
     "host_monotonic",
 ]
 
+
+def _boot_clock() -> int | None:
+    """``CLOCK_BOOTTIME`` where this process can read it (Linux), else None."""
+    clock: int | None = getattr(time, "CLOCK_BOOTTIME", None)
+    if clock is None or not sys.platform.startswith("linux"):
+        return None
+    try:
+        time.clock_gettime(clock)
+    except OSError:  # a sandbox that does not offer it
+        return None
+    return clock
+
+
 #: The clock id :func:`host_monotonic` reads (``CLOCK_BOOTTIME``), None where it is not used.
-HOST_CLOCK_ID: int | None = (
-    getattr(time, "CLOCK_BOOTTIME", None) if sys.platform.startswith("linux") else None
-)
+HOST_CLOCK_ID: int | None = _boot_clock()
 
 
 def host_monotonic() -> float:
