@@ -24,7 +24,9 @@ class Elected:
     """This process now leads; ``ballot`` is the fencing token of the tenure.
 
     ``at`` is when leadership began (the elector clock's monotonic seconds: right after the claim
-    committed), which can be earlier than when a callback receives the event.
+    committed), which can be earlier than when a callback receives the event. With the real
+    clock, compare it with :func:`~fdb_election.runtime.clock.host_monotonic`, not
+    ``time.monotonic()``: on Linux it is the boot clock, which counts time the host slept.
     """
 
     ballot: int
