@@ -434,3 +434,23 @@ def test_a_leader_that_cannot_refresh_stops_cmd_once_and_does_not_restart_it(
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()
+
+
+def test_a_run_whose_database_file_is_removed_stops_cmd_and_exits_1(
+    workspace: tuple[str, Path],
+) -> None:
+    """Removed under it, the file takes no more commits: a process that opens the path now
+    starts a new election, so the old one's leader must not go on leading."""
+    url, tmp_path = workspace
+    events = Events(tmp_path / "events")
+    with reaped({"host-a": start_run(url, tmp_path, "host-a")}) as runs:
+        wait_until(lambda: events.starts(), timeout=20)
+        Path(url.removeprefix("sqlite:")).unlink()
+        removed = time.monotonic()
+        assert runs["host-a"].wait(10) == 1
+        assert time.monotonic() - removed < 3 * LEASE, "within a few failed refreshes"
+        assert [r[0] for r in events.rows()] == ["start", "stop"]
+        said = (tmp_path / "host-a.stderr").read_text()
+        assert "the database cannot be written: Disk i/o operation failed (1510): " in said
+        assert "was removed after this process opened it" in said
+        assert not Path(url.removeprefix("sqlite:")).exists(), "nothing recreated the file"

@@ -156,3 +156,51 @@ def test_processes_opening_a_new_file_at_the_same_moment_all_succeed(tmp_path: P
         assert int.from_bytes(bytes(db[b"opened"]), "little") == 6
     finally:
         db.close()
+
+
+def _commit_error(db: embedded.Database, key: bytes) -> embedded.FDBError:
+    tr = db.create_transaction()
+    tr[key] = b"v"
+    with pytest.raises(embedded.FDBError) as failed:
+        tr.commit().wait()
+    return failed.value
+
+
+def test_a_removed_database_file_takes_no_more_commits(tmp_path: Path) -> None:
+    path = tmp_path / "gone.fdbe"
+    db = embedded.open(str(path))
+    try:
+        db[b"before"] = b"1"
+        path.unlink()  # a process that opens the path now starts a new, empty election
+        error = _commit_error(db, b"after")
+        assert error.code == 1510 and not embedded.predicates.is_retryable(error)
+        assert "was removed after this process opened it" in str(error)
+        assert "Restart this process" in str(error)
+        for _ in range(3):  # a read answers from the old file, or fails alike: never a new one
+            try:
+                assert db[b"after"] is None, "nothing committed"
+            except embedded.FDBError as exc:
+                assert exc.code == 1510 and "was removed" in str(exc)
+        assert not path.exists(), "no empty file appears in the removed one's place"
+    finally:
+        db.close()
+
+
+def test_a_database_file_replaced_by_another_takes_no_more_commits(tmp_path: Path) -> None:
+    path = tmp_path / "replaced.fdbe"
+    db = embedded.open(str(path))
+    other_path = tmp_path / "other.fdbe"
+    other = embedded.open(str(other_path))
+    other.close()
+    try:
+        db[b"before"] = b"1"
+        os.replace(other_path, path)  # a restore, or `mv`
+        error = _commit_error(db, b"after")
+        assert error.code == 1510 and "was replaced by another file" in str(error)
+        fresh = embedded.open(str(path))
+        try:
+            assert fresh[b"after"] is None, "the refused commit went nowhere"
+        finally:
+            fresh.close()
+    finally:
+        db.close()

@@ -371,6 +371,7 @@ class SQLiteStorage:
         try:
             _initialise(self._writer, self.path, self._now_version(), lock_timeout)
             self._notifier = WakeupNotifier(wake_directory(self.path))
+            self._identity = _identity(self.path)
         except BaseException:
             self._writer.close()
             raise
@@ -404,7 +405,11 @@ class SQLiteStorage:
         try:
             return self._readers.pop()
         except IndexError:
-            return self._connect(busy_timeout_ms=int(self._lock_timeout * 1000))
+            pass
+        moved = self._moved()  # else SQLite would create an empty file in the old one's place
+        if moved is not None:
+            raise FDBError(1510, moved)
+        return self._connect(busy_timeout_ms=int(self._lock_timeout * 1000))
 
     def _release(self, conn: sqlite3.Connection) -> None:
         self._readers.append(conn)
@@ -597,6 +602,11 @@ class SQLiteStorage:
                 entry.outcome = FileStoreError(f"the database {self.path!r} is closed")
             return None
         conn = self._writer
+        moved = self._moved()
+        if moved is not None:  # nothing written: nobody else would ever read it
+            for entry in group:
+                entry.outcome = FDBError(1510, moved)
+            return None
         try:
             now = self._clock()
             due = (
@@ -685,6 +695,30 @@ class SQLiteStorage:
             self._unsynced += 1
         self.commits += len(writing)
         return changed
+
+    def _moved(self) -> str | None:
+        """Why the file this object writes is no longer the database at its path, or None.
+
+        Someone removed the file, or put another one in its place (a restore, ``mv``), while
+        this process had it open. Its commits would then reach only processes that opened the
+        old file, and a process that opens the path now would elect its own leader beside
+        this one's: so nothing more is committed to the old file, and its leader's refreshes
+        fail until its deadline passes.
+        """
+        try:
+            now = _identity(self.path)
+        except FileNotFoundError:
+            now = None
+        except OSError:
+            return None  # cannot tell (a directory made unreadable): SQLite's own errors decide
+        if now == self._identity:
+            return None
+        what = "removed" if now is None else "replaced by another file"
+        return (
+            f"the database file {self.path!r} was {what} after this process opened it; "
+            "nothing committed: its commits would reach no process that opens the file now. "
+            "Restart this process to use the file at that path"
+        )
 
     def _write_error(self, exc: BaseException, committing: bool) -> BaseException:
         """What a member of a group whose SQLite transaction failed with ``exc`` is told.
@@ -874,6 +908,12 @@ class SQLiteStorage:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._readers.clear()
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """The device and inode of the file at ``path``: which file it is, whatever its name."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 def _create_file(path: str) -> None:
