@@ -451,6 +451,10 @@ def test_a_run_whose_database_file_is_removed_stops_cmd_and_exits_1(
         assert time.monotonic() - removed < 3 * LEASE, "within a few failed refreshes"
         assert [r[0] for r in events.rows()] == ["start", "stop"]
         said = (tmp_path / "host-a.stderr").read_text()
+        assert said.startswith(  # which file: runs that open different files elect apart
+            f"fdb-election run: campaigning in election 'default' as 'host-a' on {url} "
+            "(from --db); lease 1 s, grace "
+        )
         assert "the database cannot be written: Disk i/o operation failed (1510): " in said
         assert "was removed after this process opened it" in said
         assert not Path(url.removeprefix("sqlite:")).exists(), "nothing recreated the file"

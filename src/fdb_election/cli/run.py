@@ -627,9 +627,10 @@ def run(
         watched.deadline_changed(deadline)
 
     elector.core.set_deadline_listener(deadline_changed)
-    _say(
-        f"campaigning in election {cli.election_name!r} as {elector.process_id!r} "
-        f"(lease {format_seconds(lease)}, grace {format_seconds(policy.grace)})"
+    _say(  # which database, and why: runs that open different files elect apart
+        f"campaigning in election {cli.election_name!r} as {elector.process_id!r} on "
+        f"{cli.database_source()}; lease {format_seconds(lease)}, "
+        f"grace {format_seconds(policy.grace)}"
     )
     code = 0
     with _stop_signals(supervisor.request_stop):
