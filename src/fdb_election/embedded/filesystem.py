@@ -78,10 +78,11 @@ def _mounts(mountinfo: str) -> list[tuple[str, str]]:
     mounts = []
     for line in mountinfo.splitlines():
         fields = line.split()
-        if "-" not in fields[6:]:
+        try:
+            separator = fields.index("-", 6)  # after the optional fields
+        except ValueError:
             continue  # not a mountinfo line
-        separator = fields.index("-", 6)
-        if len(fields) > separator + 1 and len(fields) > 4:
+        if separator + 1 < len(fields):
             mounts.append((_unescape(fields[4]), fields[separator + 1]))
     return mounts
 
